@@ -1,0 +1,365 @@
+"""What the newsroom publishes: stories, the sources they cite, topics, issues."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from taggit.managers import TaggableManager
+from taggit.models import TagBase, TaggedItemBase
+
+from stories.rendering import render_markdown
+
+
+def unique_slug(
+    instance: models.Model, value: str, field: str = "slug", max_length: int = 200
+) -> str:
+    """Slugify value and add -2, -3... until no other row of the model uses it."""
+    base = slugify(value)[: max_length - 8].strip("-") or "untitled"
+    manager = type(instance)._default_manager
+    candidate, n = base, 2
+    while manager.filter(**{field: candidate}).exclude(pk=instance.pk).exists():
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+class Topic(TagBase):
+    """A subject readers follow, such as "DeepSeek" or "AI governance"."""
+
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "topic"
+        verbose_name_plural = "topics"
+        ordering = ["name"]
+
+    def get_absolute_url(self) -> str:
+        return reverse("stories:topic", args=[self.slug])
+
+
+class TaggedTopic(TaggedItemBase):
+    content_object = models.ForeignKey("Story", on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="tagged_stories")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="unique_story_topic")
+        ]
+
+
+class Source(models.Model):
+    """An outlet or origin a story leans on: a newspaper, a digest, market data."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    url = models.URLField("home page", blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unique_slug(self, self.name)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("stories:source", args=[self.slug])
+
+
+class StoryStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class IssueStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class IssueQuerySet(models.QuerySet):
+    def published(self, now=None):
+        """The one rule for which issues readers may see.
+
+        A scheduled issue counts from its publication time on, by this query
+        alone: no background job has to run for it to appear on time.
+        """
+        now = now or timezone.now()
+        return self.filter(
+            status__in=[IssueStatus.SCHEDULED, IssueStatus.PUBLISHED], publish_at__lte=now
+        )
+
+
+class StoryQuerySet(models.QuerySet):
+    def published(self, now=None):
+        """The one rule for which stories readers may see: those an issue
+        readers may see holds, unless the story itself was withdrawn."""
+        visible_issues = Issue.objects.published(now)
+        in_visible_issue = IssueItem.objects.filter(story=OuterRef("pk"), issue__in=visible_issues)
+        return self.filter(
+            Exists(in_visible_issue),
+            status__in=[StoryStatus.APPROVED, StoryStatus.PUBLISHED],
+        )
+
+
+def lead_image_path(instance: "Story", filename: str) -> str:
+    return timezone.now().strftime("lead-images/%Y/%m/") + filename
+
+
+class Story(models.Model):
+    Status = StoryStatus
+    # Markdown fields and the field each one is rendered into on save.
+    MARKDOWN_FIELDS = {
+        "body": "body_html",
+        "tldr": "tldr_html",
+        "why_it_matters": "why_it_matters_html",
+        "key_points": "key_points_html",
+    }
+
+    headline = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=200,
+        unique=True,
+        blank=True,
+        help_text="The story's address; filled from the headline if empty.",
+    )
+    dek = models.CharField(
+        "dek (subtitle)",
+        max_length=300,
+        blank=True,
+        help_text="One sentence under the headline; also the page description.",
+    )
+    tldr = models.TextField("TL;DR", blank=True, help_text="Optional. Markdown.")
+    body = models.TextField(blank=True, help_text="Markdown: headings, lists, bold, links.")
+    why_it_matters = models.TextField(
+        blank=True, help_text="Optional. Markdown: a list of short points or a few paragraphs."
+    )
+    key_points = models.TextField(
+        blank=True, help_text="Optional. Markdown list; start each point with a **bold label:**."
+    )
+    body_html = models.TextField(editable=False, blank=True)
+    tldr_html = models.TextField(editable=False, blank=True)
+    why_it_matters_html = models.TextField(editable=False, blank=True)
+    key_points_html = models.TextField(editable=False, blank=True)
+
+    lead_image = models.ImageField(upload_to=lead_image_path, blank=True)
+    lead_image_alt = models.CharField(
+        "alt text", max_length=300, blank=True, help_text="Required with an image: what it shows."
+    )
+    lead_image_caption = models.CharField("caption", max_length=300, blank=True)
+    lead_image_credit = models.CharField(
+        "credit",
+        max_length=200,
+        blank=True,
+        help_text='Who made it, e.g. "Grok | DeepSeek Satellite".',
+    )
+    # Resized copies made at upload for srcset: {"480": "path", "960": "path"}.
+    lead_image_renditions = models.JSONField(default=dict, blank=True, editable=False)
+
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="stories", blank=True, help_text="The bylines."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="created_stories",
+        editable=False,
+    )
+    topics = TaggableManager(through=TaggedTopic, blank=True, help_text="Comma-separated topics.")
+    sources = models.ManyToManyField(Source, through="Citation", related_name="stories", blank=True)
+
+    status = models.CharField(
+        max_length=20,
+        choices=StoryStatus.choices,
+        default=StoryStatus.DRAFT,
+        editable=False,
+        db_index=True,
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Bumped on every write; an edit form posts the version it started from so
+    # a save over someone else's change is refused rather than lost.
+    version = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = StoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "stories"
+        ordering = ["-created_at"]
+        permissions = [
+            ("edit_any_story", "Can edit stories by anyone"),
+            ("review_story", "Can approve stories or request changes"),
+            ("withdraw_story", "Can withdraw a published story"),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return self.headline
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not self.slug:
+            self.slug = unique_slug(self, self.headline)
+        for source, target in self.MARKDOWN_FIELDS.items():
+            if update_fields is None or source in update_fields:
+                setattr(self, target, render_markdown(getattr(self, source)))
+        self.version += 1
+        if update_fields is not None:
+            extra = {"version", "updated_at"}
+            extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
+            kwargs["update_fields"] = set(update_fields) | extra
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("stories:story", args=[self.slug])
+
+    def clean(self):
+        if self.lead_image and not self.lead_image_alt.strip():
+            raise ValidationError(
+                {"lead_image_alt": "Describe the lead image for readers who cannot see it."}
+            )
+
+    def is_authored_by(self, user) -> bool:
+        """Whether user owns this story: its creator or one of its bylines."""
+        if not user.is_authenticated:
+            return False
+        return self.created_by_id == user.pk or self.authors.filter(pk=user.pk).exists()
+
+
+class Citation(models.Model):
+    """A story's use of a source: the exact page it leans on."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="citations")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    url = models.URLField("exact URL", max_length=500, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    note = models.CharField(
+        max_length=300, blank=True, help_text='Optional, e.g. "Reworked from their reporting".'
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title or self.source.name
+
+
+class Correction(models.Model):
+    """A dated note on a published story, shown to readers newest first."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="corrections")
+    text = models.TextField(help_text="Markdown. What was wrong and what is right.")
+    text_html = models.TextField(editable=False, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Correction to {self.story} on {self.created_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        self.text_html = render_markdown(self.text)
+        super().save(*args, **kwargs)
+
+
+class Issue(models.Model):
+    """A numbered edition: an intro, an ordered list of stories, a closing TL;DR."""
+
+    Status = IssueStatus
+
+    number = models.PositiveIntegerField(unique=True)
+    headline = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=200, blank=True, help_text="Filled from the headline if empty."
+    )
+    intro = models.TextField(blank=True, help_text="Markdown.")
+    intro_html = models.TextField(editable=False, blank=True)
+    closing_tldr = models.TextField("closing TL;DR", blank=True, help_text="Markdown.")
+    closing_tldr_html = models.TextField(editable=False, blank=True)
+    stories = models.ManyToManyField(Story, through="IssueItem", related_name="issues")
+
+    status = models.CharField(
+        max_length=20,
+        choices=IssueStatus.choices,
+        default=IssueStatus.DRAFT,
+        editable=False,
+        db_index=True,
+    )
+    # When readers may see it: the scheduled minute, or when it was published now.
+    publish_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # When the bookkeeping actually ran (publish now, or publish_scheduled).
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = IssueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-number"]
+        permissions = [("publish_issue", "Can schedule, publish and withdraw issues")]
+        indexes = [models.Index(fields=["status", "publish_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.number}: {self.headline}"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not self.slug:
+            self.slug = slugify(self.headline)[:200] or f"issue-{self.number}"
+        self.intro_html = render_markdown(self.intro)
+        self.closing_tldr_html = render_markdown(self.closing_tldr)
+        self.version += 1
+        if update_fields is not None:
+            kwargs["update_fields"] = set(update_fields) | {
+                "version",
+                "updated_at",
+                "intro_html",
+                "closing_tldr_html",
+            }
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("stories:issue", args=[self.number])
+
+    @property
+    def is_locked(self) -> bool:
+        """Scheduled and published issues keep their contents as they are."""
+        return self.status in (IssueStatus.SCHEDULED, IssueStatus.PUBLISHED)
+
+
+class IssueItem(models.Model):
+    """A story's place in an issue."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="items")
+    story = models.ForeignKey(Story, on_delete=models.PROTECT, related_name="issue_items")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "story"], name="story_once_per_issue"),
+        ]
+        indexes = [models.Index(fields=["story", "issue"])]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.story}"

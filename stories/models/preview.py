@@ -1,0 +1,50 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class PreviewLink(models.Model):
+    """A secret, expiring address where a reviewer without an account can read
+    an unpublished story or issue."""
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    story = models.ForeignKey(
+        "stories.Story",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="preview_links",
+    )
+    issue = models.ForeignKey(
+        "stories.Issue",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="preview_links",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(story__isnull=False, issue__isnull=True)
+                | Q(story__isnull=True, issue__isnull=False),
+                name="preview_link_has_one_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Preview of {self.story or self.issue}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

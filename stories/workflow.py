@@ -1,0 +1,476 @@
+"""Every change of state of a story or an issue, and the rules for it.
+
+Each transition checks the actor's permission and the current state, changes
+the row inside a transaction with the row locked, saves only the fields it
+changes and writes an audit entry. Admin buttons and actions, views and
+management commands call these functions; nothing else sets a status.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from stories import cache
+from stories.models import AuditEntry, Issue, IssueItem, Story
+
+logger = logging.getLogger(__name__)
+
+S = Story.Status
+I = Issue.Status  # noqa: E741 - reads as the Issue's status namespace
+
+
+class WorkflowError(Exception):
+    """A transition that is not allowed, with a sentence a person can act on."""
+
+
+# -- who may do what ---------------------------------------------------------
+
+WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
+
+
+def story_edit_refusal(user, story: Story) -> str | None:
+    """Why user may not edit story's content now, or None if they may."""
+    if not user.has_perm("stories.change_story"):
+        return "You do not have permission to edit stories."
+    if story.pk is None:
+        return None
+    if not user.has_perm("stories.edit_any_story"):
+        if not story.is_authored_by(user):
+            return "Only its authors and editors can edit this story."
+        if story.status not in WRITER_EDITABLE:
+            return (
+                f"This story is {story.get_status_display().lower()}; writers can edit it "
+                "again once an editor requests changes."
+            )
+    scheduled = scheduled_issue_holding(story)
+    if scheduled is not None:
+        return (
+            f"This story is in issue #{scheduled.number}, scheduled for publication; "
+            "a publisher must unschedule the issue before it can be edited."
+        )
+    return None
+
+
+def scheduled_issue_holding(story: Story) -> Issue | None:
+    return Issue.objects.filter(items__story=story, status=I.SCHEDULED).first()
+
+
+def issue_edit_refusal(user, issue: Issue) -> str | None:
+    """Why user may not change issue's contents now, or None if they may."""
+    if not user.has_perm("stories.change_issue"):
+        return "You do not have permission to edit issues."
+    if issue.status == I.SCHEDULED:
+        return (
+            "This issue is scheduled, so its contents are locked to what was approved. "
+            "Unschedule it to make changes, then schedule it again."
+        )
+    if issue.status == I.PUBLISHED:
+        return "This issue is published. Withdraw it before changing what it holds."
+    return None
+
+
+def allowed_story_transitions(user, story: Story) -> list[str]:
+    """Names of the transitions user may attempt on story now (for buttons)."""
+    names = []
+    if story.status in WRITER_EDITABLE and story_edit_refusal(user, story) is None:
+        names.append("submit")
+    if story.status == S.IN_REVIEW and user.has_perm("stories.review_story"):
+        if _may_review_own(user, story):
+            names.append("approve")
+        names.append("request_changes")
+    if (
+        story.status in (S.PUBLISHED, S.APPROVED)
+        and user.has_perm("stories.withdraw_story")
+        and Story.objects.published().filter(pk=story.pk).exists()
+    ):
+        names.append("withdraw")
+    return names
+
+
+def allowed_issue_transitions(user, issue: Issue) -> list[str]:
+    if not user.has_perm("stories.publish_issue"):
+        return []
+    now = timezone.now()
+    live = issue.status == I.PUBLISHED or (
+        issue.status == I.SCHEDULED and issue.publish_at and issue.publish_at <= now
+    )
+    names = []
+    if issue.status in (I.DRAFT, I.WITHDRAWN) or (issue.status == I.SCHEDULED and not live):
+        names += ["schedule", "publish_now"]
+    if issue.status == I.SCHEDULED and not live:
+        names.append("unschedule")
+    if live:
+        names.append("withdraw")
+    return names
+
+
+def _may_review_own(user, story: Story) -> bool:
+    return settings.NEWSROOM_ALLOW_SELF_APPROVAL or not story.is_authored_by(user)
+
+
+def _require(user, perm: str, doing: str) -> None:
+    if not user.has_perm(perm):
+        raise WorkflowError(f"You do not have permission to {doing}.")
+
+
+def _require_state(obj, allowed, doing: str) -> None:
+    if obj.status not in allowed:
+        raise WorkflowError(
+            f"Cannot {doing}: it is {obj.get_status_display().lower()}, and only "
+            f"{_or(obj, allowed)} items can be."
+        )
+
+
+def _or(obj, statuses) -> str:
+    labels = [type(obj).Status(s).label.lower() for s in statuses]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+# -- audit and side effects --------------------------------------------------
+
+
+def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: str = ""):
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        story=obj if isinstance(obj, Story) else None,
+        issue=obj if isinstance(obj, Issue) else None,
+        object_repr=str(obj)[:300],
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+    )
+
+
+def _after_commit_invalidate() -> None:
+    transaction.on_commit(cache.content_changed)
+
+
+def _notify(recipients, subject: str, body: str) -> None:
+    emails = sorted({u.email for u in recipients if u.email})
+    if not emails:
+        return
+
+    def send():
+        try:
+            send_mail(subject, body, None, emails)
+        except Exception:  # A mail outage must not undo an editorial decision.
+            logger.exception("Could not send workflow notification %r", subject)
+
+    transaction.on_commit(send)
+
+
+def _reviewers():
+    User = get_user_model()
+    perm = Q(user_permissions__codename="review_story") | Q(
+        groups__permissions__codename="review_story"
+    )
+    return User.objects.filter(is_active=True).filter(perm | Q(is_superuser=True)).distinct()
+
+
+def _story_people(story: Story):
+    return {story.created_by, *story.authors.all()}
+
+
+def _admin_url(obj) -> str:
+    model = type(obj)._meta.model_name
+    return f"{settings.SITE_URL}/admin/stories/{model}/{obj.pk}/change/"
+
+
+def _locked_story(story: Story) -> Story:
+    return Story.objects.select_for_update().get(pk=story.pk)
+
+
+def _locked_issue(issue: Issue) -> Issue:
+    return Issue.objects.select_for_update().get(pk=issue.pk)
+
+
+def _set_story_status(story: Story, to: str, now: datetime, extra_fields=()) -> str:
+    before = story.status
+    story.status = to
+    story.status_changed_at = now
+    story.save(update_fields=["status", "status_changed_at", *extra_fields])
+    return before
+
+
+# -- story transitions -------------------------------------------------------
+
+
+@transaction.atomic
+def submit_for_review(user, story: Story, comment: str = "") -> Story:
+    story = _locked_story(story)
+    _require_state(story, WRITER_EDITABLE, "submit this story for review")
+    refusal = story_edit_refusal(user, story)
+    if refusal:
+        raise WorkflowError(refusal)
+    now = timezone.now()
+    story.submitted_at = now
+    before = _set_story_status(story, S.IN_REVIEW, now, ["submitted_at"])
+    _audit(user, "submitted", story, before, S.IN_REVIEW, comment)
+    _notify(
+        _reviewers().exclude(pk=user.pk),
+        f"For review: {story.headline}",
+        f"{user.get_full_name() or user.get_username()} submitted “{story.headline}” "
+        f"for review.\n\n{_admin_url(story)}\n",
+    )
+    return story
+
+
+def provenance_problems(story: Story) -> list[str]:
+    """What a story still lacks before an editor may approve it."""
+    problems = []
+    if settings.NEWSROOM_REQUIRE_SOURCE and not story.citations.exists():
+        problems.append("cite at least one source")
+    if story.lead_image:
+        if not story.lead_image_alt.strip():
+            problems.append("add alt text to the lead image")
+        if not story.lead_image_credit.strip():
+            problems.append("credit the lead image")
+    return problems
+
+
+@transaction.atomic
+def approve(user, story: Story, comment: str = "") -> Story:
+    _require(user, "stories.review_story", "approve stories")
+    story = _locked_story(story)
+    _require_state(story, [S.IN_REVIEW], "approve this story")
+    if not _may_review_own(user, story):
+        raise WorkflowError("You cannot approve your own story; ask another editor.")
+    problems = provenance_problems(story)
+    if problems:
+        raise WorkflowError("Before this story can be approved, " + "; ".join(problems) + ".")
+    before = _set_story_status(story, S.APPROVED, timezone.now())
+    _audit(user, "approved", story, before, S.APPROVED, comment)
+    _notify(
+        _story_people(story) - {user},
+        f"Approved: {story.headline}",
+        f"“{story.headline}” was approved by {user.get_username()}."
+        + (f"\n\nComment: {comment}" if comment else "")
+        + f"\n\n{_admin_url(story)}\n",
+    )
+    return story
+
+
+@transaction.atomic
+def request_changes(user, story: Story, comment: str) -> Story:
+    _require(user, "stories.review_story", "send stories back for changes")
+    if not comment or not comment.strip():
+        raise WorkflowError("Say what needs to change: a comment is required.")
+    story = _locked_story(story)
+    _require_state(story, [S.IN_REVIEW], "request changes to this story")
+    before = _set_story_status(story, S.CHANGES_REQUESTED, timezone.now())
+    _audit(user, "changes_requested", story, before, S.CHANGES_REQUESTED, comment.strip())
+    _notify(
+        _story_people(story) - {user},
+        f"Changes requested: {story.headline}",
+        f"{user.get_username()} asked for changes to “{story.headline}”:\n\n"
+        f"{comment.strip()}\n\n{_admin_url(story)}\n",
+    )
+    return story
+
+
+@transaction.atomic
+def withdraw_story(user, story: Story, reason: str) -> Story:
+    _require(user, "stories.withdraw_story", "withdraw stories")
+    if not reason or not reason.strip():
+        raise WorkflowError(
+            "Give a reason for withdrawing the story; readers' trust depends on it."
+        )
+    story = _locked_story(story)
+    _require_state(story, [S.PUBLISHED, S.APPROVED], "withdraw this story")
+    before = _set_story_status(story, S.WITHDRAWN, timezone.now())
+    _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
+    _after_commit_invalidate()
+    return story
+
+
+# -- issue transitions -------------------------------------------------------
+
+
+def scheduling_blockers(issue: Issue) -> list[str]:
+    """Sentences naming what stops issue from being scheduled or published."""
+    items = list(issue.items.select_related("story"))
+    if not items:
+        return ["Add at least one story to the issue."]
+    return [
+        f"“{item.story.headline}” is {item.story.get_status_display().lower()}, not approved."
+        for item in items
+        if item.story.status not in (S.APPROVED, S.PUBLISHED)
+    ]
+
+
+def _check_publishable(issue: Issue, doing: str) -> None:
+    blockers = scheduling_blockers(issue)
+    if blockers:
+        raise WorkflowError(f"Cannot {doing}: " + " ".join(blockers))
+
+
+@transaction.atomic
+def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
+    """Schedule (or reschedule) issue to go live at publish_at."""
+    _require(user, "stories.publish_issue", "schedule issues")
+    if timezone.is_naive(publish_at):
+        raise WorkflowError("The publication time needs a time zone.")
+    now = timezone.now()
+    if publish_at <= now:
+        raise WorkflowError(
+            "That time has already passed. Pick a future minute, or use “Publish now”."
+        )
+    issue = _locked_issue(issue)
+    if issue.status == I.SCHEDULED and issue.publish_at <= now:
+        raise WorkflowError("This issue is already live; withdraw it instead.")
+    _require_state(issue, [I.DRAFT, I.SCHEDULED, I.WITHDRAWN], "schedule this issue")
+    _check_publishable(issue, "schedule this issue")
+    before, previous = issue.status, issue.publish_at
+    issue.status, issue.publish_at = I.SCHEDULED, publish_at.replace(second=0, microsecond=0)
+    issue.save(update_fields=["status", "publish_at"])
+    when = timezone.localtime(issue.publish_at).strftime("%Y-%m-%d %H:%M %Z")
+    action = "rescheduled" if before == I.SCHEDULED else "scheduled"
+    comment = f"For {when}" + (
+        f" (was {timezone.localtime(previous):%Y-%m-%d %H:%M %Z})"
+        if action == "rescheduled"
+        else ""
+    )
+    _audit(user, action, issue, before, I.SCHEDULED, comment)
+    _after_commit_invalidate()
+    return issue
+
+
+@transaction.atomic
+def unschedule_issue(user, issue: Issue) -> Issue:
+    _require(user, "stories.publish_issue", "unschedule issues")
+    issue = _locked_issue(issue)
+    _require_state(issue, [I.SCHEDULED], "unschedule this issue")
+    if issue.publish_at <= timezone.now():
+        raise WorkflowError("This issue is already live; withdraw it instead.")
+    issue.status, issue.publish_at = I.DRAFT, None
+    issue.save(update_fields=["status", "publish_at"])
+    _audit(user, "unscheduled", issue, I.SCHEDULED, I.DRAFT)
+    _after_commit_invalidate()
+    return issue
+
+
+def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
+    """Bookkeeping once an issue is live: stamp it and its stories published."""
+    before = issue.status
+    issue.status, issue.published_at = I.PUBLISHED, now
+    issue.save(update_fields=["status", "published_at", "publish_at"])
+    _audit(actor, "published", issue, before, I.PUBLISHED, comment)
+    stories = Story.objects.select_for_update().filter(issue_items__issue=issue, status=S.APPROVED)
+    for story in stories:
+        story.published_at = story.published_at or issue.publish_at
+        prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
+        _audit(actor, "published", story, prior, S.PUBLISHED, f"With issue #{issue.number}")
+    _after_commit_invalidate()
+
+
+@transaction.atomic
+def publish_issue_now(user, issue: Issue, as_of: datetime | None = None) -> Issue:
+    """Put issue live now. as_of records a publication that happened earlier
+    (content moved from another platform, demo content); never a future one."""
+    _require(user, "stories.publish_issue", "publish issues")
+    issue = _locked_issue(issue)
+    now = timezone.now()
+    if as_of is not None and as_of > now:
+        raise WorkflowError("A publication cannot be dated in the future; schedule it instead.")
+    if issue.status == I.SCHEDULED and issue.publish_at <= now:
+        raise WorkflowError("This issue is already live.")
+    _require_state(issue, [I.DRAFT, I.SCHEDULED, I.WITHDRAWN], "publish this issue")
+    _check_publishable(issue, "publish this issue")
+    issue.publish_at = as_of or now
+    _mark_published(
+        user, issue, now, "Published now" if as_of is None else "Published (dated earlier)"
+    )
+    return issue
+
+
+@transaction.atomic
+def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
+    """Take a live issue off the site, with the stories no other live issue holds."""
+    _require(user, "stories.publish_issue", "withdraw issues")
+    if not reason or not reason.strip():
+        raise WorkflowError("Give a reason for withdrawing the issue.")
+    issue = _locked_issue(issue)
+    if not Issue.objects.published().filter(pk=issue.pk).exists():
+        raise WorkflowError(
+            "Only a live issue can be withdrawn; unschedule a scheduled one instead."
+        )
+    before = issue.status
+    issue.status = I.WITHDRAWN
+    issue.save(update_fields=["status"])
+    _audit(user, "withdrawn", issue, before, I.WITHDRAWN, reason.strip())
+    still_live = IssueItem.objects.filter(
+        issue__in=Issue.objects.published().exclude(pk=issue.pk)
+    ).values("story")
+    stories = (
+        Story.objects.select_for_update()
+        .filter(issue_items__issue=issue, status__in=[S.APPROVED, S.PUBLISHED])
+        .exclude(pk__in=still_live)
+    )
+    now = timezone.now()
+    for story in stories:
+        prior = _set_story_status(story, S.WITHDRAWN, now)
+        _audit(
+            user,
+            "withdrawn",
+            story,
+            prior,
+            S.WITHDRAWN,
+            f"With issue #{issue.number}: {reason.strip()}",
+        )
+    _after_commit_invalidate()
+    return issue
+
+
+@dataclass
+class PublishRun:
+    published: list[int]
+
+
+def publish_due_issues(now: datetime | None = None) -> PublishRun:
+    """Do the bookkeeping for scheduled issues whose time has come.
+
+    Readers already see a due issue (the published gate compares with now);
+    this stamps it and its stories published and writes the audit trail.
+    Safe to run on many servers at once: each issue is taken under a row lock
+    that other runners skip (PostgreSQL), and the status guard on the update
+    makes a second pass over the same issue a no-op on any database.
+    """
+    now = now or timezone.now()
+    published = []
+    while True:
+        with transaction.atomic():
+            issue = (
+                Issue.objects.select_for_update(skip_locked=True)
+                .filter(status=I.SCHEDULED, publish_at__lte=now)
+                .order_by("publish_at", "pk")
+                .first()
+            )
+            if issue is None:
+                break
+            claimed = Issue.objects.filter(pk=issue.pk, status=I.SCHEDULED).update(
+                status=I.PUBLISHED
+            )
+            if not claimed:
+                continue
+            issue.refresh_from_db()
+            issue.status = I.SCHEDULED  # so the audit row records where it came from
+            late = (timezone.now() - issue.publish_at).total_seconds()
+            _mark_published(
+                None,
+                issue,
+                timezone.now(),
+                f"Scheduled for {timezone.localtime(issue.publish_at):%Y-%m-%d %H:%M %Z}; "
+                f"bookkeeping ran {int(late)} s after.",
+            )
+            published.append(issue.number)
+    return PublishRun(published=published)

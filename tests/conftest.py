@@ -1,0 +1,78 @@
+import os
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import user_in
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The production hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def writer(db):
+    return user_in("Writers", username="writer")
+
+
+@pytest.fixture
+def other_writer(db):
+    return user_in("Writers", username="other-writer")
+
+
+@pytest.fixture
+def editor(db):
+    return user_in("Editors", username="editor")
+
+
+@pytest.fixture
+def publisher(db):
+    return user_in("Publishers", username="publisher")
+
+
+@pytest.fixture
+def on_postgres(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    return connection
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no downloaded browser builds)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = "/usr/bin/chromium"
+    if not os.path.exists(executable):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing at /usr/bin/chromium; .ci/run installs it.")
+        pytest.skip("Chromium is not installed: apt-get install chromium")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make around it are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,132 @@
+"""Test data. Status changes go through stories.workflow, as in production."""
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from stories import workflow
+from stories.models import Citation, Correction, Issue, IssueItem, Source, Story, Topic
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(*Group.objects.filter(name__in=extracted))
+        if create:
+            self.save()
+
+
+def user_in(group: str, **kwargs):
+    """A fresh staff user in one of the newsroom's groups, permissions uncached."""
+    user = UserFactory(groups=[group], **kwargs)
+    return get_user_model().objects.get(pk=user.pk)
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Outlet {n}")
+    url = factory.LazyAttribute(lambda s: f"https://{s.name.lower().replace(' ', '')}.example")
+
+
+class TopicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Topic
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Topic {n}")
+
+
+class StoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Story
+        skip_postgeneration_save = True
+
+    headline = factory.Sequence(lambda n: f"Story number {n}")
+    dek = "A one-sentence standfirst."
+    body = "Some **bold** reporting with a [link](https://example.com)."
+    created_by = factory.SubFactory(UserFactory, groups=["Writers"])
+
+    @factory.post_generation
+    def authors(self, create, extracted, **kwargs):
+        if create:
+            self.authors.add(*(extracted or [self.created_by]))
+
+    @factory.post_generation
+    def cited(self, create, extracted, **kwargs):
+        """cited=True (default) adds one citation so the story can be approved."""
+        if create and extracted is not False:
+            CitationFactory(story=self)
+
+
+class CitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Citation
+
+    story = factory.SubFactory(StoryFactory)
+    source = factory.SubFactory(SourceFactory)
+    url = "https://example.com/report"
+    title = "The original report"
+
+
+class CorrectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Correction
+
+    story = factory.SubFactory(StoryFactory)
+    text = "An earlier version misstated the figure."
+
+
+class IssueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Issue
+
+    number = factory.Sequence(lambda n: n + 1)
+    headline = factory.Sequence(lambda n: f"Issue headline {n}")
+    intro = "This week in AI."
+
+
+def _staff(group: str):
+    return user_in(group, username=f"factory-{group.lower()}")
+
+
+def approved_story(**kwargs) -> Story:
+    story = StoryFactory(**kwargs)
+    workflow.submit_for_review(story.created_by, story)
+    return workflow.approve(_staff("Editors"), story)
+
+
+def issue_with_stories(n: int = 1, stories=None, **kwargs) -> Issue:
+    issue = IssueFactory(**kwargs)
+    for position, story in enumerate(stories or [approved_story() for _ in range(n)], start=1):
+        IssueItem.objects.create(issue=issue, story=story, position=position)
+    return issue
+
+
+def published_issue(n: int = 1, as_of=None, **kwargs) -> Issue:
+    issue = issue_with_stories(n, **kwargs)
+    return workflow.publish_issue_now(_staff("Publishers"), issue, as_of=as_of)
+
+
+def scheduled_issue(n: int = 1, in_minutes: int = 60, **kwargs) -> Issue:
+    issue = issue_with_stories(n, **kwargs)
+    when = timezone.now() + timedelta(minutes=in_minutes)
+    return workflow.schedule_issue(_staff("Publishers"), issue, when)

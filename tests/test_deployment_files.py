@@ -1,0 +1,80 @@
+"""What can be checked of the container image without a Docker engine."""
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instructions():
+    lines = []
+    for raw in DOCKERFILE.replace("\\\n", " ").splitlines():
+        if raw.strip() and not raw.lstrip().startswith("#"):
+            keyword, _, rest = raw.strip().partition(" ")
+            lines.append((keyword.upper(), rest.strip()))
+    return lines
+
+
+def test_dockerfile_has_two_stages_on_python_311():
+    stages = [rest for keyword, rest in instructions() if keyword == "FROM"]
+    assert len(stages) == 2
+    assert all(s.startswith("python:3.11") for s in stages)
+    assert stages[0].endswith("AS build")
+
+
+def test_dockerfile_collects_static_at_build_time_and_runs_as_non_root():
+    run_lines = [rest for keyword, rest in instructions() if keyword == "RUN"]
+    assert any("manage.py collectstatic" in line for line in run_lines)
+    users = [rest for keyword, rest in instructions() if keyword == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    final_stage = DOCKERFILE.split("FROM python:3.11-slim\n", 1)[1]
+    assert "USER newsroom" in final_stage
+
+
+def test_dockerfile_serves_wsgi_with_gunicorn_config():
+    cmd = [rest for keyword, rest in instructions() if keyword == "CMD"][-1]
+    assert "gunicorn" in cmd and "newsroom.wsgi" in cmd and "gunicorn.conf.py" in cmd
+
+
+def test_gunicorn_takes_workers_from_the_environment():
+    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GUNICORN_WORKERS": "7"},
+        check=True,
+    )
+    assert out.stdout.strip() == "7"
+
+
+def test_image_requirements_come_from_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("gunicorn") for d in project["dependencies"])
+    assert "optional-dependencies" in project and "s3" in project["optional-dependencies"]
+    assert "tomllib" in DOCKERFILE
+
+
+def test_collectstatic_works_as_in_the_image(tmp_path):
+    assert "NEWSROOM_STATIC_MANIFEST=true" in DOCKERFILE
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_STATIC_ROOT": str(tmp_path),
+            "DJANGO_SECRET_KEY": "x",
+            "NEWSROOM_STATIC_MANIFEST": "true",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "staticfiles.json").exists()
+    assert list(tmp_path.glob("css/site.*.css"))
