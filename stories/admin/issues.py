@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from stories.admin.base import InvalidatesPublicPages
 from stories.models import Issue, IssueItem
 
 
@@ -28,7 +29,7 @@ class IssueItemInline(admin.TabularInline):
 
 
 @admin.register(Issue)
-class IssueAdmin(admin.ModelAdmin):
+class IssueAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     list_display = ["number", "headline", "status", "publish_at"]
     list_filter = ["status"]
     search_fields = ["headline", "intro", "=number"]

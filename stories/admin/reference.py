@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from stories.admin.base import InvalidatesPublicPages
 from stories.models import Correction, PreviewLink, Source, Topic
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     list_display = ["name", "url", "story_count"]
     search_fields = ["name", "description", "url"]
     prepopulated_fields = {"slug": ["name"]}
@@ -25,7 +26,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     list_display = ["name", "slug", "story_count"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -39,7 +40,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Correction)
-class CorrectionAdmin(admin.ModelAdmin):
+class CorrectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     list_display = ["story", "created_at", "created_by"]
     list_select_related = ["story", "created_by"]
     search_fields = ["text", "story__headline"]
@@ -50,9 +51,6 @@ class CorrectionAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        from stories.cache import content_changed
-
-        content_changed()
 
 
 @admin.register(PreviewLink)

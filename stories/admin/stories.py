@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from stories.admin.base import InvalidatesPublicPages
 from stories.models import Citation, Story, TaggedTopic
 
 
@@ -19,7 +20,7 @@ class TopicInline(admin.TabularInline):
 
 
 @admin.register(Story)
-class StoryAdmin(admin.ModelAdmin):
+class StoryAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     list_display = ["headline", "status", "bylines", "updated_at"]
     list_filter = ["status", "topics"]
     search_fields = ["headline", "dek", "slug"]

@@ -1,0 +1,3 @@
+"""Search, feeds, sitemap and robots.txt."""
+
+urlpatterns = []
