@@ -40,7 +40,8 @@ def action_url(issue, action):
 
 
 def publication_buttons(response) -> list[str]:
-    return re.findall(r'class="publication-action">([^<]+)</button>', response.content.decode())
+    html = response.content.decode()
+    return re.findall(r'class="button publication-action">([^<]+)</button>', html)
 
 
 def in_state(state: str) -> Issue:
