@@ -9,7 +9,7 @@ management commands call these functions; nothing else sets a status.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -65,9 +65,12 @@ def scheduled_issue_holding(story: Story) -> Issue | None:
 
 
 def issue_edit_refusal(user, issue: Issue) -> str | None:
-    """Why user may not change issue's contents now, or None if they may."""
-    if not user.has_perm("stories.change_issue"):
-        return "You do not have permission to edit issues."
+    """Why user may not change issue's contents now, or None if they may.
+
+    The state comes first so that everyone looking at a locked issue, including
+    publishers who never edit contents, reads why it is locked."""
+    if issue.status == I.SCHEDULED and issue.publish_at and issue.publish_at <= timezone.now():
+        return "This issue is live. Withdraw it before changing what it holds."
     if issue.status == I.SCHEDULED:
         return (
             "This issue is scheduled, so its contents are locked to what was approved. "
@@ -75,6 +78,8 @@ def issue_edit_refusal(user, issue: Issue) -> str | None:
         )
     if issue.status == I.PUBLISHED:
         return "This issue is published. Withdraw it before changing what it holds."
+    if not user.has_perm("stories.change_issue"):
+        return "You do not have permission to edit issues."
     return None
 
 
@@ -296,9 +301,12 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
 # -- issue transitions -------------------------------------------------------
 
 
-def scheduling_blockers(issue: Issue) -> list[str]:
-    """Sentences naming what stops issue from being scheduled or published."""
-    items = list(issue.items.select_related("story"))
+def scheduling_blockers(issue: Issue, items=None) -> list[str]:
+    """Sentences naming what stops issue from being scheduled or published.
+
+    items: the issue's items with their stories already loaded, for pages that
+    list many issues with a fixed number of queries."""
+    items = list(issue.items.select_related("story") if items is None else items)
     if not items:
         return ["Add at least one story to the issue."]
     return [
@@ -321,6 +329,9 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     if timezone.is_naive(publish_at):
         raise WorkflowError("The publication time needs a time zone.")
     now = timezone.now()
+    # Readers see an issue from the start of its minute, so that is what must
+    # still be ahead.
+    publish_at = publish_at.replace(second=0, microsecond=0)
     if publish_at <= now:
         raise WorkflowError(
             "That time has already passed. Pick a future minute, or use “Publish now”."
@@ -331,7 +342,7 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     _require_state(issue, [I.DRAFT, I.SCHEDULED, I.WITHDRAWN], "schedule this issue")
     _check_publishable(issue, "schedule this issue")
     before, previous = issue.status, issue.publish_at
-    issue.status, issue.publish_at = I.SCHEDULED, publish_at.replace(second=0, microsecond=0)
+    issue.status, issue.publish_at = I.SCHEDULED, publish_at
     issue.save(update_fields=["status", "publish_at"])
     when = timezone.localtime(issue.publish_at).strftime("%Y-%m-%d %H:%M %Z")
     action = "rescheduled" if before == I.SCHEDULED else "scheduled"
@@ -433,7 +444,34 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
 
 @dataclass
 class PublishRun:
-    published: list[int]
+    """What one pass of publish_due_issues did."""
+
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[int]:
+        return [issue.number for issue in self.issues]
+
+
+def _next_due_issue(now: datetime) -> Issue | None:
+    """The earliest due issue no other runner holds (PostgreSQL skips rows
+    locked by a concurrent run; SQLite has no row locks and ignores this)."""
+    return (
+        Issue.objects.select_for_update(skip_locked=True)
+        .filter(status=I.SCHEDULED, publish_at__lte=now)
+        .order_by("publish_at", "pk")
+        .first()
+    )
+
+
+def _claim_due_issue(issue: Issue) -> bool:
+    """Move issue out of SCHEDULED unless another runner already did.
+
+    The status guard in the UPDATE is what makes publication exactly-once on
+    every database: of two runners that read the same scheduled row, only one
+    UPDATE matches it.
+    """
+    return bool(Issue.objects.filter(pk=issue.pk, status=I.SCHEDULED).update(status=I.PUBLISHED))
 
 
 def publish_due_issues(now: datetime | None = None) -> PublishRun:
@@ -443,34 +481,28 @@ def publish_due_issues(now: datetime | None = None) -> PublishRun:
     this stamps it and its stories published and writes the audit trail.
     Safe to run on many servers at once: each issue is taken under a row lock
     that other runners skip (PostgreSQL), and the status guard on the update
-    makes a second pass over the same issue a no-op on any database.
+    makes a second pass over the same issue a no-op on any database. Each
+    issue commits on its own, so one failure does not undo the others.
     """
     now = now or timezone.now()
-    published = []
+    run = PublishRun()
     while True:
         with transaction.atomic():
-            issue = (
-                Issue.objects.select_for_update(skip_locked=True)
-                .filter(status=I.SCHEDULED, publish_at__lte=now)
-                .order_by("publish_at", "pk")
-                .first()
-            )
+            issue = _next_due_issue(now)
             if issue is None:
                 break
-            claimed = Issue.objects.filter(pk=issue.pk, status=I.SCHEDULED).update(
-                status=I.PUBLISHED
-            )
-            if not claimed:
+            if not _claim_due_issue(issue):
                 continue
             issue.refresh_from_db()
             issue.status = I.SCHEDULED  # so the audit row records where it came from
-            late = (timezone.now() - issue.publish_at).total_seconds()
+            ran_at = timezone.now()
+            late = int((ran_at - issue.publish_at).total_seconds())
             _mark_published(
                 None,
                 issue,
-                timezone.now(),
+                ran_at,
                 f"Scheduled for {timezone.localtime(issue.publish_at):%Y-%m-%d %H:%M %Z}; "
-                f"bookkeeping ran {int(late)} s after.",
+                f"bookkeeping ran {late} s after.",
             )
-            published.append(issue.number)
-    return PublishRun(published=published)
+            run.issues.append(issue)
+    return run
