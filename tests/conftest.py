@@ -3,7 +3,7 @@ import os
 import pytest
 from django.core.cache import cache
 
-from tests.factories import user_in
+from tests.factories import ensure_editorial_groups, user_in
 
 
 @pytest.fixture(autouse=True)
@@ -80,15 +80,5 @@ def page(browser):
 
 @pytest.fixture
 def editorial_groups(db):
-    """The Writers, Editors and Publishers groups, recreated if a transactional
-    test's flush removed them (the flush keeps permissions, not data migrations)."""
-    from importlib import import_module
-
-    from django.contrib.auth.models import Group, Permission
-
-    groups = import_module("stories.migrations.0002_editorial_groups").GROUPS
-    for name, codenames in groups.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="stories", codename__in=codenames)
-        )
+    """The Writers, Editors and Publishers groups (see tests.factories)."""
+    ensure_editorial_groups()

@@ -32,8 +32,26 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
+def ensure_editorial_groups() -> None:
+    """Recreate the Writers, Editors and Publishers groups if a transactional
+    test's flush removed them (a flush keeps permissions, not data migrations)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Permission
+
+    groups = import_module("stories.migrations.0002_editorial_groups").GROUPS
+    if Group.objects.filter(name__in=groups).count() == len(groups):
+        return
+    for name, codenames in groups.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="stories", codename__in=codenames)
+        )
+
+
 def user_in(group: str, **kwargs):
     """A fresh staff user in one of the newsroom's groups, permissions uncached."""
+    ensure_editorial_groups()
     user = UserFactory(groups=[group], **kwargs)
     return get_user_model().objects.get(pk=user.pk)
 
