@@ -1,0 +1,283 @@
+#!/usr/bin/env python
+"""make bench: how close public pages come to the speed of a static file.
+
+Starts gunicorn (2 sync workers, production settings) on the database in
+DATABASE_URL, warms it up, drives each page with wrk (8 connections) with the
+server-side page cache on and then off, and in the same run a static file of
+the story page's size through the same server. Prints and writes a table
+(bench-results/bench.md and .json): requests/s, p50/p99 latency, ratio to the
+static file, SQL queries per page, worker memory. It also times the admin
+story changelist and change form and the search (p50/p95) in-process.
+
+Figures are ratios from one run: the machine is shared, so absolute numbers
+move between runs while ratios measured side by side hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def production_env(static_root: Path, page_cache: bool) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_STATIC_ROOT": str(static_root),
+        "NEWSROOM_STATIC_MANIFEST": "true",
+        "NEWSROOM_PAGE_CACHE": "true" if page_cache else "false",
+        "NEWSROOM_SITE_URL": BASE,
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    return env
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def discover_urls() -> dict[str, str]:
+    """The pages to drive, picked from the data: a 10-story issue and so on."""
+    from django.db.models import Count
+
+    from stories.models import Issue, Story, Topic
+    from stories.bench_pages import pages
+
+    published = Issue.objects.published()
+    issue = (published.annotate(n=Count("items")).filter(n=10).order_by("-publish_at").first()
+             or published.order_by("-publish_at").first())
+    story = Story.objects.published().filter(issue_items__issue=issue).first()
+    topic = Topic.objects.annotate(n=Count("tagged_stories")).order_by("-n").first()
+    return pages(issue=issue, story=story, topic=topic)
+
+
+def count_queries(urls: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """SQL queries per page: (page cache cold, page cache warm)."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    result = {}
+    for name, url in urls.items():
+        cache.clear()
+        counts = []
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            counts.append(len(ctx.captured_queries))
+        result[name] = (counts[0], counts[1])
+    return result
+
+
+def admin_timings(repeat: int = 15) -> dict[str, dict]:
+    from django.contrib.auth import get_user_model
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from stories.models import Story
+
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username="bench-admin",
+                                         defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    story = Story.objects.order_by("-pk").first()
+    pages = {
+        "admin story changelist": "/admin/stories/story/",
+        "admin story change form": f"/admin/stories/story/{story.pk}/change/",
+    }
+    out = {}
+    for name, url in pages.items():
+        client.get(url)  # warm
+        times = []
+        for _ in range(repeat):
+            reset_queries()
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        out[name] = {"p50_ms": statistics.median(times), "max_ms": max(times),
+                     "queries": len(ctx.captured_queries)}
+    return out
+
+
+def search_timings(terms: list[str]) -> dict:
+    from django.test import Client
+
+    client = Client()
+    times = []
+    for term in terms:
+        start = time.perf_counter()
+        response = client.get("/search/", {"q": term})
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, term
+    times.sort()
+    return {"searches": len(times), "p50_ms": statistics.median(times),
+            "p95_ms": times[int(len(times) * 0.95) - 1]}
+
+
+def start_gunicorn(env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--workers", "2",
+         "--bind", f"127.0.0.1:{PORT}", "--max-requests", "0", "newsroom.wsgi"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(BASE + "/healthz", timeout=1)
+            return proc
+        except Exception:
+            time.sleep(0.2)
+    stop(proc)
+    raise SystemExit("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def worker_rss_mb(master_pid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(master_pid)],
+                         capture_output=True, text=True).stdout.split()
+    return max(int(kb) for kb in out) / 1024 if out else 0.0
+
+
+def wrk(url: str, seconds: int, connections: int = 8) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
+    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    static_root = Path(tempfile.mkdtemp(prefix="newsroom-bench-static-"))
+    env = production_env(static_root, page_cache=True)
+    subprocess.run([PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT,
+                   env=env, check=True)
+    django_setup(env)
+    from django.db import connection
+    from django.test import Client
+
+    print(f"database: {connection.vendor}", flush=True)
+    urls = discover_urls()
+    queries = count_queries(urls)
+    story_size = len(Client().get(urls["story"]).content)
+    # A static file the size of the story page, served by whitenoise as the
+    # site's CSS is; written before gunicorn starts so whitenoise indexes it.
+    probe = static_root / "bench-probe.html"
+    probe.write_bytes(b"<!-- static probe -->" + b"x" * max(0, story_size - 21))
+    urls_static = BASE + "/static/bench-probe.html"
+
+    rows = []
+    results = {"static": None}
+    for cache_on in (True, False):
+        proc = start_gunicorn(production_env(static_root, page_cache=cache_on))
+        try:
+            for url in urls.values():  # warm every worker
+                for _ in range(6):
+                    urllib.request.urlopen(BASE + url, timeout=30).read()
+            if cache_on:
+                wrk(urls_static, 3)
+                results["static"] = wrk(urls_static, args.seconds)
+                results["static"]["bytes"] = story_size
+            for name, url in urls.items():
+                r = wrk(BASE + url, args.seconds)
+                r.update(page=name, url=url, cache="on" if cache_on else "off",
+                         queries=queries[name][1 if cache_on else 0])
+                rows.append(r)
+                print(f"  {name:<16} cache {r['cache']:<3} {r['rps']:>8.0f} req/s", flush=True)
+            rss = worker_rss_mb(proc.pid)
+            results[f"worker_rss_mb_cache_{'on' if cache_on else 'off'}"] = rss
+        finally:
+            stop(proc)
+
+    static_rps = results["static"]["rps"]
+    for r in rows:
+        r["ratio"] = r["rps"] / static_rps
+    results["pages"] = rows
+    results["admin"] = admin_timings()
+    from stories.bench_pages import search_terms
+
+    results["search"] = search_timings(search_terms())
+
+    lines = [
+        f"Static file ({story_size} bytes): {static_rps:.0f} req/s, "
+        f"p50 {results['static']['p50_ms']:.2f} ms, p99 {results['static']['p99_ms']:.2f} ms",
+        "",
+        "| page | cache | req/s | p50 ms | p99 ms | vs static | SQL queries | non-2xx |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['page']} `{r['url']}` | {r['cache']} | {r['rps']:.0f} | "
+                     f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio']:.1%} | "
+                     f"{r['queries']} | {r['non_2xx']} |")
+    lines += ["", f"Worker memory (largest RSS): {results['worker_rss_mb_cache_on']:.0f} MB "
+              f"with the page cache, {results['worker_rss_mb_cache_off']:.0f} MB without.", ""]
+    for name, t in results["admin"].items():
+        lines.append(f"{name}: p50 {t['p50_ms']:.0f} ms, max {t['max_ms']:.0f} ms, "
+                     f"{t['queries']} queries")
+    s = results["search"]
+    lines.append(f"search ({s['searches']} queries, in-process): p50 {s['p50_ms']:.1f} ms, "
+                 f"p95 {s['p95_ms']:.1f} ms")
+    report = "\n".join(lines)
+    print("\n" + report)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / "bench.md").write_text(report + "\n")
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
+    shutil.rmtree(static_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
