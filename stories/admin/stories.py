@@ -101,8 +101,16 @@ class CitationInline(FollowsStoryPermission, admin.TabularInline):
     fields = ["position", "source", "url", "title", "note"]
 
 
+class TopicFormSet(forms.BaseInlineFormSet):
+    @classmethod
+    def get_default_prefix(cls):
+        # TaggedTopic's link to Story has no reverse name to derive one from.
+        return "topics"
+
+
 class TopicInline(FollowsStoryPermission, admin.TabularInline):
     model = TaggedTopic
+    formset = TopicFormSet
     extra = 0
     autocomplete_fields = ["tag"]
     verbose_name = "topic"
