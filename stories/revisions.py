@@ -124,7 +124,8 @@ def _display(key: str, value) -> str:
     if key == "citations":
         parts = ("source", "title", "url", "note")
         return "\n".join(" · ".join(c.get(p) for p in parts if c.get(p)) for c in value or [])
-    return value or ""
+    # Browsers post text areas with CRLF; a line ending is not an edit.
+    return (value or "").replace("\r\n", "\n")
 
 
 def _line_diff(before: str, after: str, context: int = 1) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from django.test import Client
 from stories import workflow
 from stories.models import Story
 from tests.factories import StoryFactory, user_in
-from tests.story_admin import change_url, story_form_data
+from tests.story_admin import change_url, ensure_editorial_groups, story_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -129,9 +129,11 @@ def test_conflict_on_a_story_never_saved_in_the_admin_still_shows_what_changed(t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_saves_from_one_version_let_exactly_one_through(
-    on_postgres, editor, second_editor, writer
-):
+def test_two_simultaneous_saves_from_one_version_let_exactly_one_through(on_postgres):
+    ensure_editorial_groups()
+    writer = user_in("Writers", username="writer")
+    editor = user_in("Editors", username="editor")
+    second_editor = user_in("Editors", username="second-editor")
     story = StoryFactory(created_by=writer)
     clients = []
     for user in (editor, second_editor):

@@ -217,3 +217,25 @@ def test_prune_reports_how_many_it_deleted(editor, capsys):
     call_command("prune_revisions", "--keep-latest=2", "--older-than-days=0")
     assert "Deleted 2 revisions." in capsys.readouterr().out
     assert list(StoryRevision.objects.values_list("number", flat=True)) == [4, 3]
+
+
+def test_line_endings_from_a_browser_are_not_a_change():
+    assert revisions.diff({"body": "one\ntwo"}, {"body": "one\r\ntwo"}) == []
+
+
+def test_compare_page_offers_restore_only_for_older_content(client, editor):
+    story = StoryFactory(headline="First")
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, headline="Second"))
+    page = client.get(compare_url(story, 1, 2)).content.decode()
+    assert "Restore revision 1" in page
+    assert "Restore revision 2" not in page  # it is what the story already says
+
+
+def test_admin_change_log_names_only_fields_the_editor_changed(client, editor):
+    from django.contrib.admin.models import LogEntry
+
+    story = StoryFactory()
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, dek="New dek"))
+    assert LogEntry.objects.get().get_change_message() == "Changed Dek (subtitle)."

@@ -47,6 +47,13 @@ class StoryForm(forms.ModelForm):
             self.fields["based_on_version"].initial = self.instance.version
             self.fields["opened_at"].initial = timezone.now().isoformat()
 
+    @property
+    def changed_data(self):
+        # The admin's change log lists what the editor changed, not bookkeeping.
+        return [
+            name for name in super().changed_data if name not in ("based_on_version", "opened_at")
+        ]
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None:

@@ -191,6 +191,7 @@ class StoryWorkflowViews:
             newer_label=f"Revision {newer.number}",
             changes=revisions.diff(older.data, newer.data),
             can_restore=self.has_change_permission(request, story),
+            latest_number=story.revisions.order_by("-number").values_list("number", flat=True)[0],
         )
 
     def revision_restore_view(self, request, object_id, number):
