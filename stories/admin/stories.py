@@ -1,18 +1,123 @@
+"""The story admin: the edit form that refuses stale saves, who may edit what,
+revisions on every save, and the workflow buttons, actions and pages
+(stories/admin/story_views.py)."""
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from stories import revisions, workflow
 from stories.admin.base import InvalidatesPublicPages
-from stories.models import Citation, Story, TaggedTopic
+from stories.admin.story_views import StoryWorkflowViews
+from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
 
-class CitationInline(admin.TabularInline):
+class StoryForm(forms.ModelForm):
+    """The story form posts the version it was opened at; a save over a change
+    made since then is refused with what changed, keeping the user's input."""
+
+    based_on_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    opened_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Story
+        # The admin narrows this to its fieldsets; listed so a new model field
+        # is never editable by accident.
+        fields = [
+            "headline",
+            "slug",
+            "dek",
+            "authors",
+            "tldr",
+            "body",
+            "why_it_matters",
+            "key_points",
+            "lead_image",
+            "lead_image_alt",
+            "lead_image_caption",
+            "lead_image_credit",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conflict = None
+        if self.instance.pk is not None:
+            self.fields["based_on_version"].initial = self.instance.version
+            self.fields["opened_at"].initial = timezone.now().isoformat()
+
+    @property
+    def changed_data(self):
+        # The admin's change log lists what the editor changed, not bookkeeping.
+        return [
+            name for name in super().changed_data if name not in ("based_on_version", "opened_at")
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        seen = cleaned.get("based_on_version")
+        # The admin saves inside one transaction; this lock holds until the
+        # save commits, so two saves from the same version cannot both pass.
+        current = (
+            Story.objects.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if seen is None:
+            raise ValidationError(
+                "This form did not say which version of the story it was opened at. "
+                "Copy your edits, reload the page and apply them again.",
+                code="no_version",
+            )
+        if seen != current:
+            opened_at = parse_datetime(cleaned.get("opened_at") or "")
+            self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
+            # Once shown what changed, saving again is a deliberate choice.
+            data = self.data.copy()
+            data[self.add_prefix("based_on_version")] = current
+            data[self.add_prefix("opened_at")] = timezone.now().isoformat()
+            self.data = data
+            raise ValidationError(self.conflict.message, code="stale")
+        return cleaned
+
+
+class FollowsStoryPermission:
+    """Inline mixin: the story's rows are editable exactly when the story is."""
+
+    def _story_editable(self, request, obj):
+        return obj is None or self.admin_site._registry[Story].story_editable(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and self._story_editable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._story_editable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._story_editable(request, obj)
+
+
+class CitationInline(FollowsStoryPermission, admin.TabularInline):
     model = Citation
     extra = 0
     autocomplete_fields = ["source"]
     fields = ["position", "source", "url", "title", "note"]
 
 
-class TopicInline(admin.TabularInline):
+class TopicFormSet(forms.BaseInlineFormSet):
+    @classmethod
+    def get_default_prefix(cls):
+        # TaggedTopic's link to Story has no reverse name to derive one from.
+        return "topics"
+
+
+class TopicInline(FollowsStoryPermission, admin.TabularInline):
     model = TaggedTopic
+    formset = TopicFormSet
     extra = 0
     autocomplete_fields = ["tag"]
     verbose_name = "topic"
@@ -20,7 +125,8 @@ class TopicInline(admin.TabularInline):
 
 
 @admin.register(Story)
-class StoryAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
+    form = StoryForm
     list_display = ["headline", "status", "bylines", "updated_at"]
     list_filter = ["status", "topics"]
     search_fields = ["headline", "dek", "slug"]
@@ -37,6 +143,7 @@ class StoryAdmin(InvalidatesPublicPages, admin.ModelAdmin):
             {"fields": ["lead_image", "lead_image_alt", "lead_image_caption", "lead_image_credit"]},
         ),
     ]
+    actions = ["submit_selected", "approve_selected"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("authors")
@@ -45,7 +152,56 @@ class StoryAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     def bylines(self, obj):
         return ", ".join(a.get_full_name() or a.get_username() for a in obj.authors.all())
 
+    # -- who may edit --------------------------------------------------------
+
+    def edit_refusal(self, request, obj) -> str | None:
+        """workflow.story_edit_refusal, asked once per story per request: the
+        admin asks for the same story many times while drawing one page."""
+        asked = request.__dict__.setdefault("_story_edit_refusals", {})
+        key = (obj.pk, obj.status)
+        if key not in asked:
+            asked[key] = workflow.story_edit_refusal(request.user, obj)
+        return asked[key]
+
+    def story_editable(self, request, obj) -> bool:
+        return self.edit_refusal(request, obj) is None
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or self.story_editable(request, obj)
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("stories.review_story")
+
+    # -- saving --------------------------------------------------------------
+
     def save_model(self, request, obj, form, change):
-        if not change:
+        if change:
+            revisions.ensure_baseline(obj, request.user)
+        else:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the inlines, so the revision holds the topics and citations too.
+        revisions.record_revision(form.instance, request.user)
+
+    # -- the change form -----------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context.update(
+                transitions=workflow.allowed_story_transitions(request.user, obj),
+                edit_refusal=None
+                if self.story_editable(request, obj)
+                else self.edit_refusal(request, obj),
+                latest_note=AuditEntry.objects.filter(story=obj)
+                .exclude(comment="")
+                .select_related("actor")
+                .order_by("-created_at", "-pk")
+                .first(),
+                revision_count=obj.revisions.count(),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,0 +1,213 @@
+"""The story admin's workflow: transition buttons and bulk actions (which only
+call stories/workflow.py), the review queue, "My drafts", the history page
+with the audit trail, and revision comparison and restore."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from stories import revisions, workflow
+from stories.models import AuditEntry, Story, StoryRevision
+
+S = Story.Status
+
+# Transition name (as in workflow.allowed_story_transitions) -> function, and
+# what to tell the person who pressed the button.
+TRANSITIONS = {
+    "submit": (workflow.submit_for_review, "“{}” is now in review; editors have been told."),
+    "approve": (workflow.approve, "Approved “{}”; it can go into an issue."),
+    "request_changes": (
+        workflow.request_changes,
+        "Sent “{}” back to its authors with your comment.",
+    ),
+    "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
+}
+
+
+class StoryWorkflowViews:
+    """ModelAdmin mixin for Story; see the module docstring."""
+
+    def get_urls(self):
+        def view(fn):
+            return self.admin_site.admin_view(fn)
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("review-queue/", view(self.review_queue_view), name=f"{name}_review_queue"),
+            path("my-drafts/", view(self.my_drafts_view), name=f"{name}_my_drafts"),
+            path(
+                "<path:object_id>/workflow/<str:transition>/",
+                view(self.transition_view),
+                name=f"{name}_transition",
+            ),
+            path(
+                "<path:object_id>/revisions/compare/",
+                view(self.revision_compare_view),
+                name=f"{name}_revision_compare",
+            ),
+            path(
+                "<path:object_id>/revisions/<int:number>/restore/",
+                view(self.revision_restore_view),
+                name=f"{name}_revision_restore",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _story_or_404(self, request, object_id) -> Story:
+        story = self.get_object(request, unquote(object_id))
+        if story is None:
+            raise Http404("No such story.")
+        if not self.has_view_or_change_permission(request, story):
+            raise PermissionDenied
+        return story
+
+    def _change_url(self, story) -> str:
+        return reverse("admin:stories_story_change", args=[story.pk])
+
+    # -- transitions ---------------------------------------------------------
+
+    def transition_view(self, request, object_id, transition):
+        return require_POST(self._transition)(request, object_id, transition)
+
+    def _transition(self, request, object_id, transition):
+        if transition not in TRANSITIONS:
+            raise Http404("No such step in the workflow.")
+        story = self._story_or_404(request, object_id)
+        function, success = TRANSITIONS[transition]
+        try:
+            function(request.user, story, request.POST.get("comment", ""))
+        except workflow.WorkflowError as refusal:
+            self.message_user(request, str(refusal), messages.ERROR)
+        else:
+            self.message_user(request, success.format(story.headline), messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(story))
+
+    def _bulk(self, request, queryset, function, done: str):
+        succeeded = []
+        for story in queryset.order_by("pk"):
+            try:
+                function(request.user, story)
+            except workflow.WorkflowError as refusal:
+                self.message_user(request, f"“{story.headline}”: {refusal}", messages.ERROR)
+            else:
+                succeeded.append(f"“{story.headline}”")
+        if succeeded:
+            self.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
+
+    @admin.action(description="Submit selected stories for review", permissions=["change"])
+    def submit_selected(self, request, queryset):
+        self._bulk(request, queryset, workflow.submit_for_review, "Submitted for review")
+
+    @admin.action(description="Approve selected stories", permissions=["review"])
+    def approve_selected(self, request, queryset):
+        self._bulk(request, queryset, workflow.approve, "Approved")
+
+    # -- desk pages ----------------------------------------------------------
+
+    def _desk_page(self, request, template, title, stories, **extra):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "stories": stories,
+            **extra,
+        }
+        return TemplateResponse(request, f"admin/stories/story/{template}", context)
+
+    def review_queue_view(self, request):
+        """Stories waiting for an editor, the longest-waiting first."""
+        stories = (
+            Story.objects.filter(status=S.IN_REVIEW)
+            .order_by("submitted_at", "pk")
+            .prefetch_related("authors", "topics")
+        )
+        return self._desk_page(request, "review_queue.html", "Review queue", stories)
+
+    def my_drafts_view(self, request):
+        """The signed-in person's stories that are not yet approved."""
+        mine = Q(created_by=request.user) | Q(
+            pk__in=Story.authors.through.objects.filter(user=request.user).values("story")
+        )
+        stories = (
+            Story.objects.filter(mine)
+            .filter(status__in=[S.DRAFT, S.CHANGES_REQUESTED, S.IN_REVIEW, S.WITHDRAWN])
+            .order_by("-status_changed_at", "-pk")
+            .prefetch_related(
+                "topics",
+                Prefetch(
+                    "audit_entries",
+                    queryset=AuditEntry.objects.filter(action="changes_requested")
+                    .select_related("actor")
+                    .order_by("-created_at", "-pk"),
+                    to_attr="change_requests",
+                ),
+            )
+        )
+        return self._desk_page(request, "my_drafts.html", "My drafts", stories)
+
+    # -- history and revisions -----------------------------------------------
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Lazy querysets: evaluated while rendering, after the permission check.
+        story_id = unquote(object_id)
+        extra = {
+            "audit_entries": AuditEntry.objects.filter(story_id=story_id)
+            .select_related("actor")
+            .order_by("created_at", "pk"),
+            "revisions": StoryRevision.objects.filter(story_id=story_id)
+            .select_related("created_by")
+            .defer("data"),
+            **(extra_context or {}),
+        }
+        return super().history_view(request, object_id, extra)
+
+    def revision_compare_view(self, request, object_id):
+        story = self._story_or_404(request, object_id)
+        try:
+            numbers = int(request.GET["a"]), int(request.GET["b"])
+        except (KeyError, ValueError):
+            self.message_user(request, "Pick two revisions to compare.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:stories_story_history", args=[story.pk]))
+        found = StoryRevision.objects.select_related("created_by").filter(story=story)
+        older, newer = (get_object_or_404(found, number=n) for n in sorted(numbers))
+        return self._desk_page(
+            request,
+            "revision_compare.html",
+            f"Revision {older.number} compared with revision {newer.number}",
+            [],
+            story=story,
+            original=story,
+            older=older,
+            newer=newer,
+            older_label=f"Revision {older.number}",
+            newer_label=f"Revision {newer.number}",
+            changes=revisions.diff(older.data, newer.data),
+            can_restore=self.has_change_permission(request, story),
+            latest_number=story.revisions.order_by("-number").values_list("number", flat=True)[0],
+        )
+
+    def revision_restore_view(self, request, object_id, number):
+        return require_POST(self._restore)(request, object_id, number)
+
+    def _restore(self, request, object_id, number):
+        story = self._story_or_404(request, object_id)
+        revision = get_object_or_404(StoryRevision, story=story, number=number)
+        try:
+            new = revisions.restore_revision(request.user, story, revision)
+        except workflow.WorkflowError as refusal:
+            self.message_user(request, str(refusal), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Restored revision {number}; it is saved as revision {new.number}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(self._change_url(story))

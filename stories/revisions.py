@@ -1,0 +1,313 @@
+"""Revisions of a story: snapshots, field-by-field comparison, restore, pruning,
+and the description of an edit conflict.
+
+Every save of a story in the admin keeps a snapshot of what an editor can
+change (text, image fields, bylines, topics, citations). Restoring an old
+revision saves a new one, so history is only ever added to.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from stories import cache
+from stories.models import AuditEntry, Citation, Source, Story, StoryRevision
+
+# Snapshot keys in the order a reader of a comparison expects, with their labels.
+FIELD_LABELS = {
+    "headline": "Headline",
+    "slug": "Slug",
+    "dek": "Dek (subtitle)",
+    "authors": "Bylines",
+    "topics": "Topics",
+    "tldr": "TL;DR",
+    "body": "Body",
+    "why_it_matters": "Why it matters",
+    "key_points": "Key points",
+    "lead_image": "Lead image",
+    "lead_image_alt": "Alt text",
+    "lead_image_caption": "Caption",
+    "lead_image_credit": "Credit",
+    "citations": "Citations",
+}
+TEXT_FIELDS = [
+    "headline",
+    "slug",
+    "dek",
+    "tldr",
+    "body",
+    "why_it_matters",
+    "key_points",
+    "lead_image_alt",
+    "lead_image_caption",
+    "lead_image_credit",
+]
+
+
+def snapshot(story: Story) -> dict:
+    """The editable state of story as stored in the database (three queries)."""
+    data = {name: getattr(story, name) for name in TEXT_FIELDS}
+    data["lead_image"] = story.lead_image.name or ""
+    data["authors"] = [
+        {"id": u.pk, "name": u.get_full_name() or u.get_username()}
+        for u in story.authors.order_by("pk")
+    ]
+    data["topics"] = sorted(story.topics.names())
+    data["citations"] = [
+        {
+            "source_id": c.source_id,
+            "source": c.source.name,
+            "url": c.url,
+            "title": c.title,
+            "note": c.note,
+            "position": c.position,
+        }
+        for c in Citation.objects.filter(story=story).select_related("source")
+    ]
+    # Not a field anyone edits: it ties the revision to the story's version so
+    # an edit conflict can tell which saves happened after a form was opened.
+    data["version"] = story.version
+    return data
+
+
+def record_revision(story: Story, user, note: str = "") -> StoryRevision:
+    """Keep the story's current state as its next revision.
+
+    Callers hold the story's row lock (the admin's save, restore), which keeps
+    revision numbers in sequence; the unique constraint backs that up.
+    """
+    last = story.revisions.aggregate(n=Max("number"))["n"] or 0
+    return StoryRevision.objects.create(
+        story=story,
+        number=last + 1,
+        created_by=user if user is not None and user.is_authenticated else None,
+        status=story.status,
+        data=snapshot(story),
+        note=note[:200],
+    )
+
+
+def ensure_baseline(story: Story, user) -> None:
+    """Before the first admin save of a story made elsewhere (demo content,
+    imports), keep its state as revision 1 so the first edit can be compared
+    and undone."""
+    if not story.revisions.exists():
+        stored = Story.objects.get(pk=story.pk)
+        record_revision(stored, None, note="As it was before its first edit in the admin")
+
+
+# -- comparing ---------------------------------------------------------------
+
+
+@dataclass
+class FieldChange:
+    key: str
+    label: str
+    before: str
+    after: str
+    # For multi-line values: ("-", line), ("+", line) or (" ", line); "…" marks
+    # unchanged lines left out.
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _display(key: str, value) -> str:
+    if key == "authors":
+        return ", ".join(a["name"] for a in value or [])
+    if key == "topics":
+        return ", ".join(value or [])
+    if key == "citations":
+        parts = ("source", "title", "url", "note")
+        return "\n".join(" · ".join(c.get(p) for p in parts if c.get(p)) for c in value or [])
+    # Browsers post text areas with CRLF; a line ending is not an edit.
+    return (value or "").replace("\r\n", "\n")
+
+
+def _line_diff(before: str, after: str, context: int = 1) -> list[tuple[str, str]]:
+    old, new = before.splitlines(), after.splitlines()
+    lines: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new).get_opcodes():
+        if tag == "equal":
+            same = old[i1:i2]
+            if len(same) > 2 * context + 1:
+                head = same[:context] if lines else []
+                tail = same[-context:] if i2 < len(old) else []
+                lines += [(" ", s) for s in head] + [("…", "")] + [(" ", s) for s in tail]
+            else:
+                lines += [(" ", s) for s in same]
+            continue
+        lines += [("-", s) for s in old[i1:i2]]
+        lines += [("+", s) for s in new[j1:j2]]
+    return lines
+
+
+def diff(before: dict, after: dict) -> list[FieldChange]:
+    """Field-by-field differences between two snapshots, in form order."""
+    changes = []
+    for key, label in FIELD_LABELS.items():
+        old, new = _display(key, before.get(key)), _display(key, after.get(key))
+        if old == new:
+            continue
+        multiline = "\n" in old or "\n" in new
+        changes.append(FieldChange(key, label, old, new, _line_diff(old, new) if multiline else []))
+    return changes
+
+
+# -- restoring ---------------------------------------------------------------
+
+
+@transaction.atomic
+def restore_revision(user, story: Story, revision: StoryRevision) -> StoryRevision:
+    """Put revision's content back as the story's newest revision."""
+    from stories.workflow import WorkflowError, story_edit_refusal
+
+    story = Story.objects.select_for_update().get(pk=story.pk)
+    if revision.story_id != story.pk:
+        raise WorkflowError("That revision belongs to another story.")
+    refusal = story_edit_refusal(user, story)
+    if refusal:
+        raise WorkflowError(refusal)
+    data = revision.data
+    for name in TEXT_FIELDS:
+        if name in data:
+            setattr(story, name, data[name])
+    story.lead_image.name = data.get("lead_image") or ""
+    story.save()
+    User = story.authors.model
+    story.authors.set(User.objects.filter(pk__in=[a["id"] for a in data.get("authors", [])]))
+    story.topics.set(data.get("topics", []))
+    existing_sources = set(
+        Source.objects.filter(
+            pk__in=[c["source_id"] for c in data.get("citations", [])]
+        ).values_list("pk", flat=True)
+    )
+    Citation.objects.filter(story=story).delete()
+    Citation.objects.bulk_create(
+        Citation(
+            story=story,
+            source_id=c["source_id"],
+            url=c.get("url", ""),
+            title=c.get("title", ""),
+            note=c.get("note", ""),
+            position=c.get("position", 0),
+        )
+        for c in data.get("citations", [])
+        if c["source_id"] in existing_sources
+    )
+    # A restored public story changes what readers see.
+    transaction.on_commit(cache.content_changed)
+    return record_revision(story, user, note=f"Restored revision {revision.number}")
+
+
+# -- edit conflicts ----------------------------------------------------------
+
+
+def _name(user) -> str:
+    if user is None:
+        return "Someone"
+    return user.get_full_name() or user.get_username()
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M on %d %b %Y (%Z)")
+
+
+@dataclass
+class EditConflict:
+    """What happened to a story after someone opened it in a form."""
+
+    events: list[str]
+    changes: list[FieldChange]
+
+    @property
+    def message(self) -> str:
+        who = "; ".join(self.events) or "Someone changed this story"
+        return (
+            f"Your changes were not saved: {who} after you opened this story, and saving "
+            "now would overwrite that. Their changes are shown below and your edits are "
+            "still in the form: compare, adjust and save again."
+        )
+
+
+ACTION_VERBS = {
+    "submitted": "submitted it for review",
+    "approved": "approved it",
+    "changes_requested": "requested changes",
+    "withdrawn": "withdrew it",
+    "published": "published it",
+}
+
+
+def describe_conflict(
+    story_pk: int, seen_version: int, opened_at: datetime | None = None
+) -> EditConflict:
+    """Who changed the story since a form showed it at seen_version (opened at
+    opened_at), and what changed in its content."""
+    current = Story.objects.get(pk=story_pk)
+    revisions = StoryRevision.objects.filter(story_id=story_pk)
+    later = list(
+        revisions.filter(data__version__gt=seen_version)
+        .select_related("created_by")
+        .order_by("number")
+    )
+    base = revisions.filter(data__version__lte=seen_version).order_by("-number").first()
+    events = [
+        f"{_name(r.created_by)} "
+        + (r.note[0].lower() + r.note[1:] if r.note.startswith("Restored") else "saved it")
+        + f" at {_when(r.created_at)}"
+        for r in later
+    ]
+    since = opened_at or (base.created_at if base else current.updated_at)
+    audit = AuditEntry.objects.filter(story_id=story_pk, created_at__gt=since).select_related(
+        "actor"
+    )
+    for entry in audit.order_by("created_at", "pk"):
+        verb = ACTION_VERBS.get(entry.action, entry.action.replace("_", " "))
+        events.append(f"{_name(entry.actor)} {verb} at {_when(entry.created_at)}")
+    changes = diff(base.data, snapshot(current)) if base else []
+    return EditConflict(events=events, changes=changes)
+
+
+# -- pruning -----------------------------------------------------------------
+
+
+def revisions_to_keep(story_revisions: list[StoryRevision], published_at, keep_latest: int):
+    """Of one story's revisions (newest first), those pruning must spare: the
+    newest keep_latest, every one saved while the story was published, and the
+    one readers first saw when it was published."""
+    keep = {r.pk for r in story_revisions[:keep_latest]}
+    keep |= {r.pk for r in story_revisions if r.status == Story.Status.PUBLISHED}
+    if published_at is not None:
+        went_live = next((r for r in story_revisions if r.created_at <= published_at), None)
+        if went_live is not None:
+            keep.add(went_live.pk)
+    return keep
+
+
+def prune_revisions(keep_latest: int = 1, older_than: datetime | None = None) -> int:
+    """Delete revisions nobody needs; returns how many were deleted."""
+    if keep_latest < 1:
+        raise ValueError("At least the latest revision of each story is kept.")
+    deleted = 0
+    story_ids = StoryRevision.objects.values_list("story_id", flat=True).distinct()
+    for story in Story.objects.filter(pk__in=story_ids).only("pk", "published_at").iterator():
+        with transaction.atomic():
+            ordered = list(
+                StoryRevision.objects.filter(story=story)
+                .only("pk", "status", "created_at", "number")
+                .order_by("-number")
+            )
+            keep = revisions_to_keep(ordered, story.published_at, keep_latest)
+            doomed = [
+                r.pk
+                for r in ordered
+                if r.pk not in keep and (older_than is None or r.created_at < older_than)
+            ]
+            if doomed:
+                deleted += StoryRevision.objects.filter(pk__in=doomed).delete()[0]
+    return deleted

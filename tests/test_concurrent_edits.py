@@ -1,0 +1,166 @@
+"""No lost edits: a save over a change its author did not see is refused,
+with who changed what, and the refused input stays in the form."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from stories import workflow
+from stories.models import Story
+from tests.factories import StoryFactory, user_in
+from tests.story_admin import change_url, ensure_editorial_groups, story_form_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def second_editor(db):
+    return user_in("Editors", username="second-editor", first_name="Sam", last_name="Second")
+
+
+@pytest.fixture
+def two_tabs(editor, second_editor):
+    first, second = Client(), Client()
+    first.force_login(editor)
+    second.force_login(second_editor)
+    return first, second
+
+
+def test_second_save_from_the_same_version_is_refused_and_names_who_saved(two_tabs, writer, editor):
+    story = StoryFactory(created_by=writer, headline="Original headline", body="Original body")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, headline="Headline from the first tab")
+    second_data = story_form_data(second, story, body="Body from the second tab")
+
+    assert first.post(change_url(story), first_data).status_code == 302
+    refused = second.post(change_url(story), second_data)
+
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    who = editor.get_full_name()
+    assert f"Your changes were not saved: {who} saved it at" in page
+    conflict = refused.context["adminform"].form.conflict
+    assert [(c.label, c.before, c.after) for c in conflict.changes] == [
+        ("Headline", "Original headline", "Headline from the first tab")
+    ]
+    assert "Headline from the first tab" in page  # shown in the comparison
+    story.refresh_from_db()
+    assert story.headline == "Headline from the first tab"
+    assert story.body == "Original body"
+
+
+def test_refused_input_stays_in_the_form(two_tabs, writer):
+    story = StoryFactory(created_by=writer, body="Original body")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, dek="First tab's dek")
+    second_data = story_form_data(second, story, body="Second tab's careful rewrite")
+    first.post(change_url(story), first_data)
+
+    refused = second.post(change_url(story), second_data)
+
+    form = refused.context["adminform"].form
+    assert form["body"].value() == "Second tab's careful rewrite"
+    assert "Second tab&#x27;s careful rewrite" in refused.content.decode()
+
+
+def test_saving_again_after_seeing_the_conflict_is_accepted(two_tabs, writer):
+    story = StoryFactory(created_by=writer, body="Original body")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, dek="First tab's dek")
+    second_data = story_form_data(second, story, body="Second tab's body")
+    first.post(change_url(story), first_data)
+    refused = second.post(change_url(story), second_data)
+    # What the browser posts after the refusal: the same input, now based on
+    # the version the comparison was made against.
+    form = refused.context["adminform"].form
+    second_data["based_on_version"] = form["based_on_version"].value()
+    second_data["dek"] = "First tab's dek"  # merged by hand after reading the comparison
+
+    assert second.post(change_url(story), second_data).status_code == 302
+    story.refresh_from_db()
+    assert (story.dek, story.body) == ("First tab's dek", "Second tab's body")
+
+
+def test_a_status_change_since_opening_also_refuses_the_save(two_tabs, writer, second_editor):
+    story = StoryFactory(created_by=writer)
+    workflow.submit_for_review(writer, story)
+    first, _ = two_tabs
+    stale = story_form_data(first, story, dek="Edited while someone approved it")
+    workflow.approve(second_editor, story)
+
+    refused = first.post(change_url(story), stale)
+
+    assert refused.status_code == 200
+    assert "Sam Second approved it at" in refused.content.decode()
+    story.refresh_from_db()
+    assert story.dek != "Edited while someone approved it"
+    assert story.status == Story.Status.APPROVED
+
+
+def test_a_post_without_the_version_it_started_from_is_refused(client, editor, writer):
+    story = StoryFactory(created_by=writer, dek="Kept")
+    client.force_login(editor)
+    data = story_form_data(client, story, dek="From a form that forgot its version")
+    del data["based_on_version"]
+    response = client.post(change_url(story), data)
+    assert response.status_code == 200
+    assert "did not say which version" in response.content.decode()
+    story.refresh_from_db()
+    assert story.dek == "Kept"
+
+
+def test_conflict_on_a_story_never_saved_in_the_admin_still_shows_what_changed(two_tabs, writer):
+    # Demo and imported stories have no revisions until their first admin save.
+    story = StoryFactory(created_by=writer, dek="Imported dek")
+    assert not story.revisions.exists()
+    first, second = two_tabs
+    first_data = story_form_data(first, story, dek="Dek from the first tab")
+    second_data = story_form_data(second, story, body="Body from the second tab")
+    first.post(change_url(story), first_data)
+
+    refused = second.post(change_url(story), second_data)
+
+    changes = refused.context["adminform"].form.conflict.changes
+    assert [(c.key, c.before, c.after) for c in changes] == [
+        ("dek", "Imported dek", "Dek from the first tab")
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_saves_from_one_version_let_exactly_one_through(on_postgres):
+    ensure_editorial_groups()
+    writer = user_in("Writers", username="writer")
+    editor = user_in("Editors", username="editor")
+    second_editor = user_in("Editors", username="second-editor")
+    story = StoryFactory(created_by=writer)
+    clients = []
+    for user in (editor, second_editor):
+        c = Client()
+        c.force_login(user)
+        clients.append(c)
+    forms = [
+        story_form_data(clients[0], story, dek="From the first editor"),
+        story_form_data(clients[1], story, dek="From the second editor"),
+    ]
+    start = threading.Barrier(2)
+    statuses = [None, None]
+
+    def save(i):
+        try:
+            start.wait(timeout=10)
+            statuses[i] = clients[i].post(change_url(story), forms[i]).status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert sorted(statuses) == [200, 302]
+    story.refresh_from_db()
+    winner = statuses.index(302)
+    assert story.dek == forms[winner]["dek"]

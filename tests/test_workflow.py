@@ -1,0 +1,226 @@
+"""The story workflow's rules: every illegal transition, provenance before
+approval, the audit trail and the notifications."""
+
+import pytest
+from django.core import mail
+
+from stories import workflow
+from stories.models import AuditEntry, Story
+from stories.workflow import WorkflowError
+from tests.factories import StoryFactory, published_issue, user_in
+from tests.story_admin import messages_of, transition_url
+
+pytestmark = pytest.mark.django_db
+
+S = Story.Status
+
+
+def story_in(status: str, writer, editor) -> Story:
+    """A story by writer brought to status through the workflow, as in production."""
+    story = StoryFactory(created_by=writer)
+    if status == S.DRAFT:
+        return story
+    workflow.submit_for_review(writer, story)
+    if status == S.CHANGES_REQUESTED:
+        workflow.request_changes(editor, story, "More detail.")
+    if status in (S.APPROVED, S.PUBLISHED, S.WITHDRAWN):
+        workflow.approve(editor, story)
+    if status in (S.PUBLISHED, S.WITHDRAWN):
+        published_issue(stories=[Story.objects.get(pk=story.pk)])
+    if status == S.WITHDRAWN:
+        workflow.withdraw_story(editor, story, "Legal asked us to.")
+    story.refresh_from_db()
+    assert story.status == status
+    return story
+
+
+TRANSITIONS = {
+    "submit": lambda user, story: workflow.submit_for_review(user, story),
+    "approve": lambda user, story: workflow.approve(user, story),
+    "request_changes": lambda user, story: workflow.request_changes(user, story, "Fix it."),
+    "withdraw": lambda user, story: workflow.withdraw_story(user, story, "Wrong."),
+}
+LEGAL_FROM = {
+    "submit": {S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN},
+    "approve": {S.IN_REVIEW},
+    "request_changes": {S.IN_REVIEW},
+    "withdraw": {S.APPROVED, S.PUBLISHED},
+}
+ILLEGAL = [
+    (name, status) for name in TRANSITIONS for status in S.values if status not in LEGAL_FROM[name]
+]
+
+
+@pytest.mark.parametrize(("transition", "status"), ILLEGAL)
+def test_illegal_transition_is_refused_with_a_sentence_and_changes_nothing(
+    writer, editor, transition, status
+):
+    story = story_in(status, writer, editor)
+    version, audit_rows = story.version, AuditEntry.objects.count()
+
+    with pytest.raises(WorkflowError) as refusal:
+        TRANSITIONS[transition](editor, story)
+
+    message = str(refusal.value)
+    assert message.startswith("Cannot ")
+    assert f"it is {S(status).label.lower()}" in message
+    story.refresh_from_db()
+    assert (story.status, story.version) == (status, version)
+    assert AuditEntry.objects.count() == audit_rows
+
+
+def test_illegal_transition_through_the_admin_shows_the_sentence(client, writer, editor):
+    story = story_in(S.DRAFT, writer, editor)
+    client.force_login(editor)
+    response = client.post(transition_url(story, "approve"), follow=True)
+    assert messages_of(response) == [
+        "Cannot approve this story: it is draft, and only in review items can be."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("transition", "status"), [(t, s) for t in LEGAL_FROM for s in LEGAL_FROM[t]]
+)
+def test_every_legal_transition_succeeds_for_an_editor(writer, editor, transition, status):
+    story = story_in(status, writer, editor)
+    TRANSITIONS[transition](editor, story)
+    assert AuditEntry.objects.filter(story=story).latest("pk").from_status == status
+
+
+# -- provenance --------------------------------------------------------------
+
+
+def test_story_without_a_source_cannot_be_approved(writer, editor):
+    story = StoryFactory(created_by=writer, cited=False)
+    workflow.submit_for_review(writer, story)
+    with pytest.raises(WorkflowError, match=r"^Before this story can be approved, cite at least"):
+        workflow.approve(editor, story)
+
+
+def test_lead_image_needs_alt_text_and_credit_before_approval(writer, editor):
+    story = StoryFactory(created_by=writer)
+    Story.objects.filter(pk=story.pk).update(lead_image="lead-images/x.jpg")
+    workflow.submit_for_review(writer, story)
+    with pytest.raises(WorkflowError) as refusal:
+        workflow.approve(editor, story)
+    assert str(refusal.value) == (
+        "Before this story can be approved, add alt text to the lead image; credit the lead image."
+    )
+
+
+def test_source_rule_can_be_relaxed(writer, editor, settings):
+    settings.NEWSROOM_REQUIRE_SOURCE = False
+    story = StoryFactory(created_by=writer, cited=False)
+    workflow.submit_for_review(writer, story)
+    assert workflow.approve(editor, story).status == S.APPROVED
+
+
+# -- audit trail -------------------------------------------------------------
+
+
+def test_every_step_of_a_story_is_in_the_audit_trail(writer, editor):
+    story = StoryFactory(created_by=writer)
+    workflow.submit_for_review(writer, story, "First draft")
+    workflow.request_changes(editor, story, "Add the export-control angle.")
+    workflow.submit_for_review(writer, story)
+    workflow.approve(editor, story, "Good to go.")
+    issue = published_issue(stories=[Story.objects.get(pk=story.pk)])
+    workflow.withdraw_story(editor, story, "The figures were wrong.")
+
+    trail = list(
+        AuditEntry.objects.filter(story=story)
+        .order_by("created_at", "pk")
+        .values_list("actor__username", "action", "from_status", "to_status", "comment")
+    )
+    assert trail == [
+        ("writer", "submitted", "draft", "in_review", "First draft"),
+        (
+            "editor",
+            "changes_requested",
+            "in_review",
+            "changes_requested",
+            "Add the export-control angle.",
+        ),
+        ("writer", "submitted", "changes_requested", "in_review", ""),
+        ("editor", "approved", "in_review", "approved", "Good to go."),
+        ("factory-publishers", "published", "approved", "published", f"With issue #{issue.number}"),
+        ("editor", "withdrawn", "published", "withdrawn", "The figures were wrong."),
+    ]
+
+
+# -- notifications -----------------------------------------------------------
+
+
+def test_reviewers_are_emailed_when_a_story_is_submitted(
+    writer, editor, django_capture_on_commit_callbacks
+):
+    second = user_in("Editors", username="night-editor")
+    user_in("Publishers", username="not-a-reviewer")
+    story = StoryFactory(created_by=writer, headline="Chips and export rules")
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.submit_for_review(writer, story)
+    (message,) = mail.outbox
+    assert message.subject == "For review: Chips and export rules"
+    assert sorted(message.to) == sorted([editor.email, second.email])
+    assert f"/admin/stories/story/{story.pk}/change/" in message.body
+
+
+def test_submitting_editor_is_not_emailed_about_their_own_submission(
+    editor, django_capture_on_commit_callbacks
+):
+    story = StoryFactory(created_by=editor)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.submit_for_review(editor, story)
+    assert all(editor.email not in m.to for m in mail.outbox)
+
+
+def test_author_is_emailed_the_comment_when_changes_are_requested(
+    writer, editor, django_capture_on_commit_callbacks
+):
+    story = StoryFactory(created_by=writer, headline="DeepSeek's price cut")
+    workflow.submit_for_review(writer, story)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.request_changes(editor, story, "Which model's prices exactly?")
+    (message,) = mail.outbox
+    assert message.to == [writer.email]
+    assert message.subject == "Changes requested: DeepSeek's price cut"
+    assert "Which model's prices exactly?" in message.body
+
+
+def test_author_is_emailed_when_the_story_is_approved(
+    writer, editor, django_capture_on_commit_callbacks
+):
+    story = StoryFactory(created_by=writer, headline="Sputnik moment")
+    workflow.submit_for_review(writer, story)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.approve(editor, story, "Lovely.")
+    (message,) = mail.outbox
+    assert message.to == [writer.email]
+    assert message.subject == "Approved: Sputnik moment"
+    assert "Comment: Lovely." in message.body
+
+
+def test_mail_is_sent_only_once_the_decision_is_committed(
+    writer, editor, django_capture_on_commit_callbacks
+):
+    story = StoryFactory(created_by=writer)
+    with django_capture_on_commit_callbacks() as callbacks:
+        workflow.submit_for_review(writer, story)
+    assert mail.outbox == []
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+
+
+def test_a_mail_outage_does_not_undo_the_decision(
+    writer, editor, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise ConnectionRefusedError("SMTP is down")
+
+    monkeypatch.setattr(workflow, "send_mail", broken)
+    story = StoryFactory(created_by=writer)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.submit_for_review(writer, story)
+    story.refresh_from_db()
+    assert story.status == S.IN_REVIEW
