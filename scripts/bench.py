@@ -64,8 +64,8 @@ def discover_urls() -> dict[str, str]:
     """The pages to drive, picked from the data: a 10-story issue and so on."""
     from django.db.models import Count
 
-    from stories.models import Issue, Story, Topic
     from stories.bench_pages import pages
+    from stories.models import Issue, Story, Topic
 
     published = Issue.objects.published()
     issue = (published.annotate(n=Count("items")).filter(n=10).order_by("-publish_at").first()

@@ -49,18 +49,3 @@ def story_form_data(client, story, **changes) -> dict:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
-
-
-def ensure_editorial_groups() -> None:
-    """Recreate the role groups migration 0002 makes. Transactional tests empty
-    every table when they finish, so a later one cannot rely on migration data."""
-    import importlib
-
-    from django.contrib.auth.models import Group, Permission
-
-    groups = importlib.import_module("stories.migrations.0002_editorial_groups").GROUPS
-    for name, codenames in groups.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="stories", codename__in=codenames)
-        )

@@ -9,8 +9,8 @@ from django.test import Client
 
 from stories import workflow
 from stories.models import Story
-from tests.factories import StoryFactory, user_in
-from tests.story_admin import change_url, ensure_editorial_groups, story_form_data
+from tests.factories import StoryFactory, ensure_editorial_groups, user_in
+from tests.story_admin import change_url, story_form_data
 
 pytestmark = pytest.mark.django_db
 

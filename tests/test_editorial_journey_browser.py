@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from stories.models import AuditEntry, Story
-from tests.factories import SourceFactory, user_in
-from tests.story_admin import ensure_editorial_groups
+from tests.factories import SourceFactory, ensure_editorial_groups, user_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
