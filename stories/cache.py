@@ -145,7 +145,7 @@ def public_page(view):
 
         response = HttpResponse(entry["content"], content_type=entry["content_type"])
         response["ETag"] = entry["etag"]
-        remaining = max(0, int(entry["expires"] - time.time()))
+        remaining = max(0, round(entry["expires"] - time.time()))
         patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))
         return get_conditional_response(request, etag=entry["etag"], response=response)
 

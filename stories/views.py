@@ -24,6 +24,11 @@ RECENT_ISSUES = 5
 # -- querysets shared with the preview pages ----------------------------------
 
 
+def _bylines(lookup="authors"):
+    """Authors with only what a byline needs (no password hashes in templates)."""
+    return Prefetch(lookup, get_user_model().objects.only("username", "first_name", "last_name"))
+
+
 def first_public_date():
     """When readers could first see a story: its earliest public issue."""
     return Subquery(
@@ -44,7 +49,7 @@ def issue_queryset(issues, stories):
         IssueItem.objects.filter(story__in=stories)
         .select_related("story")
         .prefetch_related(
-            "story__authors",
+            _bylines("story__authors"),
             Prefetch("story__citations", Citation.objects.select_related("source")),
         )
         .order_by("position", "pk")
@@ -65,7 +70,7 @@ def issue_page_context(issue, *, is_home=False) -> dict:
 def story_queryset(stories):
     """A story page's data: the story and five prefetches, one query each."""
     return stories.annotate(public_date=first_public_date()).prefetch_related(
-        "authors",
+        _bylines(),
         "topics",
         Prefetch("citations", Citation.objects.select_related("source")),
         Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
@@ -101,7 +106,11 @@ def _paginate(request, queryset):
 
 
 def _story_listing(queryset):
-    return queryset.annotate(public_date=first_public_date()).order_by("-public_date", "-pk")
+    return (
+        queryset.only("headline", "slug", "dek")
+        .annotate(public_date=first_public_date())
+        .order_by("-public_date", "-pk")
+    )
 
 
 # -- pages --------------------------------------------------------------------
