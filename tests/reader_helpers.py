@@ -1,5 +1,6 @@
 """Shared set-up for the reader's site tests: the demo newsroom and HTML parsing."""
 
+import importlib
 import io
 import json
 from html.parser import HTMLParser
@@ -12,6 +13,18 @@ def load_demo_newsroom(settings, tmp_path) -> None:
     """The four pieces of CONTENT.md, plus drafts and a scheduled issue."""
     settings.MEDIA_ROOT = tmp_path
     call_command("load_demo", stdout=io.StringIO())
+
+
+def ensure_editorial_groups() -> None:
+    """Recreate the groups a data migration made, after a test database flush."""
+    from django.contrib.auth.models import Group, Permission
+
+    roles = importlib.import_module("stories.migrations.0002_editorial_groups").GROUPS
+    for name, codenames in roles.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="stories", codename__in=codenames)
+        )
 
 
 def image_bytes(width=1600, height=900, fmt="JPEG", colour=(20, 40, 90)) -> bytes:
