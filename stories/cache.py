@@ -8,11 +8,17 @@ included. Entries also never outlive the next scheduled publication, so an
 issue going live on its minute is never hidden behind a cached page.
 """
 
+import hashlib
+import time
 from datetime import datetime
+from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
 
 GENERATION_KEY = "newsroom:content-generation"
 NEXT_PUBLICATION_KEY = "newsroom:next-publication"
@@ -67,3 +73,80 @@ def page_cache_timeout() -> int:
         until = int((upcoming - timezone.now()).total_seconds())
         timeout = max(0, min(timeout, until))
     return timeout
+
+
+# -- public page responses ----------------------------------------------------
+
+PAGE_KEY_PREFIX = "newsroom:page"
+# Query parameters that change what a public page shows; anything else (utm_*,
+# fbclid...) is ignored so tracking links do not fill the cache with copies.
+PAGE_PARAMETERS = ("page",)
+
+
+def browser_cache_seconds() -> int:
+    """How long browsers and shared caches may reuse a page without asking.
+
+    Nothing can invalidate a copy held by a browser or a proxy, so the default
+    is zero: they revalidate every time, which costs one cheap 304 answered
+    from the server-side cache, and a correction reaches every reader at once.
+    """
+    return getattr(settings, "NEWSROOM_BROWSER_CACHE_SECONDS", 0)
+
+
+def page_key(request) -> str:
+    params = "&".join(
+        f"{name}={request.GET[name]}" for name in PAGE_PARAMETERS if name in request.GET
+    )
+    address = f"{request.get_host()}{request.path}?{params}"
+    digest = hashlib.sha256(address.encode()).hexdigest()[:32]
+    return f"{PAGE_KEY_PREFIX}:{content_generation()}:{digest}"
+
+
+def never_cache_privately(response: HttpResponse) -> HttpResponse:
+    """Staff views, previews and anything personal: no cache may keep a copy."""
+    patch_cache_control(response, private=True, no_store=True, max_age=0)
+    return response
+
+
+def public_page(view):
+    """Serve an anonymous reader's page from the server-side cache, with an
+    ETag so a returning reader gets a 304.
+
+    Entries are keyed by the content generation, so any change readers could
+    see makes every cached page (listings included) unreachable at once.
+    Logged-in staff always get a fresh, uncacheable page; only successful
+    pages are cached, never errors or redirects.
+    """
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return view(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            return never_cache_privately(view(request, *args, **kwargs))
+
+        key = page_key(request)
+        entry = cache.get(key)
+        if entry is None:
+            response = view(request, *args, **kwargs)
+            if response.status_code != 200 or response.cookies or response.streaming:
+                return response
+            if hasattr(response, "render"):
+                response.render()
+            timeout = page_cache_timeout()
+            entry = {
+                "content": response.content,
+                "content_type": response["Content-Type"],
+                "etag": quote_etag(hashlib.sha256(response.content).hexdigest()[:32]),
+                "expires": time.time() + timeout,
+            }
+            if timeout > 0:
+                cache.set(key, entry, timeout)
+
+        response = HttpResponse(entry["content"], content_type=entry["content_type"])
+        response["ETag"] = entry["etag"]
+        remaining = max(0, round(entry["expires"] - time.time()))
+        patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))
+        return get_conditional_response(request, etag=entry["etag"], response=response)
+
+    return wrapped

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from stories import views
+from stories import preview, views
 
 app_name = "stories"
 
@@ -9,6 +9,19 @@ urlpatterns = [
     path("issues/<int:number>/", views.issue_detail, name="issue"),
     path("issues/<int:number>/<slug:slug>/", views.issue_detail, name="issue_with_slug"),
     path("stories/<slug:slug>/", views.story_detail, name="story"),
+    path("topics/", views.topic_list, name="topics"),
     path("topics/<slug:slug>/", views.topic_detail, name="topic"),
+    path("sources/", views.source_list, name="sources"),
     path("sources/<slug:slug>/", views.source_detail, name="source"),
+    path("authors/<str:username>/", views.author_detail, name="author"),
+    # Previews: staff from the admin, reviewers through a secret link.
+    re_path(
+        r"^preview/(?P<kind>story|issue)/(?P<pk>[0-9]+)/$", preview.staff_preview, name="preview"
+    ),
+    re_path(
+        r"^preview/(?P<kind>story|issue)/(?P<pk>[0-9]+)/share/$",
+        preview.share,
+        name="share_preview",
+    ),
+    path("p/<uuid:token>/", preview.shared_preview, name="shared_preview"),
 ]

@@ -1,69 +1,233 @@
 """Public pages. Every query for reader-visible content starts from
-``Issue.objects.published()`` or ``Story.objects.published()``."""
+``Issue.objects.published()`` or ``Story.objects.published()``.
 
-from django.db.models import Prefetch
+Each page does a small fixed number of queries whatever the number of
+stories (tests/test_reader_pages.py pins them), and anonymous readers are
+served from the page cache (stories/cache.py).
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import InvalidPage, Paginator
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
-from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
+from stories import seo
+from stories.cache import public_page
+from stories.models import Citation, Correction, Issue, IssueItem, Source, Story, Topic
+
+PAGE_SIZE = 20
+RECENT_ISSUES = 5
 
 
-def _items_prefetch(stories):
-    """An issue's items in order, limited to stories readers may see."""
-    return Prefetch(
-        "items",
-        queryset=IssueItem.objects.filter(story__in=stories)
+# -- querysets shared with the preview pages ----------------------------------
+
+
+def _bylines(lookup="authors"):
+    """Authors with only what a byline needs (no password hashes in templates)."""
+    return Prefetch(lookup, get_user_model().objects.only("username", "first_name", "last_name"))
+
+
+def first_public_date():
+    """When readers could first see a story: its earliest public issue."""
+    return Subquery(
+        Issue.objects.published()
+        .filter(items__story=OuterRef("pk"))
+        .order_by("publish_at")
+        .values("publish_at")[:1]
+    )
+
+
+def issue_queryset(issues, stories):
+    """issues with their items in order, limited to stories, and the public
+    neighbours for previous/next links, in two queries plus two prefetches."""
+    published = Issue.objects.published()
+    before = published.filter(number__lt=OuterRef("number")).order_by("-number")
+    after = published.filter(number__gt=OuterRef("number")).order_by("number")
+    items = (
+        IssueItem.objects.filter(story__in=stories)
         .select_related("story")
         .prefetch_related(
-            "story__authors",
-            "story__topics",
+            _bylines("story__authors"),
             Prefetch("story__citations", Citation.objects.select_related("source")),
         )
-        .order_by("position", "pk"),
-        to_attr="visible_items",
+        .order_by("position", "pk")
     )
+    return issues.annotate(
+        previous_number=Subquery(before.values("number")[:1]),
+        previous_headline=Subquery(before.values("headline")[:1]),
+        next_number=Subquery(after.values("number")[:1]),
+        next_headline=Subquery(after.values("headline")[:1]),
+    ).prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items"))
 
 
-def _published_issues():
-    return Issue.objects.published().prefetch_related(_items_prefetch(Story.objects.published()))
+def issue_page_context(issue, *, is_home=False) -> dict:
+    stories = [item.story for item in issue.visible_items]
+    return {"issue": issue, "meta": seo.issue_meta(issue, stories, is_home=is_home)}
 
 
-def home(request):
-    issue = _published_issues().order_by("-publish_at", "-number").first()
-    recent = Issue.objects.published().order_by("-publish_at", "-number")[1:6]
-    return render(request, "stories/home.html", {"issue": issue, "recent": recent})
-
-
-def issue_detail(request, number, slug=None):
-    issue = get_object_or_404(_published_issues(), number=number)
-    if slug is not None:
-        return redirect(issue, permanent=True)
-    return render(request, "stories/issue_detail.html", {"issue": issue})
-
-
-def story_detail(request, slug):
-    story = get_object_or_404(
-        Story.objects.published().prefetch_related(
-            "authors",
-            "topics",
-            "corrections",
-            Prefetch("citations", Citation.objects.select_related("source")),
+def story_queryset(stories):
+    """A story page's data: the story and five prefetches, one query each."""
+    return stories.annotate(public_date=first_public_date()).prefetch_related(
+        _bylines(),
+        "topics",
+        Prefetch("citations", Citation.objects.select_related("source")),
+        Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
+        Prefetch(
+            "issues",
+            Issue.objects.published().order_by("publish_at", "number"),
+            to_attr="public_issues",
         ),
-        slug=slug,
     )
-    issues = Issue.objects.published().filter(items__story=story).order_by("-publish_at")
-    return render(request, "stories/story_detail.html", {"story": story, "issues": issues})
 
 
+def story_page_context(story) -> dict:
+    authors = list(story.authors.all())
+    citations = list(story.citations.all())
+    return {
+        "story": story,
+        "authors": authors,
+        "citations": citations,
+        "meta": seo.story_meta(story, authors, citations, story.public_date),
+    }
+
+
+def _paginate(request, queryset):
+    """One page of a listing; an empty listing or a page past the end is a 404."""
+    paginator = Paginator(queryset, PAGE_SIZE)
+    try:
+        page = paginator.page(request.GET.get("page", 1))
+    except InvalidPage:
+        raise Http404("No such page.") from None
+    if not paginator.count:
+        raise Http404("Nothing published here.")
+    return page
+
+
+def _story_listing(queryset):
+    return (
+        queryset.only("headline", "slug", "dek")
+        .annotate(public_date=first_public_date())
+        .order_by("-public_date", "-pk")
+    )
+
+
+# -- pages --------------------------------------------------------------------
+
+
+@public_page
+def home(request):
+    # Queries: the latest issue with its neighbours, its items and stories,
+    # their authors, their citations, and the recent issues list.
+    issue = (
+        issue_queryset(Issue.objects.published(), Story.objects.published())
+        .order_by("-publish_at", "-number")
+        .first()
+    )
+    if issue is None:
+        return render(request, "stories/home.html", {"issue": None, "recent": []})
+    recent = Issue.objects.published().exclude(pk=issue.pk).order_by("-publish_at", "-number")
+    context = issue_page_context(issue, is_home=True)
+    context["recent"] = recent[:RECENT_ISSUES]
+    return render(request, "stories/home.html", context)
+
+
+@public_page
+def issue_detail(request, number, slug=None):
+    if slug is not None:
+        # Any slug goes to the one canonical address; whether the issue is
+        # public is decided there, so the redirect reveals nothing.
+        return redirect("stories:issue", number=number, permanent=True)
+    issue = get_object_or_404(
+        issue_queryset(Issue.objects.published(), Story.objects.published()), number=number
+    )
+    return render(request, "stories/issue_detail.html", issue_page_context(issue))
+
+
+@public_page
+def story_detail(request, slug):
+    story = get_object_or_404(story_queryset(Story.objects.published()), slug=slug)
+    return render(request, "stories/story_detail.html", story_page_context(story))
+
+
+@public_page
+def topic_list(request):
+    published = Story.objects.published().values("pk")
+    topics = (
+        Topic.objects.annotate(
+            story_count=Count(
+                "tagged_stories", filter=Q(tagged_stories__content_object__in=published)
+            )
+        )
+        .filter(story_count__gt=0)
+        .order_by("name")
+    )
+    meta = seo.listing_meta(
+        "Topics", reverse("stories:topics"), "Every subject we cover, with its stories."
+    )
+    return render(request, "stories/topic_list.html", {"topics": topics, "meta": meta})
+
+
+@public_page
 def topic_detail(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
-    stories = Story.objects.published().filter(topics=topic).order_by("-published_at")
-    if not stories.exists():
-        raise Http404("No such topic.")
-    return render(request, "stories/story_list.html", {"title": topic.name, "stories": stories})
+    page = _paginate(request, _story_listing(Story.objects.published().filter(topics=topic)))
+    meta = seo.listing_meta(
+        topic.name,
+        topic.get_absolute_url(),
+        topic.description or f"Stories about {topic.name}.",
+    )
+    context = {"title": topic.name, "kind": "Topic", "description": topic.description}
+    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
+@public_page
+def source_list(request):
+    published = Story.objects.published().values("pk")
+    sources = (
+        Source.objects.annotate(
+            story_count=Count(
+                "citations__story",
+                filter=Q(citations__story__in=published),
+                distinct=True,
+            )
+        )
+        .filter(story_count__gt=0)
+        .order_by("name")
+    )
+    meta = seo.listing_meta(
+        "Sources", reverse("stories:sources"), "The outlets and data our stories are based on."
+    )
+    return render(request, "stories/source_list.html", {"sources": sources, "meta": meta})
+
+
+@public_page
 def source_detail(request, slug):
     source = get_object_or_404(Source, slug=slug)
-    stories = Story.objects.published().filter(citations__source=source).distinct()
-    return render(request, "stories/story_list.html", {"title": source.name, "stories": stories})
+    stories = Story.objects.published().filter(
+        pk__in=Citation.objects.filter(source=source).values("story")
+    )
+    page = _paginate(request, _story_listing(stories))
+    meta = seo.listing_meta(
+        source.name,
+        source.get_absolute_url(),
+        source.description or f"Stories based on {source.name}.",
+    )
+    context = {
+        "title": source.name,
+        "kind": "Source",
+        "description": source.description,
+        "home_page": source.url,
+    }
+    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
+
+
+@public_page
+def author_detail(request, username):
+    author = get_object_or_404(get_user_model(), username=username)
+    page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
+    name = author.get_full_name() or author.get_username()
+    meta = seo.listing_meta(name, reverse("stories:author", args=[username]), f"Stories by {name}.")
+    context = {"title": name, "kind": "Author"}
+    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})

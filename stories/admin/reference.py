@@ -1,10 +1,13 @@
 """Reference data editors curate: sources, topics, corrections, preview links."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.defaultfilters import pluralize
+from django.utils.html import format_html
 
 from stories.admin.base import InvalidatesPublicPages
 from stories.models import Correction, PreviewLink, Source, Topic
+from stories.preview import revoke_links, share_url
 
 
 @admin.register(Source)
@@ -55,8 +58,40 @@ class CorrectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 @admin.register(PreviewLink)
 class PreviewLinkAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "created_by", "created_at", "expires_at", "revoked_at"]
+    """Links are created from a story's or an issue's "Create share link" tool;
+    here they are listed, opened and revoked."""
+
+    list_display = ["__str__", "state", "created_by", "created_at", "expires_at", "revoked_at"]
     list_select_related = ["story", "issue", "created_by"]
     list_filter = ["revoked_at"]
     autocomplete_fields = ["story", "issue"]
     date_hierarchy = "created_at"
+    readonly_fields = ["address", "created_by", "created_at", "revoked_at"]
+    fields = ["address", "story", "issue", "expires_at", "created_by", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="address")
+    def address(self, obj):
+        if obj.pk is None:
+            return "Made when the link is saved."
+        return format_html('<a href="{0}">{0}</a>', share_url(obj))
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.revoked_at:
+            return "revoked"
+        return "active" if obj.is_active else "expired"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Revoke the selected links", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = revoke_links(queryset)
+        self.message_user(
+            request,
+            f"Revoked {revoked} link{pluralize(revoked)}; they no longer open anything.",
+            messages.SUCCESS,
+        )

@@ -1,5 +1,7 @@
 """What the newsroom publishes: stories, the sources they cite, topics, issues."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -10,7 +12,15 @@ from django.utils.text import slugify
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
+from stories.images import (
+    LeadImageField,
+    make_renditions,
+    renditions_are_current,
+    validate_lead_image,
+)
 from stories.rendering import render_markdown
+
+logger = logging.getLogger(__name__)
 
 
 def unique_slug(
@@ -153,7 +163,12 @@ class Story(models.Model):
     why_it_matters_html = models.TextField(editable=False, blank=True)
     key_points_html = models.TextField(editable=False, blank=True)
 
-    lead_image = models.ImageField(upload_to=lead_image_path, blank=True)
+    lead_image = LeadImageField(
+        upload_to=lead_image_path,
+        blank=True,
+        validators=[validate_lead_image],
+        help_text="JPEG, PNG, WebP or GIF. Smaller copies for phones are made on upload.",
+    )
     lead_image_alt = models.CharField(
         "alt text", max_length=300, blank=True, help_text="Required with an image: what it shows."
     )
@@ -164,7 +179,8 @@ class Story(models.Model):
         blank=True,
         help_text='Who made it, e.g. "Grok | DeepSeek Satellite".',
     )
-    # Resized copies made at upload for srcset: {"480": "path", "960": "path"}.
+    # Resized copies made at upload for srcset (stories/images.py):
+    # {"source": name, "width": w, "height": h, "files": {"480": "path", ...}}.
     lead_image_renditions = models.JSONField(default=dict, blank=True, editable=False)
 
     authors = models.ManyToManyField(
@@ -217,15 +233,37 @@ class Story(models.Model):
         for source, target in self.MARKDOWN_FIELDS.items():
             if update_fields is None or source in update_fields:
                 setattr(self, target, render_markdown(getattr(self, source)))
+        if update_fields is None or "lead_image" in update_fields:
+            self._derive_renditions()
         self.version += 1
         if update_fields is not None:
             extra = {"version", "updated_at"}
+            if "lead_image" in update_fields:
+                extra.add("lead_image_renditions")
             extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
             kwargs["update_fields"] = set(update_fields) | extra
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])
+
+    def _derive_renditions(self) -> None:
+        image = self.lead_image
+        if not image:
+            self.lead_image_renditions = {}
+            return
+        if not image._committed:
+            # Store the upload now (as the field would during the save) so the
+            # renditions are made from the file under its final name.
+            image.save(image.name, image.file, save=False)
+        if not renditions_are_current(self.lead_image_renditions, image):
+            try:
+                self.lead_image_renditions = make_renditions(image)
+            except OSError:
+                # A stored file that went missing or broke must not block
+                # editing the story; the page falls back to the original.
+                logger.warning("Could not make renditions of %s", image.name, exc_info=True)
+                self.lead_image_renditions = {}
 
     def clean(self):
         if self.lead_image and not self.lead_image_alt.strip():

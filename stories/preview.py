@@ -1,0 +1,135 @@
+"""Seeing a story or an issue as readers will, before they can.
+
+Two ways in: staff with view permission open ``/preview/...`` from the admin;
+a reviewer without an account opens a secret link ``/p/<token>/`` that an
+editor created. Either way the page is marked as a preview, kept out of
+search engines and out of every cache, and a secret link leads to the public
+page once the content is published (Ghost's ``/p/<uuid>`` is the model).
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_POST
+
+from stories.cache import never_cache_privately
+from stories.models import Issue, PreviewLink, Story
+from stories.seo import absolute
+from stories.views import issue_page_context, issue_queryset, story_page_context, story_queryset
+
+SHARE_LINK_DAYS = (1, 3, 7, 14, 30)
+DEFAULT_SHARE_LINK_DAYS = 7
+KINDS = {"story": Story, "issue": Issue}
+
+
+def share_url(link: PreviewLink) -> str:
+    return absolute(reverse("stories:shared_preview", args=[link.token]))
+
+
+def create_share_link(user, target, days: int = DEFAULT_SHARE_LINK_DAYS) -> PreviewLink:
+    if days not in SHARE_LINK_DAYS:
+        raise ValueError(f"A share link lasts one of {SHARE_LINK_DAYS} days, not {days}.")
+    kind = "story" if isinstance(target, Story) else "issue"
+    return PreviewLink.objects.create(
+        created_by=user, expires_at=timezone.now() + timedelta(days=days), **{kind: target}
+    )
+
+
+def revoke_links(queryset) -> int:
+    """Revoke the still-unrevoked links in queryset; returns how many."""
+    with transaction.atomic():
+        return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _preview_response(request, target, *, shared: PreviewLink | None = None):
+    """Render target with the public templates, marked as a preview."""
+    banner = {"shared": shared, "admin_url": _admin_url(target) if shared is None else ""}
+    if isinstance(target, Story):
+        story = story_queryset(Story.objects.filter(pk=target.pk)).get()
+        context = story_page_context(story)
+        template = "stories/story_detail.html"
+    else:
+        # Stories a reader would see once it is out: everything but withdrawn ones.
+        stories = Story.objects.exclude(status=Story.Status.WITHDRAWN)
+        issue = issue_queryset(Issue.objects.filter(pk=target.pk), stories).get()
+        context = issue_page_context(issue)
+        template = "stories/issue_detail.html"
+    context.update(preview=banner, noindex=True)
+    response = render(request, template, context)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    # The secret is in the address: never hand it to the sites the page links to.
+    response["Referrer-Policy"] = "no-referrer"
+    return never_cache_privately(response)
+
+
+def _admin_url(target) -> str:
+    return reverse(f"admin:stories_{target._meta.model_name}_change", args=[target.pk])
+
+
+def _is_public(target) -> bool:
+    manager = Story.objects if isinstance(target, Story) else Issue.objects
+    return manager.published().filter(pk=target.pk).exists()
+
+
+def _staff_target(request, kind: str, pk: int):
+    """The object a logged-in user may preview, or the reason they may not."""
+    model = KINDS[kind]
+    if not (request.user.is_active and request.user.is_staff):
+        return None
+    if not request.user.has_perm(f"stories.view_{model._meta.model_name}"):
+        raise PermissionDenied(f"You may not view {model._meta.verbose_name_plural}.")
+    return get_object_or_404(model, pk=pk)
+
+
+def staff_preview(request, kind: str, pk: int):
+    target = _staff_target(request, kind, pk)
+    if target is None:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    return _preview_response(request, target)
+
+
+def shared_preview(request, token):
+    link = (
+        PreviewLink.objects.select_related("story", "issue")
+        .filter(token=token, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if link is None:
+        # Expired, revoked and made-up tokens look the same.
+        raise Http404("No such preview.")
+    target = link.story or link.issue
+    if _is_public(target):
+        return never_cache_privately(redirect(target.get_absolute_url()))
+    return _preview_response(request, target, shared=link)
+
+
+@require_POST
+def share(request, kind: str, pk: int):
+    target = _staff_target(request, kind, pk)
+    if target is None:
+        return redirect_to_login(_admin_url_for(kind, pk), reverse("admin:login"))
+    if not request.user.has_perm("stories.add_previewlink"):
+        raise PermissionDenied("You may not create share links.")
+    try:
+        days = int(request.POST.get("days", DEFAULT_SHARE_LINK_DAYS))
+        link = create_share_link(request.user, target, days)
+    except ValueError:
+        messages.error(request, f"Choose how long the link lasts: {SHARE_LINK_DAYS} days.")
+    else:
+        until = date_format(timezone.localtime(link.expires_at), "j F Y, H:i")
+        messages.success(
+            request, f"Share link created; it works until {until} unless revoked: {share_url(link)}"
+        )
+    return redirect(_admin_url(target))
+
+
+def _admin_url_for(kind: str, pk: int) -> str:
+    return reverse(f"admin:stories_{kind}_change", args=[pk])

@@ -1,0 +1,189 @@
+"""What search engines and link previews read: titles, descriptions,
+canonical addresses, Open Graph and Twitter cards, and JSON-LD.
+
+Every address here is absolute, built from settings.SITE_URL, so a page
+fetched through another host name still names its one canonical home.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+
+DESCRIPTION_LENGTH = 160
+# The same escapes as Django's json_script: text inside a <script> element
+# must never be able to close it or open a comment.
+_SCRIPT_ESCAPES = {
+    ord(">"): "\\u003E",
+    ord("<"): "\\u003C",
+    ord("&"): "\\u0026",
+    ord("\u2028"): "\\u2028",
+    ord("\u2029"): "\\u2029",
+}
+
+
+def absolute(url: str) -> str:
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL + url
+
+
+def plain_summary(*html_fragments: str) -> str:
+    """The first non-empty fragment as plain text, cut to a description's length."""
+    for html in html_fragments:
+        text = " ".join(strip_tags(html or "").split())
+        if text:
+            return Truncator(text).chars(DESCRIPTION_LENGTH)
+    return ""
+
+
+def json_ld(data: dict) -> SafeString:
+    """JSON for a <script type="application/ld+json"> element, safe to embed."""
+    text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=None)
+    return mark_safe(text.translate(_SCRIPT_ESCAPES))
+
+
+@dataclass
+class PageMeta:
+    title: str
+    description: str
+    path: str
+    og_type: str = "website"
+    image: str = ""
+    image_alt: str = ""
+    published: datetime | None = None
+    modified: datetime | None = None
+    structured_data: dict = field(default_factory=dict)
+
+    @property
+    def canonical(self) -> str:
+        return absolute(self.path)
+
+    @property
+    def json_ld(self) -> SafeString:
+        return json_ld(self.structured_data) if self.structured_data else mark_safe("")
+
+
+def _publisher() -> dict:
+    return {"@type": "Organization", "name": settings.SITE_NAME, "url": absolute("/")}
+
+
+def _person(user) -> dict:
+    return {
+        "@type": "Person",
+        "name": user.get_full_name() or user.get_username(),
+        "url": absolute(f"/authors/{user.get_username()}/"),
+    }
+
+
+def story_meta(story, authors, citations, public_date) -> PageMeta:
+    image = absolute(story.lead_image.url) if story.lead_image else ""
+    meta = PageMeta(
+        title=story.headline,
+        description=story.dek or plain_summary(story.tldr_html, story.body_html),
+        path=story.get_absolute_url(),
+        og_type="article",
+        image=image,
+        image_alt=story.lead_image_alt if image else "",
+        published=public_date,
+        modified=story.updated_at,
+    )
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": story.headline[:110],
+        "description": meta.description,
+        "url": meta.canonical,
+        "mainEntityOfPage": {"@type": "WebPage", "@id": meta.canonical},
+        "author": [_person(a) for a in authors],
+        "publisher": _publisher(),
+        "dateModified": story.updated_at,
+    }
+    if public_date:
+        data["datePublished"] = public_date
+    if image:
+        data["image"] = [image]
+    cited = [
+        {"@type": "CreativeWork", "name": c.title or c.source.name, "url": c.url}
+        if c.url
+        else {"@type": "CreativeWork", "name": c.title or c.source.name}
+        for c in citations
+    ]
+    if cited:
+        data["citation"] = cited
+    meta.structured_data = data
+    return meta
+
+
+def issue_meta(issue, stories, *, is_home: bool = False) -> PageMeta:
+    path = "/" if is_home else issue.get_absolute_url()
+    title = f"#{issue.number}: {issue.headline}"
+    meta = PageMeta(
+        title=settings.SITE_NAME if is_home else title,
+        description=plain_summary(issue.intro_html, issue.closing_tldr_html)
+        or f"Issue #{issue.number} of {settings.SITE_NAME}.",
+        path=path,
+        published=issue.publish_at,
+        modified=issue.updated_at,
+    )
+    lead = next((s for s in stories if s.lead_image), None)
+    if lead is not None:
+        meta.image, meta.image_alt = absolute(lead.lead_image.url), lead.lead_image_alt
+    data = {
+        "@context": "https://schema.org",
+        "@type": "CollectionPage",
+        "name": title,
+        "description": meta.description,
+        "url": absolute(issue.get_absolute_url()),
+        "datePublished": issue.publish_at,
+        "publisher": _publisher(),
+        "mainEntity": {
+            "@type": "ItemList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "position": n,
+                    "url": absolute(story.get_absolute_url()),
+                    "name": story.headline,
+                }
+                for n, story in enumerate(stories, start=1)
+            ],
+        },
+    }
+    if is_home:
+        data = {
+            "@context": "https://schema.org",
+            "@graph": [
+                {
+                    "@type": "WebSite",
+                    "name": settings.SITE_NAME,
+                    "url": absolute("/"),
+                    "potentialAction": {
+                        "@type": "SearchAction",
+                        "target": absolute("/search/") + "?q={search_term_string}",
+                        "query-input": "required name=search_term_string",
+                    },
+                },
+                {k: v for k, v in data.items() if k != "@context"},
+            ],
+        }
+    meta.structured_data = data
+    return meta
+
+
+def listing_meta(title: str, path: str, description: str) -> PageMeta:
+    meta = PageMeta(title=title, description=description, path=path)
+    meta.structured_data = {
+        "@context": "https://schema.org",
+        "@type": "CollectionPage",
+        "name": title,
+        "description": description,
+        "url": meta.canonical,
+        "publisher": _publisher(),
+    }
+    return meta

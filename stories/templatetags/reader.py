@@ -1,0 +1,58 @@
+"""Template helpers for the reader's site and its admin preview tools."""
+
+from django import template
+from django.conf import settings
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from stories import images
+
+register = template.Library()
+
+
+@register.simple_tag
+def site_name() -> str:
+    """The site's name from settings: works where no context processor ran
+    (the 500 page is rendered without a request or database)."""
+    return settings.SITE_NAME
+
+
+@register.filter
+def lead_srcset(story) -> str:
+    return images.srcset(story.lead_image, story.lead_image_renditions or {})
+
+
+@register.filter
+def display_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def demote_headings(html: str) -> str:
+    """Shift headings of already-sanitised Markdown one level down, for a
+    story shown under a story headline inside an issue."""
+    for level in (5, 4, 3, 2):
+        html = html.replace(f"<h{level}>", f"<h{level + 1}>").replace(
+            f"</h{level}>", f"</h{level + 1}>"
+        )
+    return mark_safe(html)
+
+
+@register.simple_tag(takes_context=True)
+def preview_tools(context, obj) -> dict | None:
+    """Addresses for the admin's "Preview" and "Create share link" tools."""
+    from stories.models import Issue, Story
+    from stories.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS
+
+    if not isinstance(obj, Story | Issue) or obj.pk is None:
+        return None
+    kind = obj._meta.model_name
+    user = context["request"].user
+    return {
+        "kind": kind,
+        "preview_url": reverse("stories:preview", args=[kind, obj.pk]),
+        "share_url": reverse("stories:share_preview", args=[kind, obj.pk]),
+        "can_share": user.has_perm("stories.add_previewlink"),
+        "days": SHARE_LINK_DAYS,
+        "default_days": DEFAULT_SHARE_LINK_DAYS,
+    }

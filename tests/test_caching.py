@@ -1,0 +1,140 @@
+"""HTTP caching headers, conditional requests and the server-side page cache."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from stories import workflow
+from stories.models import Correction
+from tests.factories import IssueFactory, approved_story, published_issue, scheduled_issue, user_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def story():
+    return published_issue(2, headline="Cached issue").stories.first()
+
+
+def test_anonymous_page_carries_cache_control_and_an_etag(client, story):
+    response = client.get(story.get_absolute_url())
+    assert response["Cache-Control"] == "public, max-age=0"
+    assert response["ETag"].startswith('"') and len(response["ETag"]) > 10
+    assert "Cookie" in response["Vary"]
+    assert not response.cookies
+
+
+def test_matching_etag_gets_304_without_a_body(client, story):
+    first = client.get(story.get_absolute_url())
+    again = client.get(story.get_absolute_url(), headers={"if-none-match": first["ETag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == first["ETag"]
+    stale = client.get(story.get_absolute_url(), headers={"if-none-match": '"something-else"'})
+    assert stale.status_code == 200
+
+
+def test_a_cached_page_is_served_without_any_query(client, story, django_assert_num_queries):
+    url = story.get_absolute_url()
+    first = client.get(url)
+    with django_assert_num_queries(0):
+        hit = client.get(url)
+        conditional = client.get(url, headers={"if-none-match": first["ETag"]})
+        tracked = client.get(url + "?utm_source=newsletter")
+    assert hit.content == first.content
+    assert conditional.status_code == 304
+    assert tracked.content == first.content
+
+
+def test_browser_max_age_never_outlives_the_next_scheduled_publication(
+    client, story, settings, django_capture_on_commit_callbacks
+):
+    settings.NEWSROOM_BROWSER_CACHE_SECONDS = 3600
+    longest = settings.NEWSROOM_PAGE_CACHE_SECONDS
+    assert client.get("/")["Cache-Control"] == f"public, max-age={longest}"
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_issue(1, in_minutes=2)
+    # The scheduling bumped the content generation, so this is a fresh render.
+    max_age = int(client.get("/")["Cache-Control"].rsplit("=", 1)[1])
+    assert 0 < max_age <= 120
+
+
+def test_a_scheduled_issue_appears_on_its_minute_despite_the_page_cache(client, story):
+    upcoming = scheduled_issue(1, in_minutes=5, headline="Goes live on its minute")
+    assert "Goes live on its minute" not in client.get("/").content.decode()
+    with time_machine.travel(upcoming.publish_at + timedelta(seconds=1)):
+        assert "Goes live on its minute" in client.get("/").content.decode()
+
+
+def test_publishing_an_issue_invalidates_every_cached_page(
+    client, story, django_capture_on_commit_callbacks
+):
+    pages = ["/", "/topics/", f"/authors/{story.created_by.username}/"]
+    story.topics.add("Cache topic")
+    before = {url: client.get(url).content.decode() for url in pages}
+    new_story = approved_story(headline="Fresh off the press", created_by=story.created_by)
+    new_story.topics.add("Cache topic")
+    issue = IssueFactory(headline="The newest issue")
+    issue.items.create(story=new_story, position=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.publish_issue_now(user_in("Publishers", username="pub"), issue)
+    after = {url: client.get(url).content.decode() for url in pages}
+    assert "The newest issue" in after["/"] and "The newest issue" not in before["/"]
+    assert "2 stories" in after["/topics/"] and "1 story" in before["/topics/"]
+    assert "Fresh off the press" in after[pages[2]]
+
+
+def test_a_correction_added_in_the_admin_shows_on_the_story_at_once(
+    client, admin_client, story, django_capture_on_commit_callbacks
+):
+    assert "Corrections" not in client.get(story.get_absolute_url()).content.decode()
+    now = timezone.localtime()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:stories_correction_add"),
+            {
+                "story": story.pk,
+                "text": "The budget was **$6 million**, not $6 billion.",
+                "created_at_0": now.strftime("%Y-%m-%d"),
+                "created_at_1": now.strftime("%H:%M:%S"),
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Correction.objects.filter(story=story).exists()
+    html = client.get(story.get_absolute_url()).content.decode()
+    assert "<strong>$6 million</strong>, not $6 billion." in html
+
+
+def test_withdrawing_a_story_removes_it_from_cached_pages(
+    client, story, django_capture_on_commit_callbacks
+):
+    issue_url = story.issues.get().get_absolute_url()
+    assert story.headline in client.get(issue_url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.withdraw_story(user_in("Editors", username="ed"), story, "Wrong figures.")
+    assert story.headline not in client.get(issue_url).content.decode()
+    assert client.get(story.get_absolute_url()).status_code == 404
+
+
+def test_logged_in_staff_are_never_served_or_stored_in_the_cache(
+    client, story, django_assert_num_queries
+):
+    client.force_login(user_in("Editors", username="reader-editor"))
+    response = client.get(story.get_absolute_url())
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert "ETag" not in response
+    client.logout()
+    # Nothing was stored by the staff visit: the anonymous request renders afresh.
+    with django_assert_num_queries(7):
+        client.get(story.get_absolute_url())
+
+
+def test_error_pages_are_never_cached(client, django_assert_num_queries):
+    client.get("/stories/missing/")
+    with django_assert_num_queries(1):
+        response = client.get("/stories/missing/")
+    assert response.status_code == 404
+    assert "public" not in response.get("Cache-Control", "")

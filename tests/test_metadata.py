@@ -1,0 +1,108 @@
+"""Titles, descriptions, canonical addresses, link previews and JSON-LD."""
+
+import pytest
+
+from stories.models import Story
+from stories.seo import json_ld
+from tests.factories import published_issue
+from tests.reader_helpers import head_of, load_demo_newsroom
+
+pytestmark = pytest.mark.django_db
+
+SITE = "https://news.example"
+
+
+@pytest.fixture
+def demo(settings, tmp_path):
+    settings.SITE_URL = SITE
+    load_demo_newsroom(settings, tmp_path)
+
+
+def test_story_page_metadata_uses_dek_canonical_and_lead_image(client, demo):
+    response = client.get("/stories/ais-sputnik-moment/")
+    head = head_of(response)
+    html = response.content.decode()
+    assert "<title>AI&#x27;s Sputnik Moment · The Newsroom</title>" in html
+    assert head.meta["description"] == "DeepSeek shakes the US AI industry to its core"
+    assert head.links["canonical"] == f"{SITE}/stories/ais-sputnik-moment/"
+    assert head.meta["og:type"] == "article"
+    assert head.meta["og:title"] == "AI's Sputnik Moment"
+    assert head.meta["og:url"] == head.links["canonical"]
+    assert head.meta["og:image"].startswith(f"{SITE}/media/lead-images/")
+    assert head.meta["og:image:alt"].startswith("An illustrated satellite")
+    assert head.meta["twitter:card"] == "summary_large_image"
+    assert head.meta["twitter:image"] == head.meta["og:image"]
+    assert head.meta["article:published_time"]
+
+
+def test_story_json_ld_is_a_news_article_that_parses(client, demo):
+    (data,) = head_of(client.get("/stories/deepseek-sequel-china-open-source/")).json_ld
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] == "NewsArticle"
+    assert data["headline"] == "DeepSeek readies a sequel, and China bets on open source"
+    assert data["mainEntityOfPage"]["@id"] == f"{SITE}/stories/deepseek-sequel-china-open-source/"
+    assert data["author"] == [
+        {"@type": "Person", "name": "Wren Writer", "url": f"{SITE}/authors/writer/"}
+    ]
+    assert data["publisher"]["name"] == "The Newsroom"
+    assert data["datePublished"] and data["dateModified"]
+    assert data["citation"][0]["url"] == "https://www.nytimes.com/section/technology"
+
+
+def test_story_without_image_gets_a_plain_summary_card(client, demo):
+    head = head_of(client.get("/stories/mistral-releases-pixtral-12b/"))
+    assert head.meta["twitter:card"] == "summary"
+    assert "og:image" not in head.meta
+    assert "image" not in head.json_ld[0]
+
+
+def test_issue_json_ld_is_a_collection_page_listing_its_stories_in_order(client, demo):
+    head = head_of(client.get("/issues/2/"))
+    (data,) = head.json_ld
+    assert data["@type"] == "CollectionPage"
+    assert data["url"] == f"{SITE}/issues/2/"
+    items = data["mainEntity"]["itemListElement"]
+    assert [i["position"] for i in items] == [1, 2, 3, 4, 5]
+    assert items[0]["url"] == f"{SITE}/stories/industry-pivots-to-training-efficiency/"
+    assert head.links["canonical"] == f"{SITE}/issues/2/"
+    assert head.meta["description"] == "The week's five biggest stories, each with why it matters."
+    assert head.meta["og:type"] == "website"
+
+
+def test_home_describes_the_site_with_a_search_action_and_the_latest_issue(client, demo):
+    head = head_of(client.get("/"))
+    graph = head.json_ld[0]["@graph"]
+    site = next(node for node in graph if node["@type"] == "WebSite")
+    assert site["potentialAction"]["target"] == f"{SITE}/search/?q={{search_term_string}}"
+    issue = next(node for node in graph if node["@type"] == "CollectionPage")
+    assert issue["url"] == f"{SITE}/issues/4/"
+    assert head.links["canonical"] == f"{SITE}/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/topics/", "/topics/deepseek/", "/sources/", "/sources/market-data/", "/authors/writer/"],
+)
+def test_listing_pages_have_canonical_description_and_json_ld(client, demo, url):
+    head = head_of(client.get(url))
+    assert head.links["canonical"] == f"{SITE}{url}"
+    assert head.meta["description"]
+    assert head.json_ld[0]["@type"] == "CollectionPage"
+
+
+def test_json_ld_cannot_close_its_script_element(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    hostile = 'Breaking </script><script>alert("x")</script> & <!-- news'
+    story = published_issue(1).stories.get()
+    Story.objects.filter(pk=story.pk).update(headline=hostile, dek=hostile)
+    response = client.get(story.get_absolute_url())
+    html = response.content.decode()
+    assert '<script>alert("x")' not in html
+    assert html.count("</script>") == 1  # only the JSON-LD element's own end tag
+    (data,) = head_of(response).json_ld
+    assert data["headline"] == hostile
+
+
+def test_json_ld_escapes_match_djangos_json_script():
+    escaped = str(json_ld({"text": "<a> & </script>"}))
+    assert escaped == '{"text": "\\u003Ca\\u003E \\u0026 \\u003C/script\\u003E"}'

@@ -1,0 +1,201 @@
+"""Previews: staff see unpublished work from the admin; reviewers without an
+account read it through a secret link that expires and can be revoked."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import AnonymousUser
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from stories import workflow
+from stories.models import PreviewLink
+from stories.preview import create_share_link
+from tests.factories import (
+    IssueFactory,
+    StoryFactory,
+    UserFactory,
+    approved_story,
+    issue_with_stories,
+    user_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft():
+    return StoryFactory(headline="Embargoed scoop", dek="Not out yet.")
+
+
+def assert_is_a_private_preview(response):
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="preview-banner"' in html
+    assert '<meta name="robots" content="noindex, nofollow">' in html
+    assert response["X-Robots-Tag"] == "noindex, nofollow"
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "ETag" not in response
+
+
+# -- staff preview ----------------------------------------------------------------
+
+
+def test_editor_previews_a_draft_story_as_a_reader_would(client, editor, draft):
+    client.force_login(editor)
+    response = client.get(reverse("stories:preview", args=["story", draft.pk]))
+    assert_is_a_private_preview(response)
+    html = response.content.decode()
+    assert "<h1>Embargoed scoop</h1>" in html and "Not published yet" in html
+    assert f'href="/admin/stories/story/{draft.pk}/change/"' in html
+
+
+def test_writer_with_view_permission_previews_a_draft_issue_with_its_stories(client, writer):
+    issue = issue_with_stories(2, headline="Next week's issue")
+    client.force_login(writer)
+    response = client.get(reverse("stories:preview", args=["issue", issue.pk]))
+    assert_is_a_private_preview(response)
+    html = response.content.decode()
+    assert "Next week&#x27;s issue" in html
+    for story in issue.stories.all():
+        assert story.headline in html
+
+
+def test_anonymous_visitor_is_sent_to_log_in_instead_of_seeing_a_preview(client, draft):
+    url = reverse("stories:preview", args=["story", draft.pk])
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert "Embargoed" not in response.content.decode()
+
+
+def test_staff_without_view_permission_are_refused(client, draft):
+    client.force_login(UserFactory(username="no-perms"))
+    response = client.get(reverse("stories:preview", args=["story", draft.pk]))
+    assert response.status_code == 403
+    assert "Embargoed" not in response.content.decode()
+
+
+# -- share links ------------------------------------------------------------------
+
+
+def test_reviewer_without_account_reads_a_draft_through_a_share_link(client, editor, draft):
+    link = create_share_link(editor, draft, days=7)
+    response = client.get(f"/p/{link.token}/")
+    assert_is_a_private_preview(response)
+    html = response.content.decode()
+    assert "<h1>Embargoed scoop</h1>" in html
+    assert "This link works until" in html
+    assert "/admin/" not in html  # a reviewer gets no way into the admin
+
+
+def test_share_link_for_an_issue_shows_the_issue(client, editor):
+    issue = IssueFactory(headline="Draft issue for review")
+    link = create_share_link(editor, issue)
+    assert "Draft issue for review" in client.get(f"/p/{link.token}/").content.decode()
+
+
+def test_share_link_stops_working_once_it_expires(client, editor, draft):
+    link = create_share_link(editor, draft, days=1)
+    assert client.get(f"/p/{link.token}/").status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(days=1, minutes=1)):
+        assert client.get(f"/p/{link.token}/").status_code == 404
+
+
+def test_revoked_share_link_is_the_same_404_as_a_made_up_one(client, admin_client, editor, draft):
+    link = create_share_link(editor, draft)
+    response = admin_client.post(
+        reverse("admin:stories_previewlink_changelist"),
+        {"action": "revoke", "_selected_action": [link.pk]},
+    )
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    revoked = client.get(f"/p/{link.token}/")
+    made_up = client.get("/p/00000000-0000-4000-8000-000000000000/")
+    assert revoked.status_code == made_up.status_code == 404
+    assert revoked.content == made_up.content
+
+
+def test_share_link_redirects_to_the_public_page_once_published(client, editor, publisher):
+    story = approved_story(headline="Soon public")
+    link = create_share_link(editor, story)
+    issue = issue_with_stories(stories=[story])
+    issue_link = create_share_link(editor, issue)
+    workflow.publish_issue_now(publisher, issue)
+    response = client.get(f"/p/{link.token}/")
+    assert response.status_code == 302 and response["Location"] == story.get_absolute_url()
+    assert "no-store" in response["Cache-Control"]
+    assert client.get(f"/p/{issue_link.token}/")["Location"] == issue.get_absolute_url()
+
+
+def test_preview_pages_never_enter_the_page_cache(client, editor, draft, django_assert_num_queries):
+    link = create_share_link(editor, draft)
+    client.get(f"/p/{link.token}/")
+    # Rendered afresh every time: 1 the link with its story, 2 is it public
+    # yet, then the story page's six (story, bylines, topics, citations,
+    # corrections, public issues).
+    with django_assert_num_queries(8):
+        response = client.get(f"/p/{link.token}/")
+    assert response.status_code == 200
+
+
+# -- creating links from the admin -------------------------------------------------
+
+
+def test_editor_creates_a_share_link_from_the_story_form(client, editor, draft):
+    client.force_login(editor)
+    response = client.post(
+        reverse("stories:share_preview", args=["story", draft.pk]), {"days": "3"}, follow=True
+    )
+    link = PreviewLink.objects.get(story=draft)
+    assert link.created_by == editor
+    assert timedelta(days=2, hours=23) < link.expires_at - timezone.now() <= timedelta(days=3)
+    assert f"/p/{link.token}/" in response.content.decode()
+    assert response.redirect_chain[0][0] == f"/admin/stories/story/{draft.pk}/change/"
+
+
+def test_share_links_need_a_post_and_permission_to_create_them(client, publisher, draft):
+    url = reverse("stories:share_preview", args=["story", draft.pk])
+    client.force_login(publisher)  # may view stories, may not create links
+    assert client.get(url).status_code == 405
+    assert client.post(url, {"days": "7"}).status_code == 403
+    assert not PreviewLink.objects.exists()
+
+
+def test_share_link_length_must_be_one_of_the_offered_choices(client, editor, draft):
+    client.force_login(editor)
+    client.post(reverse("stories:share_preview", args=["story", draft.pk]), {"days": "3650"})
+    assert not PreviewLink.objects.exists()
+
+
+def test_admin_preview_tools_offer_preview_and_share_link(rf, editor, draft):
+    request = rf.get("/")
+    request.user = editor
+    html = render_to_string(
+        "admin/stories/_preview_tools.html", {"original": draft, "request": request}
+    )
+    assert f'href="/preview/story/{draft.pk}/"' in html
+    assert f'action="/preview/story/{draft.pk}/share/"' in html
+    request.user = AnonymousUser()
+    html = render_to_string(
+        "admin/stories/_preview_tools.html", {"original": draft, "request": request}
+    )
+    assert "Preview" in html and "Create share link" not in html
+
+
+def test_preview_link_admin_shows_the_address_and_state(admin_client, editor, draft):
+    link = create_share_link(editor, draft)
+    changelist = admin_client.get(reverse("admin:stories_previewlink_changelist"))
+    assert "active" in changelist.content.decode()
+    change = admin_client.get(reverse("admin:stories_previewlink_change", args=[link.pk]))
+    assert f"/p/{link.token}/" in change.content.decode()
+
+
+def test_unknown_preview_kinds_are_404s(client, editor):
+    client.force_login(editor)
+    assert client.get("/preview/user/1/").status_code == 404
+    assert user_in("Editors", username="e2").has_perm("stories.add_previewlink")

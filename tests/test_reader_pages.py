@@ -1,0 +1,404 @@
+"""The reader's pages, for each shape of content in CONTENT.md, and what they
+must never show."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from stories import workflow
+from stories.cache import page_cache_timeout
+from stories.models import Issue, IssueItem, Story
+from tests.factories import (
+    CorrectionFactory,
+    IssueFactory,
+    StoryFactory,
+    approved_story,
+    issue_with_stories,
+    published_issue,
+    scheduled_issue,
+    user_in,
+)
+from tests.reader_helpers import load_demo_newsroom
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(settings, tmp_path):
+    load_demo_newsroom(settings, tmp_path)
+
+
+def page(client, url) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return response.content.decode()
+
+
+def section(html: str, css_class: str) -> str:
+    """The inner HTML of the first element carrying css_class (no nesting of the same tag)."""
+    match = re.search(
+        rf'<(\w+)[^>]*class="[^"]*\b{css_class}\b[^"]*"[^>]*>(.*?)</\1>', html, re.DOTALL
+    )
+    assert match, f"no .{css_class} on the page"
+    return match.group(2)
+
+
+# -- each content shape ---------------------------------------------------------
+
+
+def test_home_shows_the_radar_in_full_with_links_to_recent_issues(client, demo):
+    html = page(client, "/")
+    assert "The AI Crucible: open models, video risks and the money behind it all" in html
+    assert "<strong>The Sequence Radar</strong>" in html  # the intro credits the digest
+    numbers = re.findall(r'<span class="story-number">(\d+)\.</span>', html)
+    assert numbers == ["1", "2", "3", "4"]
+    assert "Open models keep closing the gap" in section(html, "closing-tldr")
+    recent = section(html, "recent")
+    for number in (3, 2, 1):
+        assert f'href="/issues/{number}/"' in recent
+    assert "/issues/5/" not in html  # scheduled for next week
+    assert 'href="/issues/"' in recent
+
+
+def test_radar_keeps_its_sections_under_the_story_headline(client, demo):
+    html = page(client, "/issues/4/")
+    # Markdown headings inside a story sit one level below the story's h2.
+    assert "<h3>What&#x27;s changing</h3>" in html or "<h3>What's changing</h3>" in html
+    assert "<h3>What it all means</h3>" in html
+    assert html.index("Rails, Windows, and Shots") < html.index("What it all means")
+
+
+def test_numbered_digest_keeps_its_numbers_order_and_three_point_lists(client, demo):
+    html = page(client, "/issues/2/")
+    headlines = re.findall(r'<h2 class="story-headline".*?<a href="[^"]+">([^<]+)</a>', html, re.S)
+    assert headlines == [
+        "The industry pivots to training efficiency",
+        "OpenAI lets directors and artists red-team Sora",
+        "Enterprises tighten AI governance",
+        "Gemini 1.5 Pro arrives in Google Workspace",
+        "Mistral releases Pixtral 12B",
+    ]
+    lists = re.findall(r'class="callout why-it-matters".*?<ul>(.*?)</ul>', html, re.S)
+    assert len(lists) == 5
+    assert all(item.count("<li>") == 3 for item in lists)
+    assert "Efficiency is the new scale" in section(html, "closing-tldr")
+
+
+def test_issue_page_links_to_the_previous_and_next_published_issues(client, demo):
+    nav = section(page(client, "/issues/2/"), "issue-nav")
+    assert 'rel="prev" href="/issues/1/"' in nav
+    assert 'rel="next" href="/issues/3/"' in nav
+    latest = section(page(client, "/issues/4/"), "issue-nav")
+    assert 'rel="prev" href="/issues/3/"' in latest
+    assert "/issues/5/" not in latest  # scheduled, not yet public
+
+
+def test_issue_slug_is_optional_and_redirects_to_the_canonical_address(client, demo):
+    response = client.get("/issues/2/five-stories-from-the-week-after-r1/")
+    assert response.status_code == 301
+    assert response["Location"] == "/issues/2/"
+
+
+def test_commentary_post_shows_image_with_credit_tldr_bold_key_points_and_take(client, demo):
+    html = page(client, "/stories/ais-sputnik-moment/")
+    assert "<h1>AI&#x27;s Sputnik Moment</h1>" in html
+    assert '<p class="dek">DeepSeek shakes the US AI industry to its core</p>' in html
+    figure = section(html, "lead-image")
+    assert 'alt="An illustrated satellite with a whale emblem orbiting the Earth"' in figure
+    assert "Credit: Grok | DeepSeek Satellite" in figure
+    assert "A satellite moment for the AI race." in figure
+    assert re.search(r'srcset="[^"]+480w, [^"]+960w, [^"]+1440w, [^"]+1600w"', figure)
+    assert 'fetchpriority="high"' in figure  # the top image is not lazy
+    assert "for a fraction of the usual cost" in section(html, "tldr")
+    key_points = section(html, "key-points")
+    for label in ("Founder:", "Releases:", "Cost:", "Market shock:"):
+        assert f"<strong>{label}</strong>" in key_points
+    assert "<strong>My take:</strong>" in section(html, "why-it-matters")
+    assert html.index("TL;DR") < html.index("Key points") < html.index("Why it matters")
+
+
+def test_lead_images_further_down_an_issue_are_lazy_loaded(client, demo):
+    story = Story.objects.get(slug="ais-sputnik-moment")
+    issue = published_issue(2, number=100)
+    IssueItem.objects.create(issue=issue, story=story, position=3)
+    html = page(client, f"/issues/{issue.number}/")
+    assert re.search(r'<img [^>]*loading="lazy"', html)
+
+
+def test_sourced_analysis_shows_dek_attribution_and_every_paragraph(client, demo):
+    html = page(client, "/stories/deepseek-sequel-china-open-source/")
+    assert "Beijing sees open weights as a strategy" in section(html, "dek")
+    assert section(html, "body").count("<p>") == 12
+    attribution = section(html, "attribution")
+    assert '<a href="/sources/the-new-york-times/">The New York Times</a>' in attribution
+    assert 'href="https://www.nytimes.com/section/technology"' in attribution
+    assert "(Reworked from their reporting)" in attribution
+
+
+def test_story_page_has_bylines_date_topics_and_the_issue_it_appeared_in(client, demo):
+    html = page(client, "/stories/industry-pivots-to-training-efficiency/")
+    assert '<a href="/authors/writer/" rel="author">Wren Writer</a>' in section(html, "byline")
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT', section(html, "byline"))
+    topics = section(html, "topics")
+    assert 'href="/topics/training-efficiency/"' in topics
+    assert 'href="/topics/deepseek/"' in topics
+    assert 'href="/issues/2/"' in section(html, "appeared-in")
+
+
+def test_corrections_are_dated_and_newest_first(client, demo):
+    story = Story.objects.get(slug="ais-sputnik-moment")
+    CorrectionFactory(
+        story=story, text="First fix.", created_at=timezone.now() - timezone.timedelta(days=3)
+    )
+    CorrectionFactory(story=story, text="Second fix.", created_at=timezone.now())
+    html = page(client, story.get_absolute_url())
+    corrections = section(html, "corrections")
+    assert corrections.index("Second fix.") < corrections.index("First fix.")
+    assert corrections.count("<time datetime=") == 2
+    assert 'href="#corrections"' in section(html, "corrected-note")
+
+
+def test_topics_page_counts_only_published_stories(client, demo):
+    html = page(client, "/topics/")
+    # Nvidia: the published commentary post; not the scheduled or in-review ones.
+    assert re.search(r'href="/topics/nvidia/">Nvidia</a> <span class="count">1 story</span>', html)
+    assert re.search(r'href="/topics/deepseek/">DeepSeek</a> <span class="count">4 stories', html)
+
+
+def test_topic_page_lists_its_published_stories_newest_first(client, demo):
+    html = page(client, "/topics/deepseek/")
+    order = [
+        html.index("DeepSeek V3.2 pushes open models further"),
+        html.index("DeepSeek readies a sequel"),
+        html.index("The industry pivots to training efficiency"),
+        html.index("AI&#x27;s Sputnik Moment"),
+    ]
+    assert order == sorted(order)
+    assert "Open-weight licences compared" not in page(client, "/topics/open-source-models/")
+
+
+def test_sources_page_and_a_source_page_list_the_stories_citing_it(client, demo):
+    html = page(client, "/sources/")
+    assert re.search(r"The Sequence Radar</a> <span class=\"count\">6 stories", html)
+    nyt = page(client, "/sources/the-new-york-times/")
+    assert "DeepSeek readies a sequel, and China bets on open source" in nyt
+    assert 'href="https://www.nytimes.com/"' in nyt
+    market = page(client, "/sources/market-data/")
+    assert "Does efficiency cut chip demand" not in market  # in the scheduled issue
+
+
+def test_author_page_lists_only_published_stories(client, demo):
+    html = page(client, "/authors/writer/")
+    assert "Wren Writer" in html
+    assert "AI&#x27;s Sputnik Moment" in html
+    assert "Nvidia after the sell-off" not in html
+    assert "Open-weight licences compared" not in html
+
+
+def test_listing_pages_paginate_and_refuse_pages_past_the_end(client, settings):
+    import stories.views
+
+    stories.views.PAGE_SIZE, old = 2, stories.views.PAGE_SIZE
+    try:
+        issue = published_issue(3)
+        author = issue.stories.first().created_by
+        for story in issue.stories.all():
+            story.authors.set([author])
+        first = page(client, f"/authors/{author.username}/")
+        assert 'href="?page=2"' in first
+        assert client.get(f"/authors/{author.username}/?page=2").status_code == 200
+        assert client.get(f"/authors/{author.username}/?page=3").status_code == 404
+        assert client.get(f"/authors/{author.username}/?page=x").status_code == 404
+    finally:
+        stories.views.PAGE_SIZE = old
+
+
+def test_home_page_shows_the_empty_state_before_anything_is_published(client, db):
+    html = page(client, "/")
+    assert "No issue has been published yet." in html
+
+
+# -- nothing unpublished leaks --------------------------------------------------
+
+
+def _unpublished_stories():
+    editor = user_in("Editors", username="gate-editor")
+    draft = StoryFactory(headline="Leak draft")
+    in_review = StoryFactory(headline="Leak in review")
+    workflow.submit_for_review(in_review.created_by, in_review)
+    changes = StoryFactory(headline="Leak changes requested")
+    workflow.submit_for_review(changes.created_by, changes)
+    workflow.request_changes(editor, changes, "Needs a second source.")
+    approved_alone = approved_story(headline="Leak approved, in no issue")
+    in_draft_issue = approved_story(headline="Leak in a draft issue")
+    issue_with_stories(stories=[in_draft_issue], headline="Leak draft issue")
+    in_scheduled = scheduled_issue(1, headline="Leak scheduled issue").stories.get()
+    withdrawn = published_issue(1, headline="Issue with a pulled story").stories.get()
+    workflow.withdraw_story(editor, withdrawn, "Wrong figures.")
+    pulled_issue = published_issue(1, headline="Leak withdrawn issue")
+    workflow.withdraw_issue(user_in("Publishers", username="gate-pub"), pulled_issue, "Oops.")
+    return {
+        "draft": draft,
+        "in review": in_review,
+        "changes requested": changes,
+        "approved, in no issue": approved_alone,
+        "in a draft issue": in_draft_issue,
+        "in a scheduled issue": in_scheduled,
+        "withdrawn": withdrawn,
+        "in a withdrawn issue": pulled_issue.stories.get(),
+    }
+
+
+def test_every_unpublished_story_is_the_same_plain_404_as_a_missing_one(client):
+    missing = client.get("/stories/no-such-story/")
+    assert missing.status_code == 404
+    for state, story in _unpublished_stories().items():
+        response = client.get(f"/stories/{story.slug}/")
+        assert response.status_code == 404, state
+        assert response.content == missing.content, state
+        assert story.headline not in response.content.decode()
+
+
+def test_draft_scheduled_and_withdrawn_issues_are_plain_404s(client):
+    missing = client.get("/issues/999/")
+    draft = IssueFactory(headline="Leak draft issue")
+    scheduled = scheduled_issue(1)
+    withdrawn = published_issue(1)
+    workflow.withdraw_issue(user_in("Publishers", username="p"), withdrawn, "Pulled.")
+    for issue in (draft, scheduled, withdrawn):
+        response = client.get(f"/issues/{issue.number}/")
+        assert response.status_code == 404
+        assert response.content == missing.content
+    assert client.get(f"/issues/{draft.number}/any-slug/")["Location"] == f"/issues/{draft.number}/"
+
+
+def test_topics_sources_and_authors_of_unpublished_stories_do_not_exist(client):
+    draft = StoryFactory(headline="Leak draft", created_by=user_in("Writers", username="ghost"))
+    draft.topics.add("Secret topic")
+    source = draft.citations.get().source
+    assert client.get("/topics/secret-topic/").status_code == 404
+    assert client.get(f"/sources/{source.slug}/").status_code == 404
+    assert client.get("/authors/ghost/").status_code == 404
+    assert client.get("/authors/nobody-at-all/").status_code == 404
+    assert "Secret topic" not in page(client, "/topics/")
+    assert source.name not in page(client, "/sources/")
+
+
+def test_unpublished_content_never_appears_on_listing_pages(client, demo):
+    pages = ["/", "/topics/", "/sources/", "/authors/writer/", "/issues/4/", "/issues/1/"]
+    pages += [f"/topics/{slug}/" for slug in ("nvidia", "markets", "ai-infrastructure")]
+    for url in pages:
+        html = page(client, url)
+        for leak in (
+            "Coming up: what efficiency means for chip demand",
+            "Does efficiency cut chip demand",
+            "Open-weight licences compared",
+            "Nvidia after the sell-off",
+        ):
+            assert leak not in html, (url, leak)
+
+
+def test_error_pages_use_the_site_design_and_say_nothing_about_drafts(client):
+    response = client.get("/stories/anything/")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "We could not find that page" in html
+    assert 'class="site-header"' in html and "Skip to content" in html
+    assert "Story" not in html  # no "No Story matches the given query"
+
+
+def test_500_page_renders_without_touching_the_database(rf, django_assert_num_queries):
+    from django.views.defaults import server_error
+
+    with django_assert_num_queries(0):
+        response = server_error(rf.get("/"))
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in html
+    assert "The Newsroom" in html and "/static/css/site.css" in html
+
+
+# -- a fixed number of queries per page ----------------------------------------
+
+
+def _warm_schedule_horizon():
+    """The next-publication time is cached across pages for minutes at a time
+    (stories/cache.py); counts below are for a page once it is warm."""
+    page_cache_timeout()
+
+
+@pytest.mark.parametrize("n_stories", [1, 10])
+def test_issue_page_queries_do_not_grow_with_its_stories(
+    client, django_assert_num_queries, n_stories
+):
+    issue = published_issue(n_stories)
+    published_issue(1)
+    _warm_schedule_horizon()
+    # 1 the issue with its previous/next neighbours (subqueries)
+    # 2 its items joined to their stories, through the published gate
+    # 3 the stories' bylines
+    # 4 the stories' citations joined to their sources
+    with django_assert_num_queries(4):
+        response = client.get(f"/issues/{issue.number}/")
+    assert response.content.decode().count('class="story-in-issue"') == n_stories
+
+
+@pytest.mark.parametrize("n_stories", [1, 10])
+def test_home_page_queries_do_not_grow_with_stories(client, django_assert_num_queries, n_stories):
+    published_issue(2)
+    published_issue(n_stories)
+    _warm_schedule_horizon()
+    # 1 latest issue with neighbours, 2 its items and stories, 3 bylines,
+    # 4 citations with sources, 5 the recent issues
+    with django_assert_num_queries(5):
+        response = client.get("/")
+    assert response.content.decode().count('class="story-in-issue"') == n_stories
+
+
+@pytest.mark.parametrize("n_extra", [0, 5])
+def test_story_page_queries_are_fixed(client, django_assert_num_queries, n_extra):
+    story = published_issue(1).stories.get()
+    for n in range(n_extra):
+        CorrectionFactory(story=story, text=f"Fix {n}")
+        story.topics.add(f"Topic {n}")
+        story.authors.add(user_in("Writers", username=f"co-author-{n}"))
+        IssueItem.objects.create(issue=published_issue(1), story=story, position=2)
+    _warm_schedule_horizon()
+    # 1 the story through the gate, with its first public date
+    # 2 bylines, 3 topics, 4 citations with sources, 5 corrections,
+    # 6 the public issues it appeared in
+    with django_assert_num_queries(6):
+        response = client.get(story.get_absolute_url())
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [
+        # 1 topics with their published-story counts
+        ("/topics/", 1),
+        # 1 sources with their published-story counts
+        ("/sources/", 1),
+        # 1 the topic, 2 count of its published stories, 3 one page of them
+        ("/topics/deepseek/", 3),
+        # 1 the source, 2 count, 3 one page of stories
+        ("/sources/the-sequence-radar/", 3),
+        # 1 the author, 2 count, 3 one page of stories
+        ("/authors/writer/", 3),
+    ],
+)
+def test_listing_page_queries_are_fixed(client, demo, django_assert_num_queries, url, queries):
+    _warm_schedule_horizon()
+    with django_assert_num_queries(queries):
+        assert client.get(url).status_code == 200
+
+
+def test_a_cold_schedule_horizon_costs_exactly_one_more_query(client, django_assert_num_queries):
+    issue = published_issue(3)
+    # the four issue-page queries, then 5 the next scheduled publication
+    with django_assert_num_queries(5):
+        client.get(f"/issues/{issue.number}/")
+    assert Issue.objects.count() == 1
+    assert reverse("stories:issue", args=[issue.number]) == f"/issues/{issue.number}/"
