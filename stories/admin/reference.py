@@ -21,6 +21,7 @@ class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(n_stories=Count("citations__story", distinct=True))
+            .order_by("name")  # Meta.ordering does not apply to aggregate queries
         )
 
     @admin.display(description="stories", ordering="n_stories")
@@ -35,7 +36,12 @@ class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_stories=Count("tagged_stories"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_stories=Count("tagged_stories"))
+            .order_by("name")  # Meta.ordering does not apply to aggregate queries
+        )
 
     @admin.display(description="stories", ordering="n_stories")
     def story_count(self, obj):
