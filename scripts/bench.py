@@ -68,8 +68,10 @@ def discover_urls() -> dict[str, str]:
     from stories.models import Issue, Story, Topic
 
     published = Issue.objects.published()
-    issue = (published.annotate(n=Count("items")).filter(n=10).order_by("-publish_at").first()
-             or published.order_by("-publish_at").first())
+    issue = (
+        published.annotate(n=Count("items")).filter(n=10).order_by("-publish_at").first()
+        or published.order_by("-publish_at").first()
+    )
     story = Story.objects.published().filter(issue_items__issue=issue).first()
     topic = Topic.objects.annotate(n=Count("tagged_stories")).order_by("-n").first()
     return pages(issue=issue, story=story, topic=topic)
@@ -105,8 +107,9 @@ def admin_timings(repeat: int = 15) -> dict[str, dict]:
     from stories.models import Story
 
     User = get_user_model()
-    user, _ = User.objects.get_or_create(username="bench-admin",
-                                         defaults={"is_staff": True, "is_superuser": True})
+    user, _ = User.objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
     client = Client()
     client.force_login(user)
     story = Story.objects.order_by("-pk").first()
@@ -125,8 +128,11 @@ def admin_timings(repeat: int = 15) -> dict[str, dict]:
                 response = client.get(url)
                 times.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-        out[name] = {"p50_ms": statistics.median(times), "max_ms": max(times),
-                     "queries": len(ctx.captured_queries)}
+        out[name] = {
+            "p50_ms": statistics.median(times),
+            "max_ms": max(times),
+            "queries": len(ctx.captured_queries),
+        }
     return out
 
 
@@ -141,15 +147,33 @@ def search_timings(terms: list[str]) -> dict:
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200, term
     times.sort()
-    return {"searches": len(times), "p50_ms": statistics.median(times),
-            "p95_ms": times[int(len(times) * 0.95) - 1]}
+    return {
+        "searches": len(times),
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[int(len(times) * 0.95) - 1],
+    }
 
 
 def start_gunicorn(env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--workers", "2",
-         "--bind", f"127.0.0.1:{PORT}", "--max-requests", "0", "newsroom.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--max-requests",
+            "0",
+            "newsroom.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     for _ in range(100):
@@ -171,15 +195,18 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def worker_rss_mb(master_pid: int) -> float:
-    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(master_pid)],
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        ["ps", "-o", "rss=", "--ppid", str(master_pid)], capture_output=True, text=True
+    ).stdout.split()
     return max(int(kb) for kb in out) / 1024 if out else 0.0
 
 
 def wrk(url: str, seconds: int, connections: int = 8) -> dict:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -189,8 +216,12 @@ def wrk(url: str, seconds: int, connections: int = 8) -> dict:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": rps,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def main() -> None:
@@ -203,8 +234,9 @@ def main() -> None:
 
     static_root = Path(tempfile.mkdtemp(prefix="newsroom-bench-static-"))
     env = production_env(static_root, page_cache=True)
-    subprocess.run([PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT,
-                   env=env, check=True)
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+    )
     django_setup(env)
     from django.db import connection
     from django.test import Client
@@ -233,8 +265,12 @@ def main() -> None:
                 results["static"]["bytes"] = story_size
             for name, url in urls.items():
                 r = wrk(BASE + url, args.seconds)
-                r.update(page=name, url=url, cache="on" if cache_on else "off",
-                         queries=queries[name][1 if cache_on else 0])
+                r.update(
+                    page=name,
+                    url=url,
+                    cache="on" if cache_on else "off",
+                    queries=queries[name][1 if cache_on else 0],
+                )
                 rows.append(r)
                 print(f"  {name:<16} cache {r['cache']:<3} {r['rps']:>8.0f} req/s", flush=True)
             rss = worker_rss_mb(proc.pid)
@@ -259,17 +295,26 @@ def main() -> None:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['page']} `{r['url']}` | {r['cache']} | {r['rps']:.0f} | "
-                     f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio']:.1%} | "
-                     f"{r['queries']} | {r['non_2xx']} |")
-    lines += ["", f"Worker memory (largest RSS): {results['worker_rss_mb_cache_on']:.0f} MB "
-              f"with the page cache, {results['worker_rss_mb_cache_off']:.0f} MB without.", ""]
+        lines.append(
+            f"| {r['page']} `{r['url']}` | {r['cache']} | {r['rps']:.0f} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio']:.1%} | "
+            f"{r['queries']} | {r['non_2xx']} |"
+        )
+    lines += [
+        "",
+        f"Worker memory (largest RSS): {results['worker_rss_mb_cache_on']:.0f} MB "
+        f"with the page cache, {results['worker_rss_mb_cache_off']:.0f} MB without.",
+        "",
+    ]
     for name, t in results["admin"].items():
-        lines.append(f"{name}: p50 {t['p50_ms']:.0f} ms, max {t['max_ms']:.0f} ms, "
-                     f"{t['queries']} queries")
+        lines.append(
+            f"{name}: p50 {t['p50_ms']:.0f} ms, max {t['max_ms']:.0f} ms, {t['queries']} queries"
+        )
     s = results["search"]
-    lines.append(f"search ({s['searches']} queries, in-process): p50 {s['p50_ms']:.1f} ms, "
-                 f"p95 {s['p95_ms']:.1f} ms")
+    lines.append(
+        f"search ({s['searches']} queries, in-process): p50 {s['p50_ms']:.1f} ms, "
+        f"p95 {s['p95_ms']:.1f} ms"
+    )
     report = "\n".join(lines)
     print("\n" + report)
     out = Path(args.out)
