@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
+from stories.models.search import refresh_search_document
 from stories.rendering import render_markdown
 
 
@@ -223,6 +224,7 @@ class Story(models.Model):
             extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
             kwargs["update_fields"] = set(update_fields) | extra
         super().save(*args, **kwargs)
+        refresh_search_document(self, update_fields)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])
