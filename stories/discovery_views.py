@@ -21,7 +21,7 @@ from stories.filters import (
     published_stories,
 )
 from stories.models import Issue, IssueItem, Story
-from stories.search import matching, parse_query, snippets
+from stories.search import index_scan_plan, matching, parse_query, snippets
 
 RESULTS_PER_PAGE = 20
 # Search pages past this are refused: relevance beyond 500 results helps no
@@ -41,6 +41,14 @@ def _with(params, **changes) -> str:
     kept = [(k, v) for k, values in params.lists() if k not in PAGING_PARAMETERS for v in values]
     kept += [(k, v) for k, v in changes.items() if v is not None]
     return "?" + urlencode(kept)
+
+
+def _form_context(filterset) -> dict:
+    data = filterset.data
+    return {
+        "options": filterset.options(),
+        "dates": {"after": data.get("date_after", ""), "before": data.get("date_before", "")},
+    }
 
 
 def _page_number(params, notices: list[str]) -> int:
@@ -64,7 +72,7 @@ def search(request):
     number = _page_number(params, notices)
     context = {
         "q": parsed.text,
-        "form": filterset.form,
+        **_form_context(filterset),
         "chips": chips,
         "notices": notices,
         "searched": bool(parsed or chips),
@@ -78,13 +86,13 @@ def search(request):
         elif sort == "relevance":
             sort = "newest"
         start = (number - 1) * RESULTS_PER_PAGE
-        page = list(
-            stories.order_by(*STORY_ORDER[sort]).only("headline", "slug", "dek", "published_at")[
-                start : start + RESULTS_PER_PAGE + 1
-            ]
+        stories = stories.order_by(*STORY_ORDER[sort]).only(
+            "headline", "slug", "dek", "published_at"
         )
-        results = page[:RESULTS_PER_PAGE]
-        found = snippets([story.pk for story in results], parsed)
+        with index_scan_plan():
+            page = list(stories[start : start + RESULTS_PER_PAGE + 1])
+            results = page[:RESULTS_PER_PAGE]
+            found = snippets([story.pk for story in results], parsed)
         for story in results:
             story.snippet = found.get(story.pk)
         has_next = len(page) > RESULTS_PER_PAGE and number < MAX_SEARCH_PAGE
@@ -164,7 +172,7 @@ def archive(request):
     has_previous = more if not forward else cursor is not None
     has_next = more if forward else True
     context = {
-        "form": filterset.form,
+        **_form_context(filterset),
         "chips": filterset.chips(params),
         "notices": notices,
         "months": _by_month(rows),

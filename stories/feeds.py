@@ -28,7 +28,9 @@ from django.utils.text import Truncator
 from stories.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
 
+# Items per feed: issues hold many full stories, so fewer of them.
 FEED_LENGTH = 20
+ISSUE_FEED_LENGTH = 10
 # Site-relative links and images in rendered HTML (href="/...", src="/...").
 _RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')
 
@@ -180,7 +182,7 @@ class IssuesRssFeed(Feed):
             Issue.objects.published()
             .order_by("-publish_at", "-number")
             .prefetch_related(Prefetch("items", visible_items, to_attr="visible_items"))[
-                :FEED_LENGTH
+                :ISSUE_FEED_LENGTH
             ]
         )
 

@@ -12,6 +12,7 @@ list validates the input and renders the form.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -23,6 +24,7 @@ from django_filters import (
     MultipleChoiceFilter,
 )
 
+from stories.cache import content_generation, page_cache_timeout
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
 
 # Query parameters that position a page of results; a change of filters drops them.
@@ -47,6 +49,22 @@ def published_stories() -> QuerySet:
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """Topics, sources and authors of published stories, cached like a page.
+
+    Reading them takes three queries that grow with the archive, for lists
+    that change only when published content does; so they are kept under the
+    content generation (bumped by every change readers could see) and never
+    past the next scheduled publication, which may add to them.
+    """
+    key = f"discovery:filter-choices:{content_generation()}"
+    choices = cache.get(key)
+    if choices is None:
+        choices = read_filter_choices()
+        cache.set(key, choices, timeout=page_cache_timeout())
+    return choices
+
+
+def read_filter_choices() -> dict[str, list[tuple[str, str]]]:
     """Topics, sources and authors of published stories: three queries."""
     published = Story.objects.published()
     topics = Topic.objects.filter(
@@ -100,6 +118,23 @@ class DiscoveryFilterSet(FilterSet):
     @property
     def chosen_sort(self) -> str:
         return self.form.cleaned_data.get("sort") or self.SORTS[0][0]
+
+    def options(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """(value, label, selected) for each choice of each facet and the sort.
+
+        The template writes the <option>s itself: Django's widgets render one
+        template per option, too slow for hundreds of topics and sources.
+        """
+        options = {}
+        for name in (*FACETS, "sort"):
+            chosen = set(self.data.getlist(name))
+            if name == "sort" and not chosen & {value for value, _ in self.SORTS}:
+                chosen = {self.SORTS[0][0]}
+            options[name] = [
+                (value, label, value in chosen)
+                for value, label in self.filters[name].extra["choices"]
+            ]
+        return options
 
     def ignored(self) -> list[str]:
         """Sentences for the values that were not valid and so not applied."""

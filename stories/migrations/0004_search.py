@@ -91,7 +91,11 @@ def index_existing_stories(apps, schema_editor):
             "UPDATE stories_searchdocument SET vector = "
             "setweight(to_tsvector('english'::regconfig, coalesce(headline, '')), 'A') || "
             "setweight(to_tsvector('english'::regconfig, coalesce(dek, '')), 'B') || "
-            "setweight(to_tsvector('english'::regconfig, coalesce(body, '')), 'C')"
+            "setweight(to_tsvector('english'::regconfig, coalesce(body, '')), 'C'), "
+            "rank_vector = "
+            "setweight(to_tsvector('english'::regconfig, coalesce(headline, '')), 'A') || "
+            "setweight(to_tsvector('english'::regconfig, coalesce(dek, '')), 'B') || "
+            "setweight(to_tsvector('english'::regconfig, left(coalesce(body, ''), 400)), 'C')"
         )
 
 
@@ -119,6 +123,10 @@ class Migration(migrations.Migration):
                 ("body", models.TextField(blank=True)),
                 (
                     "vector",
+                    django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
+                ),
+                (
+                    "rank_vector",
                     django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
                 ),
             ],
