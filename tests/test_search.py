@@ -1,6 +1,7 @@
 """Search at /search/: matching, ranking, snippets and the published gate,
 on whichever database the suite runs (FTS5 on SQLite, tsvector on PostgreSQL)."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -213,6 +214,16 @@ def test_demo_search_for_distillation_finds_the_efficiency_story_first(
 ):
     monkeypatch.setenv("NEWSROOM_DEMO_PASSWORD", "demo-password-123")
     settings.MEDIA_ROOT = tmp_path
-    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("load_demo", stdout=io.StringIO())
     found = headlines(client, "distillation")
     assert found[0] == "The industry pivots to training efficiency"
+
+
+def test_rebuild_command_indexes_stories_that_bypassed_save(client):
+    story = publish(approved_story(headline="Bulk hovercraft")).stories.get()
+    SearchDocument.objects.all().delete()  # as after a bulk_create import
+    assert headlines(client, "hovercraft") == []
+    out = io.StringIO()
+    call_command("rebuild_search_index", stdout=out)
+    assert "Indexed 1 stories" in out.getvalue()
+    assert headlines(client, "hovercraft") == [story.headline]
