@@ -1,6 +1,5 @@
 """Search, the issue archive, feeds, sitemap and robots.txt."""
 
-from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 from django.views.generic import TemplateView
 
@@ -17,12 +16,7 @@ urlpatterns = [
     path("feeds/topics/<slug:slug>.rss", feeds.TopicRssFeed(), name="topic_rss"),
     path("feeds/topics/<slug:slug>.atom", feeds.TopicAtomFeed(), name="topic_atom"),
     path("sitemap.xml", sitemaps.index, name="sitemap"),
-    path(
-        "sitemap-<slug:section>.xml",
-        sitemap,
-        {"sitemaps": sitemaps.SITEMAPS},
-        name="sitemap_section",
-    ),
+    path("sitemap-<slug:section>.xml", sitemaps.section, name="sitemap_section"),
     path(
         "robots.txt",
         TemplateView.as_view(template_name="robots.txt", content_type="text/plain"),
