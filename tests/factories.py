@@ -148,3 +148,30 @@ def scheduled_issue(n: int = 1, in_minutes: int = 60, **kwargs) -> Issue:
     issue = issue_with_stories(n, **kwargs)
     when = timezone.now() + timedelta(minutes=in_minutes)
     return workflow.schedule_issue(_staff("Publishers"), issue, when)
+
+
+def unpublished_stories(word: str = "zeppelin") -> dict[str, Story]:
+    """One story in each state readers must never see, each with word in its
+    headline and body, and a topic and a source no published story has."""
+    editor = _staff("Editors")
+    topic, source = TopicFactory(name=f"{word} topic"), SourceFactory(name=f"{word} source")
+
+    def text(state: str) -> dict:
+        return {"headline": f"{word} {state} headline", "body": f"The {word} {state}."}
+
+    stories = {
+        "draft": StoryFactory(**text("draft")),
+        "in_review": StoryFactory(**text("in_review")),
+        "approved": approved_story(**text("approved")),
+        "scheduled": approved_story(**text("scheduled")),
+        "withdrawn": approved_story(**text("withdrawn")),
+    }
+    workflow.submit_for_review(stories["in_review"].created_by, stories["in_review"])
+    scheduled_issue(1, stories=[stories["scheduled"]])
+    published_issue(1, stories=[stories["withdrawn"]])
+    workflow.withdraw_story(editor, stories["withdrawn"], "The figures did not hold up.")
+    for story in stories.values():
+        story.topics.add(topic)
+        CitationFactory(story=story, source=source)
+        story.refresh_from_db()
+    return stories

@@ -11,6 +11,7 @@ from stories.models.content import (
 )
 from stories.models.preview import PreviewLink
 from stories.models.revisions import StoryRevision
+from stories.models.search import SearchDocument
 
 __all__ = [
     "AuditEntry",
@@ -19,6 +20,7 @@ __all__ = [
     "Issue",
     "IssueItem",
     "PreviewLink",
+    "SearchDocument",
     "Source",
     "Story",
     "StoryRevision",

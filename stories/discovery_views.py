@@ -1,0 +1,185 @@
+"""Search and the issue archive. Results start from Story.objects.published()
+or Issue.objects.published(); filters and the search index only narrow them.
+
+Both pages do a fixed number of queries whatever the archive's size: three
+for the filter choices, one for the page of results and one for what each
+result shows (snippets or an issue's stories). Neither counts all matches.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Prefetch, Q
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.utils.http import urlencode
+
+from stories.filters import (
+    PAGING_PARAMETERS,
+    IssueFilterSet,
+    StoryFilterSet,
+    published_stories,
+)
+from stories.models import Issue, IssueItem, Story
+from stories.search import index_scan_plan, matching, parse_query, snippets
+
+RESULTS_PER_PAGE = 20
+# Search pages past this are refused: relevance beyond 500 results helps no
+# reader, and it bounds the OFFSET a request can ask the database to skip.
+MAX_SEARCH_PAGE = 25
+ISSUES_PER_PAGE = 20
+
+STORY_ORDER = {
+    "relevance": ("-rank", "-published_on", "-pk"),
+    "newest": ("-published_on", "-pk"),
+    "oldest": ("published_on", "pk"),
+}
+
+
+def _with(params, **changes) -> str:
+    """The current query string with paging replaced by changes."""
+    kept = [(k, v) for k, values in params.lists() if k not in PAGING_PARAMETERS for v in values]
+    kept += [(k, v) for k, v in changes.items() if v is not None]
+    return "?" + urlencode(kept)
+
+
+def _form_context(filterset) -> dict:
+    data = filterset.data
+    return {
+        "options": filterset.options(),
+        "dates": {"after": data.get("date_after", ""), "before": data.get("date_before", "")},
+    }
+
+
+def _page_number(params, notices: list[str]) -> int:
+    raw = params.get("page", "1")
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if 1 <= number <= MAX_SEARCH_PAGE:
+        return number
+    notices.append(f"Page numbers go from 1 to {MAX_SEARCH_PAGE}; showing the first page.")
+    return 1
+
+
+def search(request):
+    params = request.GET
+    parsed = parse_query(params.get("q"))
+    filterset = StoryFilterSet(params, queryset=published_stories())
+    notices = filterset.ignored()
+    chips = filterset.chips(params)
+    number = _page_number(params, notices)
+    context = {
+        "q": parsed.text,
+        **_form_context(filterset),
+        "chips": chips,
+        "notices": notices,
+        "searched": bool(parsed or chips),
+        "results": [],
+    }
+    if context["searched"]:
+        stories = filterset.qs
+        sort = filterset.chosen_sort
+        if parsed:
+            stories = matching(stories, parsed)
+        elif sort == "relevance":
+            sort = "newest"
+        start = (number - 1) * RESULTS_PER_PAGE
+        stories = stories.order_by(*STORY_ORDER[sort]).only(
+            "headline", "slug", "dek", "published_at"
+        )
+        with index_scan_plan():
+            page = list(stories[start : start + RESULTS_PER_PAGE + 1])
+            results = page[:RESULTS_PER_PAGE]
+            found = snippets([story.pk for story in results], parsed)
+        for story in results:
+            story.snippet = found.get(story.pk)
+        has_next = len(page) > RESULTS_PER_PAGE and number < MAX_SEARCH_PAGE
+        context.update(
+            results=results,
+            page_number=number,
+            results_start=start + 1,
+            previous_url=_with(params, page=number - 1) if number > 1 else None,
+            next_url=_with(params, page=number + 1) if has_next else None,
+        )
+    return render(request, "stories/search.html", context)
+
+
+def _encode_cursor(issue: Issue) -> str:
+    micros = (issue.publish_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return f"{micros}.{issue.number}"
+
+
+def _decode_cursor(raw: str) -> tuple[datetime, int] | None:
+    try:
+        micros, number = (int(part) for part in raw.split("."))
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros), number
+    except (ValueError, OverflowError):
+        return None
+
+
+def _keyset_page(issues, cursor, forward: bool, newest_first: bool):
+    """One page of issues next to cursor: a range scan on (publish_at, number)
+    that costs the same on page 200 as on page 1, unlike OFFSET."""
+    descending = newest_first == forward
+    if cursor is not None:
+        at, number = cursor
+        if descending:
+            issues = issues.filter(Q(publish_at__lt=at) | Q(publish_at=at, number__lt=number))
+        else:
+            issues = issues.filter(Q(publish_at__gt=at) | Q(publish_at=at, number__gt=number))
+    order = ("-publish_at", "-number") if descending else ("publish_at", "number")
+    rows = list(issues.order_by(*order)[: ISSUES_PER_PAGE + 1])
+    more = len(rows) > ISSUES_PER_PAGE
+    rows = rows[:ISSUES_PER_PAGE]
+    if not forward:
+        rows.reverse()
+    return rows, more
+
+
+def _by_month(issues):
+    months: list[tuple[str, list[Issue]]] = []
+    for issue in issues:
+        label = format_date(timezone.localtime(issue.publish_at), "F Y")
+        if not months or months[-1][0] != label:
+            months.append((label, []))
+        months[-1][1].append(issue)
+    return months
+
+
+def archive(request):
+    params = request.GET
+    filterset = IssueFilterSet(params, queryset=Issue.objects.published())
+    notices = filterset.ignored()
+    forward = "before" not in params
+    raw_cursor = params.get("after" if forward else "before")
+    cursor = _decode_cursor(raw_cursor) if raw_cursor else None
+    if raw_cursor and cursor is None:
+        notices.append("That archive page address is not valid; showing the first page.")
+        forward = True
+    visible_items = (
+        IssueItem.objects.filter(story__in=Story.objects.published())
+        .select_related("story")
+        .only("issue_id", "position", "story__headline", "story__slug")
+        .order_by("position", "pk")
+    )
+    issues = filterset.qs.only("number", "headline", "slug", "publish_at").prefetch_related(
+        Prefetch("items", queryset=visible_items, to_attr="visible_items")
+    )
+    newest_first = filterset.chosen_sort == "newest"
+    rows, more = _keyset_page(issues, cursor, forward, newest_first)
+    has_previous = more if not forward else cursor is not None
+    has_next = more if forward else True
+    context = {
+        **_form_context(filterset),
+        "chips": filterset.chips(params),
+        "notices": notices,
+        "months": _by_month(rows),
+        "newest_first": newest_first,
+        "previous_url": _with(params, before=_encode_cursor(rows[0]))
+        if rows and has_previous
+        else None,
+        "next_url": _with(params, after=_encode_cursor(rows[-1])) if rows and has_next else None,
+    }
+    return render(request, "stories/archive.html", context)

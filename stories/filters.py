@@ -1,0 +1,252 @@
+"""Reader filters for search results and the issue archive (django-filter).
+
+Both pages filter by topics (all of them must match), source, author, a date
+range and a sort order, with the same URL parameters. Choices offer only
+topics, sources and authors of published stories, so the filter form names
+nothing a reader could not otherwise find, and a value outside them is
+reported and ignored rather than applied (or crashing).
+
+Each filter is an EXISTS subquery rather than a join, so results never repeat
+and need no DISTINCT, and each choice list is read once per request: the same
+list validates the input and renders the form.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+from django.utils.http import urlencode
+from django_filters import (
+    ChoiceFilter,
+    DateFromToRangeFilter,
+    FilterSet,
+    MultipleChoiceFilter,
+)
+
+from stories.cache import content_generation, page_cache_timeout
+from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+
+# Query parameters that position a page of results; a change of filters drops them.
+PAGING_PARAMETERS = ("page", "after", "before")
+# Filters whose choices come from published content (see filter_choices).
+FACETS = ("topic", "source", "author")
+
+
+def story_publication_date():
+    """When readers first could see a story: its published_at, or, while a
+    due scheduled issue awaits its bookkeeping, that issue's minute."""
+    first_issue = (
+        IssueItem.objects.filter(story=OuterRef("pk"), issue__in=Issue.objects.published())
+        .order_by("issue__publish_at")
+        .values("issue__publish_at")[:1]
+    )
+    return Coalesce("published_at", Subquery(first_issue))
+
+
+def published_stories() -> QuerySet:
+    return Story.objects.published().annotate(published_on=story_publication_date())
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """Topics, sources and authors of published stories, cached like a page.
+
+    Reading them takes three queries that grow with the archive, for lists
+    that change only when published content does; so they are kept under the
+    content generation (bumped by every change readers could see) and never
+    past the next scheduled publication, which may add to them.
+    """
+    key = f"discovery:filter-choices:{content_generation()}"
+    choices = cache.get(key)
+    if choices is None:
+        choices = read_filter_choices()
+        cache.set(key, choices, timeout=page_cache_timeout())
+    return choices
+
+
+def read_filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """Topics, sources and authors of published stories: three queries."""
+    published = Story.objects.published()
+    topics = Topic.objects.filter(
+        Exists(TaggedTopic.objects.filter(tag=OuterRef("pk"), content_object__in=published))
+    ).order_by("name")
+    sources = (
+        Citation.objects.filter(story__in=published)
+        .order_by("source__name")
+        .values_list("source__slug", "source__name")
+        .distinct()
+    )
+    User = get_user_model()
+    bylines = Story.authors.through.objects.filter(user=OuterRef("pk"), story__in=published)
+    authors = (
+        User.objects.filter(Exists(bylines))
+        .order_by("last_name", "first_name", "username")
+        .values_list("pk", "first_name", "last_name", "username")
+    )
+    return {
+        "topic": list(topics.values_list("slug", "name")),
+        "source": list(sources),
+        "author": [
+            (str(pk), f"{first} {last}".strip() or username)
+            for pk, first, last, username in authors
+        ],
+    }
+
+
+class DiscoveryFilterSet(FilterSet):
+    """The filters both pages share; subclasses say how each applies."""
+
+    SORTS: list[tuple[str, str]] = []
+
+    topic = MultipleChoiceFilter(label="Topics", method="filter_topics")
+    source = ChoiceFilter(label="Source", method="filter_source", empty_label="Any source")
+    author = ChoiceFilter(label="Author", method="filter_author", empty_label="Any author")
+    date = DateFromToRangeFilter(label="Published between", method="filter_date")
+    # Applied by the view, which owns ordering (relevance, keyset pagination).
+    sort = ChoiceFilter(label="Sort by", method="keep", empty_label=None)
+
+    def __init__(self, data=None, queryset=None, *, choices=None, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        choices = choices if choices is not None else filter_choices()
+        for name, options in choices.items():
+            self.filters[name].extra["choices"] = options
+        self.filters["sort"].extra["choices"] = self.SORTS
+
+    def keep(self, queryset, name, value):
+        return queryset
+
+    @property
+    def chosen_sort(self) -> str:
+        return self.form.cleaned_data.get("sort") or self.SORTS[0][0]
+
+    def options(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """(value, label, selected) for each choice of each facet and the sort.
+
+        The template writes the <option>s itself: Django's widgets render one
+        template per option, too slow for hundreds of topics and sources.
+        """
+        options = {}
+        for name in (*FACETS, "sort"):
+            chosen = set(self.data.getlist(name))
+            if name == "sort" and not chosen & {value for value, _ in self.SORTS}:
+                chosen = {self.SORTS[0][0]}
+            options[name] = [
+                (value, label, value in chosen)
+                for value, label in self.filters[name].extra["choices"]
+            ]
+        return options
+
+    def ignored(self) -> list[str]:
+        """Sentences for the values that were not valid and so not applied."""
+        return [
+            f"The {self.filters[name].label.lower()} filter was ignored: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+        ]
+
+    def chips(self, params: QueryDict) -> list[dict[str, str]]:
+        """One removable chip per applied value: its label and the URL without it."""
+        data = self.form.cleaned_data
+        labels = {name: dict(self.filters[name].extra["choices"]) for name in FACETS}
+        chips = []
+        for slug in data.get("topic") or []:
+            chips.append(
+                {
+                    "label": f"Topic: {labels['topic'][slug]}",
+                    "url": _without(params, "topic", slug),
+                }
+            )
+        for name in ("source", "author"):
+            if data.get(name):
+                chips.append(
+                    {
+                        "label": f"{self.filters[name].label}: {labels[name][data[name]]}",
+                        "url": _without(params, name),
+                    }
+                )
+        period = data.get("date")
+        if period and period.start:
+            chips.append(
+                {
+                    "label": f"From {period.start:%Y-%m-%d}",
+                    "url": _without(params, "date_after"),
+                }
+            )
+        if period and period.stop:
+            chips.append(
+                {"label": f"Until {period.stop:%Y-%m-%d}", "url": _without(params, "date_before")}
+            )
+        return chips
+
+
+def _without(params: QueryDict, name: str, value: str | None = None) -> str:
+    """The query string of params without one parameter (or one of its values)."""
+    kept = []
+    for key, values in params.lists():
+        if key in PAGING_PARAMETERS:
+            continue
+        for item in values:
+            if key == name and (value is None or item == value):
+                continue
+            kept.append((key, item))
+    return "?" + urlencode(kept) if kept else "?"
+
+
+class StoryFilterSet(DiscoveryFilterSet):
+    """Filters for search results; the queryset comes from published_stories()."""
+
+    SORTS = [("relevance", "Relevance"), ("newest", "Newest first"), ("oldest", "Oldest first")]
+
+    def filter_topics(self, queryset, name, slugs):
+        for slug in slugs:
+            queryset = queryset.filter(
+                Exists(TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag__slug=slug))
+            )
+        return queryset
+
+    def filter_source(self, queryset, name, slug):
+        return queryset.filter(
+            Exists(Citation.objects.filter(story=OuterRef("pk"), source__slug=slug))
+        )
+
+    def filter_author(self, queryset, name, pk):
+        bylines = Story.authors.through.objects.filter(story=OuterRef("pk"), user_id=pk)
+        return queryset.filter(Exists(bylines))
+
+    def filter_date(self, queryset, name, period):
+        if period.start:
+            queryset = queryset.filter(published_on__gte=period.start)
+        if period.stop:
+            queryset = queryset.filter(published_on__lte=period.stop)
+        return queryset
+
+
+class IssueFilterSet(DiscoveryFilterSet):
+    """Filters for the archive: an issue matches through the published
+    stories it holds."""
+
+    SORTS = [("newest", "Newest first"), ("oldest", "Oldest first")]
+
+    def _holding(self, **story_conditions):
+        return Exists(
+            IssueItem.objects.filter(
+                issue=OuterRef("pk"), story__in=Story.objects.published(), **story_conditions
+            )
+        )
+
+    def filter_topics(self, queryset, name, slugs):
+        for slug in slugs:
+            queryset = queryset.filter(self._holding(story__topics__slug=slug))
+        return queryset
+
+    def filter_source(self, queryset, name, slug):
+        return queryset.filter(self._holding(story__citations__source__slug=slug))
+
+    def filter_author(self, queryset, name, pk):
+        return queryset.filter(self._holding(story__authors=pk))
+
+    def filter_date(self, queryset, name, period):
+        if period.start:
+            queryset = queryset.filter(publish_at__gte=period.start)
+        if period.stop:
+            queryset = queryset.filter(publish_at__lte=period.stop)
+        return queryset

@@ -1,0 +1,127 @@
+"""The search index: one derived row per story that readers can or soon may see.
+
+A row holds the story's searchable text as plain text (tags stripped, entities
+decoded) and, on PostgreSQL, a weighted tsvector built from it (headline A,
+dek B, everything else C) with a GIN index. On SQLite the same rows feed an
+FTS5 table kept in step by triggers. Both are created by migration
+0004_search; see there for why the index is not declared on the model.
+
+Rows exist for approved and published stories, not only published ones: an
+approved story in a scheduled issue becomes public at the issue's minute by
+the published gate alone, with no save and no job, and must be findable from
+that minute. Search therefore never trusts the index for visibility: every
+result comes through ``Story.objects.published()``.
+"""
+
+import html
+
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import connection, models
+from django.db.models.functions import Left
+from django.utils.html import strip_tags
+
+# ts_headline and FTS5 snippet() mark matches with these; they are removed
+# from indexed text so a story cannot forge a highlight, and the snippet is
+# HTML-escaped before they are swapped for <mark> tags.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+
+SEARCH_CONFIG = "english"
+
+# Saving any of these changes what a story is found by, or whether it may be.
+INDEXED_FIELDS = frozenset(
+    {"headline", "dek", "body", "tldr", "why_it_matters", "key_points", "status"}
+)
+
+
+class SearchDocument(models.Model):
+    story = models.OneToOneField(
+        "stories.Story",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="search_document",
+    )
+    headline = models.TextField()
+    dek = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    # PostgreSQL only; both stay NULL on SQLite, where FTS5 indexes the text.
+    # vector (everything, GIN-indexed) decides what matches. rank_vector
+    # (headline, dek and the body's lead) decides the order: ts_rank must read
+    # the vector of every match, and a whole body's vector is stored out of
+    # line (TOAST), which made ranking a common word cost hundreds of
+    # milliseconds at 40,000 stories; this one is small enough to stay in the
+    # row. The lead carries the story's point, as news writing puts it first.
+    vector = SearchVectorField(null=True, editable=False)
+    rank_vector = SearchVectorField(null=True, editable=False)
+
+    def __str__(self) -> str:
+        return self.headline
+
+
+# Characters of the body that count towards ranking (about the first 60 words).
+RANKED_LEAD_CHARS = 400
+
+
+def weighted_vector(body=None):
+    """The tsvector of a SearchDocument row, from its own columns."""
+    return (
+        SearchVector("headline", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("dek", weight="B", config=SEARCH_CONFIG)
+        + SearchVector(body or "body", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def _plain(text: str) -> str:
+    return html.unescape(strip_tags(text)).replace(MARK_START, "").replace(MARK_END, "")
+
+
+def document_fields(story) -> dict:
+    """The plain text a story is searched by, from the HTML rendered at save."""
+    rest = [story.tldr_html, story.body_html, story.why_it_matters_html, story.key_points_html]
+    return {
+        "headline": _plain(story.headline),
+        "dek": _plain(story.dek),
+        "body": "\n".join(_plain(part) for part in rest if part),
+    }
+
+
+def is_indexable(story) -> bool:
+    from stories.models.content import StoryStatus
+
+    return story.status in (StoryStatus.APPROVED, StoryStatus.PUBLISHED)
+
+
+def refresh_search_document(story, update_fields=None) -> None:
+    """Keep a story's search row in step with a save (called by Story.save)."""
+    if update_fields is not None and not INDEXED_FIELDS.intersection(update_fields):
+        return
+    if not is_indexable(story):
+        SearchDocument.objects.filter(story_id=story.pk).delete()
+        return
+    index_stories([story])
+
+
+def index_stories(stories) -> int:
+    """Write search rows for the indexable ones among stories (a list or a
+    queryset); for loaders that bypass Story.save(), such as bulk_create."""
+    documents = [
+        SearchDocument(story_id=story.pk, **document_fields(story))
+        for story in stories
+        if is_indexable(story)
+    ]
+    if not documents:
+        return 0
+    # An upsert, so two saves of the same story at once cannot collide.
+    SearchDocument.objects.bulk_create(
+        documents,
+        update_conflicts=True,
+        unique_fields=["story"],
+        update_fields=["headline", "dek", "body"],
+        batch_size=500,
+    )
+    if connection.vendor == "postgresql":
+        ids = [document.story_id for document in documents]
+        SearchDocument.objects.filter(story_id__in=ids).update(
+            vector=weighted_vector(), rank_vector=weighted_vector(Left("body", RANKED_LEAD_CHARS))
+        )
+    return len(documents)

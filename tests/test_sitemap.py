@@ -1,0 +1,120 @@
+"""The sitemap index, its sections with lastmod, and robots.txt."""
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from tests.factories import (
+    TopicFactory,
+    approved_story,
+    published_issue,
+    scheduled_issue,
+    unpublished_stories,
+)
+
+pytestmark = pytest.mark.django_db
+
+SITE = "https://news.example"
+NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+SECTIONS = ["issues", "stories", "topics", "sources"]
+
+
+@pytest.fixture(autouse=True)
+def _site(settings):
+    settings.SITE_URL = SITE
+
+
+def locations(client, section: str) -> dict[str, str]:
+    """URL -> lastmod of one sitemap section."""
+    response = client.get(f"/sitemap-{section}.xml")
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{NS}urlset"
+    return {u.findtext(f"{NS}loc"): u.findtext(f"{NS}lastmod") for u in root.findall(f"{NS}url")}
+
+
+def everything(client) -> dict[str, str]:
+    found = {}
+    for section in SECTIONS:
+        found.update(locations(client, section))
+    return found
+
+
+@pytest.fixture
+def issue():
+    story = approved_story(headline="Visible")
+    story.topics.add(TopicFactory(name="DeepSeek"))
+    return published_issue(stories=[story], number=400)
+
+
+def test_sitemap_index_lists_every_section_with_lastmod(client, issue):
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200 and response["Content-Type"] == "application/xml"
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{NS}sitemapindex"
+    entries = {s.findtext(f"{NS}loc"): s.findtext(f"{NS}lastmod") for s in root}
+    assert set(entries) == {f"{SITE}/sitemap-{section}.xml" for section in SECTIONS}
+    assert all(entries.values())
+
+
+def test_sections_hold_published_issues_stories_topics_and_sources_with_lastmod(client, issue):
+    story = issue.stories.get()
+    source = story.citations.get().source
+    found = everything(client)
+    assert set(found) == {
+        f"{SITE}/issues/400/",
+        f"{SITE}{story.get_absolute_url()}",
+        f"{SITE}/topics/deepseek/",
+        f"{SITE}{source.get_absolute_url()}",
+    }
+    assert all(found.values())
+
+
+def test_unpublished_content_is_absent_from_the_sitemap(client, issue):
+    hidden = unpublished_stories("zeppelin")
+    scheduled_issue(number=900)
+    found = " ".join(everything(client))
+    assert "/issues/900/" not in found and "zeppelin" not in found
+    for story in hidden.values():
+        assert story.slug not in found
+
+
+def test_scheduled_issue_enters_the_sitemap_at_its_minute(client):
+    issue = scheduled_issue(stories=[approved_story(headline="Embargoed")], in_minutes=30)
+    story = issue.stories.get()
+    expected = {f"{SITE}/issues/{issue.number}/", f"{SITE}{story.get_absolute_url()}"}
+    with time_machine.travel(issue.publish_at - timedelta(seconds=1)):
+        assert not expected & set(everything(client))
+    with time_machine.travel(issue.publish_at):
+        assert expected <= set(everything(client))
+
+
+def test_robots_txt_points_to_the_sitemap_and_keeps_previews_and_admin_out(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    lines = response.content.decode().splitlines()
+    assert "Disallow: /p/" in lines and "Disallow: /admin/" in lines
+    assert f"Sitemap: {SITE}/sitemap.xml" in lines
+
+
+def test_sitemap_query_count_does_not_grow_with_content(client, django_assert_num_queries):
+    def fixed() -> None:
+        # Index: per section 1 latest lastmod and 1 count for its pages.
+        with django_assert_num_queries(8):
+            client.get("/sitemap.xml")
+        # A section: 1 count, 1 page of items.
+        for section in SECTIONS:
+            with django_assert_num_queries(2):
+                client.get(f"/sitemap-{section}.xml")
+
+    def add_issue(stories: int) -> None:
+        for story in published_issue(stories).stories.all():
+            story.topics.add(TopicFactory())
+
+    add_issue(1)
+    fixed()
+    for _ in range(3):
+        add_issue(4)
+    fixed()
