@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from stories.models import Citation, Issue, IssueItem, Source, Story, TaggedTopic, Topic
+from stories.models.search import index_stories
 from stories.rendering import render_markdown
 
 WORDS = (
@@ -181,7 +182,9 @@ class Generator:
                 )
             )
             if len(batch) == 1000 or i == total - 1:
-                created += Story.objects.bulk_create(batch)
+                batch = Story.objects.bulk_create(batch)
+                index_stories(batch)  # bulk_create skips Story.save(), which indexes
+                created += batch
                 batch = []
                 self.progress("stories", i + 1, total)
         return created
