@@ -235,12 +235,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 if env_bool("DJANGO_BEHIND_PROXY", False):
     # TLS ends at the load balancer: trust its X-Forwarded-Proto, and take the
-    # client address for login throttling from the X-Forwarded-For entry that
-    # the last NEWSROOM_PROXY_COUNT proxies added (the balancer's own address
-    # would otherwise lock out everyone sharing a username).
+    # client address for login throttling from X-Forwarded-For (the balancer's
+    # own address would otherwise lock out everyone sharing a username).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    AXES_IPWARE_PROXY_COUNT = env_int("NEWSROOM_PROXY_COUNT", 1, minimum=1)
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    NEWSROOM_PROXY_COUNT = env_int("NEWSROOM_PROXY_COUNT", 1, minimum=1)
+else:
+    NEWSROOM_PROXY_COUNT = 0
+AXES_CLIENT_IP_CALLABLE = "stories.security.client_ip_address"
 
 # Content-Security-Policy (stories/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so
