@@ -22,7 +22,8 @@ max_requests_jitter = 500
 # worker; memory-backed /dev/shm does not.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# "-" is stdout; an empty value turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
@@ -45,8 +46,15 @@ if _log_format == "json":
                 "stream": "ext://sys.stdout",
             }
         },
+        # gunicorn merges this into its defaults, whose root logger names a
+        # handler of its own; naming ours replaces it.
+        "root": {"handlers": ["stdout"], "level": "INFO"},
         "loggers": {
             "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {
+                "handlers": ["stdout"] if accesslog else [],
+                "level": "INFO",
+                "propagate": False,
+            },
         },
     }

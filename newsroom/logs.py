@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             for atom, field in _ACCESS_FIELDS.items():
                 value = record.args.get(atom)
                 if value not in (None, "-", ""):
-                    entry[field] = value
+                    entry[field] = int(value) if field == "status" else value
         status = getattr(record, "status_code", None)
         if status is not None:
             entry["status"] = status
