@@ -8,12 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from stories.models import Issue, Source, Story, Topic
+from tests.test_portability import create_editorial_groups
 
-# serialized_rollback: the editorial groups made by a data migration survive the flush.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "demo-password-for-csp"
 
@@ -30,6 +27,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 @pytest.fixture
 def demo(monkeypatch, settings, tmp_path):
+    # Transactional tests flush the database, editorial groups included.
+    create_editorial_groups()
     settings.MEDIA_ROOT = tmp_path
     monkeypatch.setenv("NEWSROOM_DEMO_PASSWORD", PASSWORD)
     call_command("load_demo", stdout=io.StringIO())

@@ -15,9 +15,19 @@ from stories.portability import FORMAT_VERSION, SECTIONS
 from tests.factories import StoryFactory, published_issue
 
 # Real transactions: a restore is tried after a flush, which PostgreSQL refuses
-# inside the usual per-test transaction; serialized_rollback brings back the
-# editorial groups the flushes remove.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# inside the usual per-test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def create_editorial_groups():
+    """The groups a data migration makes; flushes between transactional tests remove them."""
+    migration = importlib.import_module("stories.migrations.0002_editorial_groups")
+    migration.create_groups(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def editorial_groups(transactional_db):
+    create_editorial_groups()
 
 
 @pytest.fixture
@@ -52,8 +62,7 @@ def export(**options) -> str:
 def fresh_database():
     """What a new server has after 'migrate': no rows, the editorial groups."""
     call_command("flush", interactive=False, verbosity=0)
-    groups = importlib.import_module("stories.migrations.0002_editorial_groups")
-    groups.create_groups(django_apps, None)
+    create_editorial_groups()
 
 
 def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path):
