@@ -52,6 +52,10 @@ test: $(STAMP) browser axe
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
+## soak: gunicorn on PostgreSQL under load while PostgreSQL restarts (DATABASE_URL picks the database)
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -8,12 +8,53 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # worker per core (plus one) keeps both cores busy without over-committing memory.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# A request that takes longer than this is stuck (a page needs milliseconds);
+# the worker is replaced rather than left holding a connection forever.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
-keepalive = 5
+# Above the usual load balancer idle timeout would be wrong; a few seconds
+# lets a balancer reuse connections without tying up sync workers.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Recycle workers now and then so slow leaks in any library cannot grow forever.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# The worker heartbeat file on a container's overlay filesystem can stall a
+# worker; memory-backed /dev/shm does not.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+# "-" is stdout; an empty value turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# The same JSON lines as the application (newsroom/logs.py), so one collector
+# parses gunicorn's start-up, worker and access messages alongside Django's.
+# NEWSROOM_LOG_FORMAT=plain (or DJANGO_DEBUG=true) keeps gunicorn's own format.
+_debug = os.environ.get("DJANGO_DEBUG", "").strip().lower() in {"true", "1", "yes", "on"}
+_log_format = os.environ.get("NEWSROOM_LOG_FORMAT", "").strip().lower() or (
+    "plain" if _debug else "json"
+)
+if _log_format == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "newsroom.logs.JsonFormatter"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        # gunicorn merges this into its defaults, whose root logger names a
+        # handler of its own; naming ours replaces it.
+        "root": {"handlers": ["stdout"], "level": "INFO"},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {
+                "handlers": ["stdout"] if accesslog else [],
+                "level": "INFO",
+                "propagate": False,
+            },
+        },
+    }

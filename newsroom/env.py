@@ -52,6 +52,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        allowed = ", ".join(sorted(choices))
+        raise ImproperlyConfigured(f"{name} must be one of {allowed}, not {raw!r}.")
+    return value
+
+
 def env_time_zone(name: str, default: str) -> str:
     value = os.environ.get(name) or default
     try:
@@ -64,7 +75,7 @@ def env_time_zone(name: str, default: str) -> str:
     return value
 
 
-def env_database(name: str, default: str, conn_max_age: int) -> dict:
+def env_database(name: str, default: str, conn_max_age: int, connect_timeout: int = 5) -> dict:
     import dj_database_url
 
     url = os.environ.get(name) or default
@@ -79,4 +90,7 @@ def env_database(name: str, default: str, conn_max_age: int) -> dict:
         # costs one failed request per worker instead of a worker restart.
         config["CONN_MAX_AGE"] = conn_max_age
         config["CONN_HEALTH_CHECKS"] = True
+        # Fail fast when the database host is unreachable instead of holding
+        # a worker for the kernel's TCP timeout; /readyz relies on it too.
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", connect_timeout)
     return config

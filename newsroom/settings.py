@@ -5,9 +5,20 @@ DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and REDIS_URL; the
 README's deployment section lists them all.
 """
 
+import importlib.util
 from pathlib import Path
 
-from newsroom.env import env_bool, env_database, env_int, env_list, env_str, env_time_zone
+from django.core.exceptions import ImproperlyConfigured
+
+from newsroom.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_str,
+    env_time_zone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,7 +67,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load-balancer probes skip host checks, HTTPS redirects and sessions.
+    "stories.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "stories.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +105,7 @@ DATABASES = {
         "DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0),
+        connect_timeout=env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -133,6 +148,8 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The lockout page, in the admin's look, saying when to try again.
+AXES_LOCKOUT_CALLABLE = "stories.security.lockout_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_time_zone("NEWSROOM_TIME_ZONE", "UTC")
@@ -149,8 +166,39 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 # without it, with whitenoise finding files where runserver would.
 # NEWSROOM_STATIC_MANIFEST=true makes collectstatic write the manifest.
 _COLLECTED = env_bool("NEWSROOM_STATIC_MANIFEST", (STATIC_ROOT / "staticfiles.json").exists())
+
+# Uploaded media: the local filesystem by default; an S3-compatible bucket
+# (AWS, MinIO, Ceph, R2...) once NEWSROOM_S3_BUCKET is set, so every app server
+# sees every upload.
+S3_BUCKET = env_str("NEWSROOM_S3_BUCKET")
+if S3_BUCKET:
+    if importlib.util.find_spec("storages") is None:
+        raise ImproperlyConfigured(
+            "NEWSROOM_S3_BUCKET is set but django-storages is not installed: "
+            "pip install 'newsroom[s3]' (the Docker image includes it)."
+        )
+    _MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            # Empty values fall back to boto3's own discovery (instance roles,
+            # AWS_* variables, ~/.aws), so keys need not be in the environment.
+            "endpoint_url": env_str("NEWSROOM_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("NEWSROOM_S3_REGION") or None,
+            "access_key": env_str("NEWSROOM_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("NEWSROOM_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("NEWSROOM_S3_PREFIX", "media"),
+            "custom_domain": env_str("NEWSROOM_S3_CUSTOM_DOMAIN") or None,
+            # Signed, expiring image URLs unless the bucket or CDN is public.
+            "querystring_auth": env_bool("NEWSROOM_S3_SIGNED_URLS", True),
+            # Never replace an existing object: two uploads with one name both survive.
+            "file_overwrite": False,
+        },
+    }
+else:
+    _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if _COLLECTED
@@ -171,29 +219,57 @@ EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "newsroom@localhost")
 
 # Security: production values by default where they cost a developer nothing.
+# The README's deployment section lists the variables a production server sets.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 if env_bool("DJANGO_BEHIND_PROXY", False):
+    # TLS ends at the load balancer: trust its X-Forwarded-Proto, and take the
+    # client address for login throttling from X-Forwarded-For (the balancer's
+    # own address would otherwise lock out everyone sharing a username).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    NEWSROOM_PROXY_COUNT = env_int("NEWSROOM_PROXY_COUNT", 1, minimum=1)
+else:
+    NEWSROOM_PROXY_COUNT = 0
+AXES_CLIENT_IP_CALLABLE = "stories.security.client_ip_address"
 
+# Content-Security-Policy (stories/security.py). The public pages load only
+# their own CSS and images (lead images may live on a media bucket or CDN, so
+# any https: image is allowed); no inline script or style anywhere.
+NEWSROOM_CSP = env_str(
+    "NEWSROOM_CSP",
+    "default-src 'self'; img-src 'self' data: https:; script-src 'self'; style-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+)
+# The admin satisfies the same policy (tests/test_csp_browser.py checks it in
+# Chromium); a separate variable lets a site relax the admin alone if an admin
+# add-on ever needs it, without weakening the public pages.
+NEWSROOM_ADMIN_CSP = env_str("NEWSROOM_ADMIN_CSP", NEWSROOM_CSP)
+NEWSROOM_CSP_REPORT_ONLY = env_bool("NEWSROOM_CSP_REPORT_ONLY", False)
+
+# JSON lines for log collectors in production; readable lines while developing.
+LOG_FORMAT = env_choice("NEWSROOM_LOG_FORMAT", "plain" if DEBUG else "json", {"json", "plain"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "newsroom.logs.JsonFormatter"},
     },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "stream": "ext://sys.stdout",
         }
     },

@@ -78,3 +78,31 @@ def test_collectstatic_works_as_in_the_image(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "staticfiles.json").exists()
     assert list(tmp_path.glob("css/site.*.css"))
+
+
+def test_image_leaves_local_state_out_and_checks_its_own_health():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".venv", "db.sqlite3", ".secret_key", ".demo-password", "media", ".git"):
+        assert path in ignored
+    healthcheck = [rest for keyword, rest in instructions() if keyword == "HEALTHCHECK"]
+    assert healthcheck and "/healthz" in healthcheck[-1]
+
+
+def test_gunicorn_logs_json_in_production_and_plain_when_debugging():
+    code = "import runpy; print('logconfig_dict' in runpy.run_path('gunicorn.conf.py'))"
+
+    def json_logs(**variables):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NEWSROOM_"))}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**clean, **variables},
+            check=True,
+        )
+        return out.stdout.strip() == "True"
+
+    assert json_logs() is True
+    assert json_logs(DJANGO_DEBUG="true") is False
+    assert json_logs(NEWSROOM_LOG_FORMAT="plain") is False

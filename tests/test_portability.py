@@ -1,0 +1,196 @@
+"""export_content and import_content: a backup restores with nothing lost."""
+
+import importlib
+import io
+import json
+
+import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
+from django.core import serializers
+from django.core.management import CommandError, call_command
+
+from stories.models import AuditEntry, Issue, Story
+from stories.portability import FORMAT_VERSION, SECTIONS
+from tests.factories import StoryFactory, published_issue
+
+# Real transactions: a restore is tried after a flush, which PostgreSQL refuses
+# inside the usual per-test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def create_editorial_groups():
+    """The groups a data migration makes; flushes between transactional tests remove them."""
+    migration = importlib.import_module("stories.migrations.0002_editorial_groups")
+    migration.create_groups(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def editorial_groups(transactional_db):
+    create_editorial_groups()
+
+
+@pytest.fixture
+def demo(monkeypatch, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setenv("NEWSROOM_DEMO_PASSWORD", "demo-password-123")
+    call_command("load_demo", stdout=io.StringIO())
+
+
+def snapshot() -> dict:
+    """Every field of every exported row, people by username."""
+    rows = {
+        name: serializers.serialize(
+            "python", model._default_manager.order_by("pk"), use_natural_foreign_keys=True
+        )
+        for name, model in SECTIONS.items()
+    }
+    rows["users"] = [
+        (u.username, u.first_name, u.last_name, u.email, u.is_staff, u.is_active)
+        + (sorted(u.groups.values_list("name", flat=True)),)
+        for u in get_user_model().objects.order_by("username")
+    ]
+    return rows
+
+
+def export(**options) -> str:
+    out = io.StringIO()
+    call_command("export_content", stdout=out, stderr=io.StringIO(), **options)
+    return out.getvalue()
+
+
+def fresh_database():
+    """What a new server has after 'migrate': no rows, the editorial groups."""
+    call_command("flush", interactive=False, verbosity=0)
+    create_editorial_groups()
+
+
+def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path):
+    before = snapshot()
+    assert len(before["stories"]) >= 10 and len(before["audit_trail"]) >= 30
+    path = tmp_path / "backup.json"
+    call_command("export_content", output=str(path), stderr=io.StringIO())
+    fresh_database()
+    assert Story.objects.count() == 0 and get_user_model().objects.count() == 0
+
+    out = io.StringIO()
+    call_command("import_content", str(path), stdout=out, stderr=io.StringIO())
+
+    after = snapshot()
+    for section in before:
+        assert after[section] == before[section], section
+    assert "Restored" in out.getvalue()
+    assert "Created 4 accounts without passwords" in out.getvalue()
+
+
+def test_restored_rows_keep_status_timestamps_versions_and_rendered_html(demo, tmp_path):
+    story = Story.objects.get(slug="ais-sputnik-moment")
+    issue = Issue.objects.get(number=1)
+    path = tmp_path / "backup.json"
+    call_command("export_content", output=str(path), stderr=io.StringIO())
+    fresh_database()
+    call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+
+    restored = Story.objects.get(pk=story.pk)
+    assert restored.status == story.status == Story.Status.PUBLISHED
+    assert restored.published_at == story.published_at  # to the microsecond
+    assert restored.created_at == story.created_at and restored.updated_at == story.updated_at
+    assert restored.version == story.version
+    assert restored.key_points_html == story.key_points_html
+    assert restored.lead_image.name == story.lead_image.name
+    assert list(restored.authors.values_list("username", flat=True)) == ["writer"]
+    assert Issue.objects.get(pk=issue.pk).publish_at == issue.publish_at
+    assert Issue.objects.get(pk=issue.pk).status == Issue.Status.PUBLISHED
+
+
+def test_new_rows_after_a_restore_get_fresh_ids(demo, tmp_path, writer):
+    path = tmp_path / "backup.json"
+    call_command("export_content", output=str(path), stderr=io.StringIO())
+    highest = Story.objects.order_by("-pk").first().pk
+    fresh_database()
+    call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    story = StoryFactory(created_by=get_user_model().objects.get(username="writer"))
+    assert story.pk > highest
+
+
+def test_export_is_versioned_json_with_usernames_and_media_but_no_passwords(demo):
+    data = json.loads(export())
+    assert data["format"] == "newsroom-content" and data["version"] == FORMAT_VERSION
+    assert data["counts"]["stories"] == Story.objects.count() == len(data["stories"])
+    usernames = {u["username"] for u in data["users"]}
+    assert usernames == {"admin", "writer", "editor", "publisher"}
+    assert all("password" not in u for u in data["users"])
+    story = next(s for s in data["stories"] if s["fields"]["slug"] == "ais-sputnik-moment")
+    assert story["fields"]["authors"] == [["writer"]]
+    assert story["fields"]["lead_image"] in data["media"]
+    # Full microseconds, not Django's usual milliseconds.
+    assert len(story["fields"]["created_at"].split(".")[1]) == len("123456+00:00")
+
+
+def test_export_shows_progress_per_section(demo, tmp_path):
+    progress = io.StringIO()
+    call_command("export_content", output=str(tmp_path / "b.json"), stderr=progress)
+    lines = progress.getvalue().splitlines()
+    assert f"  stories: {Story.objects.count()}/{Story.objects.count()}" in lines
+    assert f"  audit_trail: {AuditEntry.objects.count()}/{AuditEntry.objects.count()}" in lines
+    assert lines[-1].startswith("Exported ")
+
+
+def test_import_refuses_a_database_that_already_has_content(demo, tmp_path):
+    path = tmp_path / "backup.json"
+    path.write_text(export())
+    stories = Story.objects.count()
+    with pytest.raises(CommandError, match="The database already holds content") as refused:
+        call_command("import_content", str(path), stdout=io.StringIO())
+    assert f"{stories} stories" in str(refused.value)
+    assert "create a new database, run 'manage.py migrate', then import" in str(refused.value)
+    assert Story.objects.count() == stories
+
+
+def test_import_refuses_files_that_are_not_exports(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"stories": []}')
+    with pytest.raises(CommandError, match="not a Newsroom content export"):
+        call_command("import_content", str(path))
+    path.write_text(json.dumps({"format": "newsroom-content", "version": 99}))
+    with pytest.raises(CommandError, match="format version 99; this Newsroom reads version 1"):
+        call_command("import_content", str(path))
+    path.write_text("{not json")
+    with pytest.raises(CommandError, match="is not valid JSON"):
+        call_command("import_content", str(path))
+
+
+def test_a_failed_import_leaves_the_database_empty(demo, tmp_path):
+    data = json.loads(export())
+    data["issue_items"].append(
+        {"model": "stories.issueitem", "pk": 99999, "fields": {"issue": 1, "story": 424242}}
+    )
+    fresh_database()
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match="The export does not hold together"):
+        call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert Story.objects.count() == 0 and Issue.objects.count() == 0
+
+
+def test_import_warns_about_media_files_missing_from_storage(demo, tmp_path, settings):
+    path = tmp_path / "backup.json"
+    path.write_text(export())
+    fresh_database()
+    settings.MEDIA_ROOT = tmp_path / "empty-media"
+    out = io.StringIO()
+    call_command("import_content", str(path), stdout=out, stderr=io.StringIO())
+    assert "media files the content refers to are not in media storage" in out.getvalue()
+
+
+def test_import_keeps_existing_accounts_as_they_are(tmp_path, editor):
+    published_issue(2)
+    path = tmp_path / "backup.json"
+    path.write_text(export())
+    fresh_database()
+    kept = get_user_model().objects.create_user("editor", password="kept password")
+    call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    editor = get_user_model().objects.get(username="editor")
+    assert editor.pk == kept.pk
+    assert editor.check_password("kept password")
+    assert Issue.objects.count() == 1 and Story.objects.count() == 2
