@@ -33,15 +33,21 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def ensure_editorial_groups() -> None:
-    """Recreate the Writers, Editors and Publishers groups if a transactional
-    test's flush removed them (a flush keeps permissions, not data migrations)."""
+    """Make the Writers, Editors and Publishers groups hold their permissions.
+
+    A transactional test's flush empties every table, the groups made by a data
+    migration included, and the permissions are recreated with new ids; so the
+    groups are rebuilt from the migration's list rather than trusted."""
     from importlib import import_module
 
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
 
     groups = import_module("stories.migrations.0002_editorial_groups").GROUPS
-    if Group.objects.filter(name__in=groups).count() == len(groups):
-        return
+    ContentType.objects.clear_cache()
+    create_permissions(apps.get_app_config("stories"), verbosity=0)
     for name, codenames in groups.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from stories.models import Issue, Source, Story, Topic
-from tests.test_portability import create_editorial_groups
+from tests.factories import ensure_editorial_groups
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +28,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @pytest.fixture
 def demo(monkeypatch, settings, tmp_path):
     # Transactional tests flush the database, editorial groups included.
-    create_editorial_groups()
+    ensure_editorial_groups()
     settings.MEDIA_ROOT = tmp_path
     monkeypatch.setenv("NEWSROOM_DEMO_PASSWORD", PASSWORD)
     call_command("load_demo", stdout=io.StringIO())

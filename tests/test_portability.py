@@ -1,33 +1,25 @@
 """export_content and import_content: a backup restores with nothing lost."""
 
-import importlib
 import io
 import json
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core import serializers
 from django.core.management import CommandError, call_command
 
 from stories.models import AuditEntry, Issue, Story
 from stories.portability import FORMAT_VERSION, SECTIONS
-from tests.factories import StoryFactory, published_issue
+from tests.factories import StoryFactory, ensure_editorial_groups, published_issue
 
 # Real transactions: a restore is tried after a flush, which PostgreSQL refuses
 # inside the usual per-test transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def create_editorial_groups():
-    """The groups a data migration makes; flushes between transactional tests remove them."""
-    migration = importlib.import_module("stories.migrations.0002_editorial_groups")
-    migration.create_groups(django_apps, None)
-
-
 @pytest.fixture(autouse=True)
 def editorial_groups(transactional_db):
-    create_editorial_groups()
+    ensure_editorial_groups()
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ def export(**options) -> str:
 def fresh_database():
     """What a new server has after 'migrate': no rows, the editorial groups."""
     call_command("flush", interactive=False, verbosity=0)
-    create_editorial_groups()
+    ensure_editorial_groups()
 
 
 def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path):
