@@ -129,6 +129,8 @@ else:
     }
 # How long a public page may be served from the server-side cache at most;
 # publication events invalidate earlier (stories/cache.py).
+# The server-side page cache can be switched off (the benchmark measures both).
+NEWSROOM_PAGE_CACHE = env_bool("NEWSROOM_PAGE_CACHE", True)
 NEWSROOM_PAGE_CACHE_SECONDS = env_int("NEWSROOM_PAGE_CACHE_SECONDS", 300, minimum=0)
 
 AUTHENTICATION_BACKENDS = [

@@ -78,9 +78,22 @@ def page_cache_timeout() -> int:
 # -- public page responses ----------------------------------------------------
 
 PAGE_KEY_PREFIX = "newsroom:page"
-# Query parameters that change what a public page shows; anything else (utm_*,
-# fbclid...) is ignored so tracking links do not fill the cache with copies.
-PAGE_PARAMETERS = ("page",)
+# Query parameters that never change what a page shows: tracking links must
+# not fill the cache with copies of the same page.
+TRACKING_PARAMETERS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref", "msclkid"})
+
+
+# Headers a view sets that belong to the page and so are kept with it.
+KEPT_HEADERS = ("X-Robots-Tag", "Content-Language", "Link")
+
+
+def _shown_parameters(request) -> str:
+    return "&".join(
+        f"{name}={value}"
+        for name, values in sorted(request.GET.lists())
+        if not name.startswith("utm_") and name not in TRACKING_PARAMETERS
+        for value in values
+    )
 
 
 def browser_cache_seconds() -> int:
@@ -94,10 +107,7 @@ def browser_cache_seconds() -> int:
 
 
 def page_key(request) -> str:
-    params = "&".join(
-        f"{name}={request.GET[name]}" for name in PAGE_PARAMETERS if name in request.GET
-    )
-    address = f"{request.get_host()}{request.path}?{params}"
+    address = f"{request.get_host()}{request.path}?{_shown_parameters(request)}"
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     return f"{PAGE_KEY_PREFIX}:{content_generation()}:{digest}"
 
@@ -126,24 +136,29 @@ def public_page(view):
             return never_cache_privately(view(request, *args, **kwargs))
 
         key = page_key(request)
-        entry = cache.get(key)
+        entry = cache.get(key) if settings.NEWSROOM_PAGE_CACHE else None
         if entry is None:
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.cookies or response.streaming:
                 return response
             if hasattr(response, "render"):
                 response.render()
-            timeout = page_cache_timeout()
+            # The horizon lookup is only needed when a copy will be kept.
+            keep = settings.NEWSROOM_PAGE_CACHE or browser_cache_seconds() > 0
+            timeout = page_cache_timeout() if keep else 0
             entry = {
                 "content": response.content,
                 "content_type": response["Content-Type"],
+                "headers": {h: response[h] for h in KEPT_HEADERS if h in response},
                 "etag": quote_etag(hashlib.sha256(response.content).hexdigest()[:32]),
                 "expires": time.time() + timeout,
             }
-            if timeout > 0:
+            if timeout > 0 and settings.NEWSROOM_PAGE_CACHE:
                 cache.set(key, entry, timeout)
 
         response = HttpResponse(entry["content"], content_type=entry["content_type"])
+        for header, value in entry["headers"].items():
+            response[header] = value
         response["ETag"] = entry["etag"]
         remaining = max(0, round(entry["expires"] - time.time()))
         patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))

@@ -4,22 +4,24 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from stories import discovery_views, feeds, sitemaps
+from stories.cache import public_page
 
 app_name = "discovery"
 
+# Every page here is public and served through the page cache (stories/cache.py).
 urlpatterns = [
-    path("search/", discovery_views.search, name="search"),
-    path("issues/", discovery_views.archive, name="archive"),
-    path("feeds/issues.rss", feeds.IssuesRssFeed(), name="issues_rss"),
-    path("feeds/issues.atom", feeds.IssuesAtomFeed(), name="issues_atom"),
-    path("feeds/issues.json", feeds.IssuesJsonFeed(), name="issues_json"),
-    path("feeds/topics/<slug:slug>.rss", feeds.TopicRssFeed(), name="topic_rss"),
-    path("feeds/topics/<slug:slug>.atom", feeds.TopicAtomFeed(), name="topic_atom"),
-    path("sitemap.xml", sitemaps.index, name="sitemap"),
-    path("sitemap-<slug:section>.xml", sitemaps.section, name="sitemap_section"),
+    path("search/", public_page(discovery_views.search), name="search"),
+    path("issues/", public_page(discovery_views.archive), name="archive"),
+    path("feeds/issues.rss", public_page(feeds.IssuesRssFeed()), name="issues_rss"),
+    path("feeds/issues.atom", public_page(feeds.IssuesAtomFeed()), name="issues_atom"),
+    path("feeds/issues.json", public_page(feeds.IssuesJsonFeed()), name="issues_json"),
+    path("feeds/topics/<slug:slug>.rss", public_page(feeds.TopicRssFeed()), name="topic_rss"),
+    path("feeds/topics/<slug:slug>.atom", public_page(feeds.TopicAtomFeed()), name="topic_atom"),
+    path("sitemap.xml", public_page(sitemaps.index), name="sitemap"),
+    path("sitemap-<slug:section>.xml", public_page(sitemaps.section), name="sitemap_section"),
     path(
         "robots.txt",
-        TemplateView.as_view(template_name="robots.txt", content_type="text/plain"),
+        public_page(TemplateView.as_view(template_name="robots.txt", content_type="text/plain")),
         name="robots",
     ),
 ]

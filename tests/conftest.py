@@ -13,6 +13,21 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _page_cache_off_unless_asked(request, settings):
+    """Pages are tested without the server-side page cache, which tests of
+    the cache itself switch on with the `page_cache` marker or fixture.
+
+    Test transactions never commit, so the invalidation that runs on commit in
+    production would not run between a test's requests."""
+    settings.NEWSROOM_PAGE_CACHE = request.node.get_closest_marker("page_cache") is not None
+
+
+@pytest.fixture
+def page_cache(settings):
+    settings.NEWSROOM_PAGE_CACHE = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
     yield

@@ -123,7 +123,8 @@ class IssueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Issue
 
-    number = factory.Sequence(lambda n: n + 1)
+    # Far above the small numbers tests choose explicitly, so they never collide.
+    number = factory.Sequence(lambda n: n + 10_000)
     headline = factory.Sequence(lambda n: f"Issue headline {n}")
     intro = "This week in AI."
 

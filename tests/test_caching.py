@@ -11,7 +11,7 @@ from stories import workflow
 from stories.models import Correction
 from tests.factories import IssueFactory, approved_story, published_issue, scheduled_issue, user_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.page_cache]
 
 
 @pytest.fixture

@@ -395,6 +395,7 @@ def test_listing_page_queries_are_fixed(client, demo, django_assert_num_queries,
         assert client.get(url).status_code == 200
 
 
+@pytest.mark.page_cache
 def test_a_cold_schedule_horizon_costs_exactly_one_more_query(client, django_assert_num_queries):
     issue = published_issue(3)
     # the four issue-page queries, then 5 the next scheduled publication
