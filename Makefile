@@ -52,6 +52,15 @@ test: $(STAMP) browser axe
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
+## bench: the performance table, on PostgreSQL at archive scale (BENCH_DATABASE_URL picks the database)
+BENCH_DATABASE_URL ?= postgres://root@127.0.0.1:5432/newsroom_bench
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is needed: sudo apt-get install wrk"; exit 1; fi; }
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/bench.py --prepare
+
 ## soak: gunicorn on PostgreSQL under load while PostgreSQL restarts (DATABASE_URL picks the database)
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py

@@ -112,6 +112,37 @@ SEARCH_TERMS = [
 ]
 
 
+def prepare() -> None:
+    """Create and fill the benchmark database once: migrations, the demo,
+    archive-scale content, and fresh planner statistics."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from stories.models import Story
+
+    if connection.vendor == "postgresql":
+        _create_database_if_missing(connection)
+    call_command("migrate", verbosity=0)
+    if Story.objects.count() < 30000:
+        call_command("load_demo")
+        call_command("generate_bench_data")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def _create_database_if_missing(connection) -> None:
+    import psycopg
+
+    settings = connection.settings_dict
+    try:
+        psycopg.connect(**connection.get_connection_params()).close()
+    except psycopg.OperationalError:
+        params = {**connection.get_connection_params(), "dbname": "postgres", "autocommit": True}
+        with psycopg.connect(**params) as admin:
+            admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+
+
 def count_queries(urls: dict[str, str]) -> dict[str, tuple[int, int]]:
     """SQL queries per page: (page cache cold, page cache warm)."""
     from django.core.cache import cache
@@ -263,6 +294,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="migrate and generate the archive-scale data first if missing",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -276,6 +312,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    if args.prepare:
+        prepare()
     print(f"database: {connection.vendor}", flush=True)
     urls = discover_urls()
     queries = count_queries(urls)
