@@ -273,6 +273,12 @@ def test_any_slug_or_number_in_an_address_is_answered(client, newsroom, template
     assert_answered(client, template.format(*parts))
 
 
+def test_a_nul_in_an_author_address_is_not_found(client, newsroom):
+    # PostgreSQL refuses NUL in a query parameter; it used to be a 500 there.
+    assert client.get("/authors/%00/").status_code == 404
+    assert client.get(f"/authors/{newsroom['username']}%00/").status_code == 404
+
+
 # Fixed addresses with junk query parameters they do not read.
 FIXED_PATHS = [
     "/",
