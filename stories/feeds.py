@@ -86,7 +86,32 @@ def _story_prefetches(prefix: str = "") -> list:
     ]
 
 
-class FullContentRss(Rss201rev2Feed):
+# Characters XML 1.0 cannot hold; a headline or topic may carry one pasted
+# from elsewhere (the admin refuses only NUL).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(value):
+    if isinstance(value, str):
+        return _NOT_XML.sub("", value)
+    if isinstance(value, list | tuple):
+        return type(value)(_xml_safe(item) for item in value)
+    return value
+
+
+class XmlSafeText:
+    """Feed generator mixin: drops characters XML cannot hold from the feed's
+    and every item's text, rather than failing the whole feed for every
+    reader (Django's writer refuses them with an exception)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*map(_xml_safe, args), **{k: _xml_safe(v) for k, v in kwargs.items()})
+
+    def add_item(self, *args, **kwargs):
+        super().add_item(*map(_xml_safe, args), **{k: _xml_safe(v) for k, v in kwargs.items()})
+
+
+class FullContentRss(XmlSafeText, Rss201rev2Feed):
     """RSS 2.0 with the full HTML in content:encoded, the summary in description."""
 
     def rss_attributes(self):
@@ -100,7 +125,7 @@ class FullContentRss(Rss201rev2Feed):
         handler.addQuickElement("content:encoded", item["content_html"])
 
 
-class FullContentAtom(Atom1Feed):
+class FullContentAtom(XmlSafeText, Atom1Feed):
     """Atom with the full HTML in <content>, the summary in <summary>."""
 
     def add_item_elements(self, handler, item):

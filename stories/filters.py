@@ -11,8 +11,11 @@ and need no DISTINCT, and each choice list is read once per request: the same
 list validates the input and renders the form.
 """
 
+from datetime import UTC
+
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -23,6 +26,7 @@ from django_filters import (
     FilterSet,
     MultipleChoiceFilter,
 )
+from django_filters.fields import DateRangeField
 
 from stories.cache import content_generation, page_cache_timeout
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
@@ -93,6 +97,32 @@ def read_filter_choices() -> dict[str, list[tuple[str, str]]]:
     }
 
 
+class PublicationDateField(DateRangeField):
+    """A date range whose ends are moments the database can hold.
+
+    Each date becomes the start or end of that day in the newsroom's zone;
+    near the ends of the calendar (0001-01-01 east of UTC, 9999-12-31 west
+    of it) that moment has no UTC equivalent, and comparing with it would
+    fail in the database driver rather than here.
+    """
+
+    def compress(self, data_list):
+        period = super().compress(data_list)
+        for moment in (period.start, period.stop) if period else ():
+            try:
+                if moment is not None:
+                    moment.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError(
+                    "Pick dates between the years 2 and 9998.", code="date_out_of_range"
+                ) from None
+        return period
+
+
+class PublicationDateFilter(DateFromToRangeFilter):
+    field_class = PublicationDateField
+
+
 class DiscoveryFilterSet(FilterSet):
     """The filters both pages share; subclasses say how each applies."""
 
@@ -101,7 +131,7 @@ class DiscoveryFilterSet(FilterSet):
     topic = MultipleChoiceFilter(label="Topics", method="filter_topics")
     source = ChoiceFilter(label="Source", method="filter_source", empty_label="Any source")
     author = ChoiceFilter(label="Author", method="filter_author", empty_label="Any author")
-    date = DateFromToRangeFilter(label="Published between", method="filter_date")
+    date = PublicationDateFilter(label="Published between", method="filter_date")
     # Applied by the view, which owns ordering (relevance, keyset pagination).
     sort = ChoiceFilter(label="Sort by", method="keep", empty_label=None)
 

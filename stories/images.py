@@ -57,6 +57,12 @@ def validate_lead_image(file) -> None:
                 if width * height > max_pixels:
                     raise _too_many_pixels(width, height, max_pixels)
                 image.verify()
+            # verify() checks a PNG's structure but not a JPEG's, WebP's or
+            # GIF's: decode the pixels too (their number is within the budget
+            # now) so a truncated or corrupt file is refused here, not stored.
+            file.seek(position)
+            with Image.open(file) as image:
+                image.load()
     except Image.DecompressionBombError:
         raise _too_many_pixels(None, None, max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):

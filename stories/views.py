@@ -225,6 +225,9 @@ def source_detail(request, slug):
 
 @public_page
 def author_detail(request, username):
+    if "\x00" in username:
+        # No username holds a NUL, and PostgreSQL refuses one in a query.
+        raise Http404("No such author.")
     author = get_object_or_404(get_user_model(), username=username)
     page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
     name = author.get_full_name() or author.get_username()

@@ -164,6 +164,8 @@ def _notify(recipients, subject: str, body: str) -> None:
     emails = sorted({u.email for u in recipients if u.email})
     if not emails:
         return
+    # A headline may hold a line break, which a mail header cannot.
+    subject = " ".join(subject.split())
 
     def send():
         try:

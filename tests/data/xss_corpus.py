@@ -1,0 +1,210 @@
+"""Script and HTML injection attempts, one string each, for every text field
+a story, an issue, a source, a topic, a citation or a correction has.
+
+Each case, if it ever ran, would call alert/confirm/prompt/print or
+navigate to a script URL; tests/test_hostile_input.py renders them all in
+Chromium and checks that none did. Grouped by technique; the groups follow
+the usual filter-evasion catalogues (OWASP's XSS Filter Evasion Cheat Sheet,
+PortSwigger's XSS cheat sheet) plus Markdown-specific tricks.
+"""
+
+SCRIPT_TAGS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT>alert(2)</SCRIPT>",
+    "<ScRiPt>alert(3)</sCrIpT>",
+    "<script src=//evil.example/x.js></script>",
+    "<script>/*</script><script>*/alert(4)</script>",
+    "<<script>alert(5)//<</script>",
+    "<script\x20type='text/javascript'>alert(6)</script>",
+    "<script\n>alert(7)</script\n>",
+    "</title><script>alert(8)</script>",
+    "</textarea><script>alert(9)</script>",
+    "</script><script>alert(10)</script>",
+    "<script>alert`11`</script>",
+    "<scr<script>ipt>alert(12)</scr</script>ipt>",
+    "<script/xss>alert(13)</script>",
+    "%3Cscript%3Ealert(14)%3C/script%3E",
+    "&lt;script&gt;alert(15)&lt;/script&gt;",
+    "\\u003cscript\\u003ealert(16)\\u003c/script\\u003e",
+]
+
+EVENT_HANDLERS = [
+    "<img src=x onerror=alert(20)>",
+    '<img src="x" onerror="alert(21)">',
+    "<IMG SRC=x ONERROR=alert(22)>",
+    "<img src=x onerror=&#97;&#108;&#101;&#114;&#116;(23)>",
+    "<img/src=x/onerror=alert(24)>",
+    "<img src=x:alert(25) onerror=eval(src)>",
+    "<body onload=alert(26)>",
+    "<div onmouseover=alert(27)>hover me</div>",
+    "<a onclick=alert(28)>click me</a>",
+    "<input autofocus onfocus=alert(29)>",
+    "<details open ontoggle=alert(30)>",
+    "<video><source onerror=alert(31)></video>",
+    "<audio src=x onerror=alert(32)>",
+    "<marquee onstart=alert(33)>",
+    "<select autofocus onfocus=alert(34)>",
+    "<textarea autofocus onfocus=alert(35)>",
+    "<keygen autofocus onfocus=alert(36)>",
+    "<form><button formaction=javascript:alert(37)>go</button></form>",
+    "<img src=x onerror\n=alert(38)>",
+    "<img src=x onerror\t=\talert(39)>",
+    '<img src=x """><img src=x onerror=alert(40)>',
+    "<p style=x onpointerenter=alert(41)>text</p>",
+    "<object data=x onerror=alert(42)>",
+]
+
+SCRIPT_URLS = [
+    "[click](javascript:alert(50))",
+    "[click](JaVaScRiPt:alert(51))",
+    "[click](javascript&#58;alert(52))",
+    "[click](&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;:alert(53))",
+    "[click](&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3A;alert(54))",
+    "[click](java\tscript:alert(55))",
+    "[click](<java\nscript:alert(56)>)",
+    "[click]( javascript:alert(57))",
+    "[click](%6A%61%76%61%73%63%72%69%70%74:alert(58))",
+    "[click](vbscript:msgbox(59))",
+    "[click](VBScript:msgbox(60))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCg2MSk8L3NjcmlwdD4=)",
+    "[click](data:text/html,<script>alert(62)</script>)",
+    "[click](DATA:text/html,<script>alert(63)</script>)",
+    "[click](livescript:alert(64))",
+    "[click](javascript://%0Aalert(65))",
+    "[click](\x01javascript:alert(66))",
+    "[click](jav&#x09;ascript:alert(67))",
+    "[click](file:///etc/passwd)",
+    "[click](//evil.example/%0Aalert(69))",
+    '<a href="javascript:alert(70)">raw link</a>',
+    '<a href="jav&#x0A;ascript:alert(71)">raw link</a>',
+    "<iframe src=javascript:alert(72)>",
+    "<embed src=javascript:alert(73)>",
+    "<form action=javascript:alert(74)><input type=submit>",
+    "<isindex action=javascript:alert(75) type=submit>",
+    "<meta http-equiv=refresh content='0;url=javascript:alert(76)'>",
+    "<base href=javascript:alert(77)//>",
+    "<link rel=stylesheet href=javascript:alert(78)>",
+]
+
+MARKDOWN_TRICKS = [
+    "![x](javascript:alert(80))",
+    '![x](x "onerror=alert(81)")',
+    '![x" onerror="alert(82)](https://example.com/a.png)',
+    '![x](https://example.com/a.png"onerror="alert(83))',
+    "[a][evil]\n\n[evil]: javascript:alert(84)",
+    '[a][evil]\n\n[evil]: https://example.com "title" onclick="alert(85)"',
+    "![a][img]\n\n[img]: data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoODYpPg==",
+    "<javascript:alert(87)>",
+    "<vbscript:msgbox(88)>",
+    "<data:text/html,<script>alert(89)</script>>",
+    "https://example.com/<script>alert(90)</script>",
+    '[link](https://example.com "title" onmouseover=alert(91))',
+    "[**bold** <img src=x onerror=alert(92)>](https://example.com)",
+    "`<script>alert(93)</script>`",
+    "```html\n<script>alert(94)</script>\n```",
+    "    <script>alert(95)</script>",
+    "> <script>alert(96)</script>",
+    "* <img src=x onerror=alert(97)>\n* [x](javascript:alert(97))",
+    "| a | b |\n|---|---|\n| <script>alert(98)</script> | [x](javascript:alert(98)) |",
+    "[x](javascript:alert(99)#https://example.com)",
+    "[x](https://example.com)<!-- --><script>alert(100)</script>",
+    "~~<svg onload=alert(101)>~~",
+    "Heading\n=======\n<img src=x onerror=alert(102)>",
+    "[x](  <javascript:alert(103)>  )",
+]
+
+SVG_AND_MATHML = [
+    "<svg onload=alert(110)>",
+    "<svg/onload=alert(111)>",
+    "<svg><script>alert(112)</script></svg>",
+    '<svg><a xlink:href="javascript:alert(113)"><text x=20 y=20>x</text></a></svg>',
+    "<svg><animate onbegin=alert(114) attributeName=x dur=1s>",
+    "<svg><set attributeName=href to=javascript:alert(115)>",
+    "<svg><foreignObject><iframe src=javascript:alert(116)></foreignObject></svg>",
+    '<math><mtext><table><mglyph><style><img src=x onerror="alert(117)">',
+    "<math href=javascript:alert(118)>click</math>",
+    '<math><maction actiontype="statusline" xlink:href="javascript:alert(119)">x</maction></math>',
+    "<svg><style>{font-family:'<img/src=x onerror=alert(120)>'}</style></svg>",
+    "<svg><![CDATA[><img src=x onerror=alert(121)>]]></svg>",
+]
+
+FRAMES_AND_EMBEDS = [
+    "<iframe srcdoc='<script>alert(130)</script>'></iframe>",
+    "<iframe src=data:text/html,<script>alert(131)</script>>",
+    "<object data=javascript:alert(132)>",
+    "<object data='data:text/html,<script>alert(133)</script>'>",
+    "<embed src='data:text/html,<script>alert(134)</script>'>",
+    "<frameset onload=alert(135)>",
+    "<portal src=javascript:alert(136)>",
+    "<template><script>alert(137)</script></template>",
+]
+
+STYLE = [
+    "<style>@import 'javascript:alert(140)';</style>",
+    "<div style=\"background:url('javascript:alert(141)')\">x</div>",
+    '<div style="width:expression(alert(142))">x</div>',
+    "<style>*{background:url(javascript:alert(143))}</style>",
+    '<p style="behavior:url(x.htc)">x</p>',
+    "<link rel=import href=data:text/html,<script>alert(145)</script>>",
+]
+
+BROKEN_MARKUP = [
+    "<img src=x onerror=alert(150)",
+    "<script>alert(151)",
+    "<a href='javascript:alert(152)'",
+    "<<img src=x onerror=alert(153)>>",
+    "<img src=`x` onerror=alert(154)>",
+    "<img src='x' onerror=alert(155) '",
+    "<div <img src=x onerror=alert(156)>>",
+    "<!--<img src=--><img src=x onerror=alert(157)//>",
+    "<![CDATA[<script>alert(158)</script>]]>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(159)>">',
+    "<title><img src=x onerror=alert(160)></title>",
+    "<textarea><img src=x onerror=alert(161)></textarea>",
+    "<xmp><img src=x onerror=alert(162)></xmp>",
+    "<plaintext><img src=x onerror=alert(163)>",
+    "<x onclick=alert(164)>custom element",
+    "<img src=x onerror=alert(165)\x00>",
+    "<scr\x00ipt>alert(166)</scr\x00ipt>",
+]
+
+HTML_COMMENTS = [
+    "<!-- <script>alert(170)</script> -->",
+    "<!--><img src=x onerror=alert(171)>-->",
+    "<!---><img src=x onerror=alert(172)>-->",
+    "<!-- --!><img src=x onerror=alert(173)>",
+    "<? <img src=x onerror=alert(174)> ?>",
+    "<!DOCTYPE html><img src=x onerror=alert(175)>",
+]
+
+ATTRIBUTE_BREAKING = [
+    '"><script>alert(180)</script>',
+    "'><script>alert(181)</script>",
+    '" onmouseover="alert(182)',
+    "' onmouseover='alert(183)",
+    '" autofocus onfocus="alert(184)" x="',
+    "`onmouseover=alert(185)",
+    '"/><img src=x onerror=alert(186)>',
+    "&quot; onmouseover=&quot;alert(187)",
+    "</figcaption><script>alert(188)</script>",
+    '"></a><a href="javascript:alert(189)">',
+    "\u2028\u2029</script><script>alert(190)</script>",
+    '{"@context": "</script><script>alert(191)</script>"}',
+    "</style><script>alert(192)</script>",
+    '"; alert(193); "',
+    "'-alert(194)-'",
+    '\\"; alert(195); //',
+]
+
+CASES = [
+    *SCRIPT_TAGS,
+    *EVENT_HANDLERS,
+    *SCRIPT_URLS,
+    *MARKDOWN_TRICKS,
+    *SVG_AND_MATHML,
+    *FRAMES_AND_EMBEDS,
+    *STYLE,
+    *BROKEN_MARKUP,
+    *HTML_COMMENTS,
+    *ATTRIBUTE_BREAKING,
+]
