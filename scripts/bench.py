@@ -40,7 +40,7 @@ def production_env(static_root: Path, page_cache: bool) -> dict:
         **os.environ,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_STATIC_ROOT": str(static_root),
         "NEWSROOM_STATIC_MANIFEST": "true",
         "NEWSROOM_PAGE_CACHE": "true" if page_cache else "false",

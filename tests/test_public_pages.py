@@ -53,3 +53,19 @@ def test_withdrawn_story_disappears_from_its_issue_page(client):
     body = client.get(f"/issues/{issue.number}/").content.decode()
     assert pulled.headline not in body
     assert client.get(f"/stories/{pulled.slug}/").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["智谱", "<<>>", "Ökonomie"])
+def test_topics_named_in_any_script_or_in_symbols_have_working_pages(client, name):
+    story = published_issue(1).stories.get()
+    story.topics.add(name)
+    topic = story.topics.get()
+    assert topic.slug
+    for url in [
+        story.get_absolute_url(),
+        topic.get_absolute_url(),
+        "/topics/",
+        f"/feeds/topics/{topic.slug}.rss",
+        "/sitemap-topics.xml",
+    ]:
+        assert client.get(url).status_code == 200, url

@@ -49,6 +49,13 @@ class Topic(TagBase):
     def get_absolute_url(self) -> str:
         return reverse("stories:topic", args=[self.slug])
 
+    def slugify(self, tag, i=None):
+        """Names in any script keep their own letters in the address (taggit's
+        rule); a name with no letters or digits at all, such as "<<>>", still
+        gets one."""
+        slug = super().slugify(tag) or "topic"
+        return slug if i is None else f"{slug}_{i}"
+
 
 class TaggedTopic(TaggedItemBase):
     content_object = models.ForeignKey("Story", on_delete=models.CASCADE, related_name="+")
