@@ -352,6 +352,7 @@ def test_no_unpublished_story_or_issue_reaches_an_anonymous_crawler(client, smal
     assert len(crawler.visited) > 80
 
 
+@pytest.mark.page_cache
 def test_a_withdrawal_reaches_every_cached_page_feed_sitemap_and_search(
     client, small_pages, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
