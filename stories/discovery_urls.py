@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from stories import discovery_views, feeds, sitemaps
+from stories import converters, discovery_views, feeds, sitemaps  # noqa: F401
 from stories.cache import public_page
 
 app_name = "discovery"
@@ -15,8 +15,10 @@ urlpatterns = [
     path("feeds/issues.rss", public_page(feeds.IssuesRssFeed()), name="issues_rss"),
     path("feeds/issues.atom", public_page(feeds.IssuesAtomFeed()), name="issues_atom"),
     path("feeds/issues.json", public_page(feeds.IssuesJsonFeed()), name="issues_json"),
-    path("feeds/topics/<str:slug>.rss", public_page(feeds.TopicRssFeed()), name="topic_rss"),
-    path("feeds/topics/<str:slug>.atom", public_page(feeds.TopicAtomFeed()), name="topic_atom"),
+    path("feeds/topics/<topicslug:slug>.rss", public_page(feeds.TopicRssFeed()), name="topic_rss"),
+    path(
+        "feeds/topics/<topicslug:slug>.atom", public_page(feeds.TopicAtomFeed()), name="topic_atom"
+    ),
     path("sitemap.xml", public_page(sitemaps.index), name="sitemap"),
     path("sitemap-<slug:section>.xml", public_page(sitemaps.section), name="sitemap_section"),
     path(

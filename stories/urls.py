@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from stories import preview, views
+from stories import converters, preview, views  # noqa: F401  (converters registers topicslug)
 
 app_name = "stories"
 
@@ -10,7 +10,7 @@ urlpatterns = [
     path("issues/<int:number>/<slug:slug>/", views.issue_detail, name="issue_with_slug"),
     path("stories/<slug:slug>/", views.story_detail, name="story"),
     path("topics/", views.topic_list, name="topics"),
-    path("topics/<str:slug>/", views.topic_detail, name="topic"),
+    path("topics/<topicslug:slug>/", views.topic_detail, name="topic"),
     path("sources/", views.source_list, name="sources"),
     path("sources/<slug:slug>/", views.source_detail, name="source"),
     path("authors/<str:username>/", views.author_detail, name="author"),

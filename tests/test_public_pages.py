@@ -69,3 +69,8 @@ def test_topics_named_in_any_script_or_in_symbols_have_working_pages(client, nam
         "/sitemap-topics.xml",
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_a_control_character_in_a_topic_address_is_not_found(client):
+    for url in ["/topics/%00/", "/topics/a%01b/", "/feeds/topics/%00.rss"]:
+        assert client.get(url).status_code == 404, url
