@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from stories.cache import never_cache_privately
 from stories.models import Issue, PreviewLink, Story
 from stories.seo import absolute
-from stories.views import issue_page_context, issue_queryset, story_page_context, story_queryset
+from stories.views import issue_page_context, issue_queryset, story_page_context
 
 SHARE_LINK_DAYS = (1, 3, 7, 14, 30)
 DEFAULT_SHARE_LINK_DAYS = 7
@@ -53,8 +53,7 @@ def _preview_response(request, target, *, shared: PreviewLink | None = None):
     """Render target with the public templates, marked as a preview."""
     banner = {"shared": shared, "admin_url": _admin_url(target) if shared is None else ""}
     if isinstance(target, Story):
-        story = story_queryset(Story.objects.filter(pk=target.pk)).get()
-        context = story_page_context(story)
+        context = story_page_context(target)
         template = "stories/story_detail.html"
     else:
         # Stories a reader would see once it is out: everything but withdrawn ones.

@@ -147,6 +147,19 @@ def test_story_page_has_bylines_date_topics_and_the_issue_it_appeared_in(client,
     assert 'href="/issues/2/"' in section(html, "appeared-in")
 
 
+def test_story_date_and_issues_count_only_issues_readers_can_see(client):
+    story = approved_story()
+    earlier = published_issue(stories=[story], as_of=timezone.now() - timezone.timedelta(days=9))
+    later = published_issue(stories=[story], as_of=timezone.now() - timezone.timedelta(days=2))
+    upcoming = scheduled_issue(stories=[story], in_minutes=90)
+    html = page(client, story.get_absolute_url())
+    byline = section(html, "byline")
+    assert f'datetime="{timezone.localtime(earlier.publish_at).isoformat()}"' in byline
+    appeared = section(html, "appeared-in")
+    assert appeared.index(f"issue #{earlier.number}") < appeared.index(f"issue #{later.number}")
+    assert f"issue #{upcoming.number}" not in appeared
+
+
 def test_corrections_are_dated_and_newest_first(client, demo):
     story = Story.objects.get(slug="ais-sputnik-moment")
     CorrectionFactory(

@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -106,29 +106,40 @@ class IssueStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+PUBLIC_ISSUE_STATUSES = (IssueStatus.SCHEDULED, IssueStatus.PUBLISHED)
+PUBLIC_STORY_STATUSES = (StoryStatus.APPROVED, StoryStatus.PUBLISHED)
+
+
+def public_issue(now=None, through: str = "") -> Q:
+    """The one rule for which issues readers may see, as a condition on the
+    issue reached through the lookup path ``through`` (e.g. "issue__").
+
+    A scheduled issue counts from its publication time on, by this condition
+    alone: no background job has to run for it to appear on time.
+    """
+    now = now or timezone.now()
+    return Q(**{f"{through}status__in": PUBLIC_ISSUE_STATUSES, f"{through}publish_at__lte": now})
+
+
 class IssueQuerySet(models.QuerySet):
     def published(self, now=None):
-        """The one rule for which issues readers may see.
-
-        A scheduled issue counts from its publication time on, by this query
-        alone: no background job has to run for it to appear on time.
-        """
-        now = now or timezone.now()
-        return self.filter(
-            status__in=[IssueStatus.SCHEDULED, IssueStatus.PUBLISHED], publish_at__lte=now
-        )
+        """The issues readers may see (see public_issue)."""
+        return self.filter(public_issue(now))
 
 
 class StoryQuerySet(models.QuerySet):
     def published(self, now=None):
         """The one rule for which stories readers may see: those an issue
-        readers may see holds, unless the story itself was withdrawn."""
-        visible_issues = Issue.objects.published(now)
-        in_visible_issue = IssueItem.objects.filter(story=OuterRef("pk"), issue__in=visible_issues)
-        return self.filter(
-            Exists(in_visible_issue),
-            status__in=[StoryStatus.APPROVED, StoryStatus.PUBLISHED],
+        readers may see holds, unless the story itself was withdrawn.
+
+        The issue is joined inside the EXISTS rather than nested as a second
+        subquery: the same rows, a simpler plan, and less SQL to build on
+        every public request.
+        """
+        in_visible_issue = IssueItem.objects.filter(
+            public_issue(now, "issue__"), story=OuterRef("pk")
         )
+        return self.filter(Exists(in_visible_issue), status__in=PUBLIC_STORY_STATUSES)
 
 
 def lead_image_path(instance: "Story", filename: str) -> str:
