@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint demo browser axe bench soak clean
+.PHONY: run test install lint demo browser bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
@@ -37,17 +37,8 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests."; fi; }
 
-## axe: fetch axe-core from npm for the browser accessibility checks (not committed)
-AXE_VERSION := 4.14.1
-AXE := node_modules/axe-core/axe.min.js
-$(AXE):
-	@command -v npm >/dev/null || { echo "npm is needed to fetch axe-core for the accessibility tests."; exit 1; }
-	npm install --prefix $(CURDIR) --no-save --no-package-lock --no-audit --no-fund axe-core@$(AXE_VERSION)
-
-axe: $(AXE)
-
 ## test: install, then lint and run the whole suite (DATABASE_URL picks the database)
-test: $(STAMP) browser axe
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
@@ -70,4 +61,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache node_modules
+	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -1,11 +1,12 @@
 """The reader's site in Chromium at phone and desktop widths: screenshots into
 test-artifacts/ and an axe-core accessibility check of each page.
 
-axe-core comes from npm through `make axe` (a step of `make test`); it is not
-committed.
+axe-core comes bundled with the axe-playwright-python package (a dev
+dependency), so no npm is needed.
 """
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from tests.reader_helpers import ensure_editorial_groups, load_demo_newsroom
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
-AXE = Path(django_settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = {
     "home": "/",
     "issue": "/issues/2/",
@@ -32,12 +32,7 @@ BLOCKING = {"serious", "critical"}
 
 @pytest.fixture(scope="session")
 def axe_source(browser) -> str:
-    if not AXE.exists():
-        pytest.fail(
-            f"axe-core is missing at {AXE.relative_to(django_settings.BASE_DIR)}; "
-            "run `make axe` (or `make test`, which runs it) to fetch it from npm."
-        )
-    return AXE.read_text()
+    return resources.files("axe_playwright_python").joinpath("axe.min.js").read_text()
 
 
 @pytest.fixture
