@@ -64,15 +64,19 @@ def next_publication_time() -> datetime | None:
     return upcoming
 
 
-def page_cache_timeout() -> int:
+def cache_timeout_until(upcoming: datetime | None) -> int:
     """Seconds a public page may stay cached: the configured maximum, cut short
-    by the next scheduled publication."""
+    by the scheduled publication ``upcoming`` (none when it has come)."""
     timeout = settings.NEWSROOM_PAGE_CACHE_SECONDS
-    upcoming = next_publication_time()
     if upcoming is not None:
         until = int((upcoming - timezone.now()).total_seconds())
         timeout = max(0, min(timeout, until))
     return timeout
+
+
+def page_cache_timeout() -> int:
+    """Seconds a page rendered now may stay cached."""
+    return cache_timeout_until(next_publication_time())
 
 
 # -- public page responses ----------------------------------------------------
@@ -138,14 +142,18 @@ def public_page(view):
         key = page_key(request)
         entry = cache.get(key) if settings.NEWSROOM_PAGE_CACHE else None
         if entry is None:
+            # The horizon is read before the page is rendered: a page whose
+            # queries ran just before an issue's minute must not be kept past
+            # it, which a horizon read after rendering (already moved on to the
+            # next issue) would allow. Only needed when a copy will be kept.
+            keep = settings.NEWSROOM_PAGE_CACHE or browser_cache_seconds() > 0
+            upcoming = next_publication_time() if keep else None
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.cookies or response.streaming:
                 return response
             if hasattr(response, "render"):
                 response.render()
-            # The horizon lookup is only needed when a copy will be kept.
-            keep = settings.NEWSROOM_PAGE_CACHE or browser_cache_seconds() > 0
-            timeout = page_cache_timeout() if keep else 0
+            timeout = cache_timeout_until(upcoming) if keep else 0
             entry = {
                 "content": response.content,
                 "content_type": response["Content-Type"],

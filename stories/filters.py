@@ -30,7 +30,7 @@ from django_filters import (
 )
 from django_filters.fields import DateRangeField
 
-from stories.cache import content_generation, page_cache_timeout
+from stories.cache import cache_timeout_until, content_generation, next_publication_time
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
 
 # Query parameters that position a page of results; a change of filters drops them.
@@ -66,8 +66,10 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
     key = f"discovery:filter-choices:{content_generation()}"
     choices = cache.get(key)
     if choices is None:
+        # The horizon is read first, as for pages (stories/cache.py).
+        upcoming = next_publication_time()
         choices = read_filter_choices()
-        cache.set(key, choices, timeout=page_cache_timeout())
+        cache.set(key, choices, timeout=cache_timeout_until(upcoming))
     return choices
 
 

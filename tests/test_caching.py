@@ -138,3 +138,29 @@ def test_error_pages_are_never_cached(client, django_assert_num_queries):
         response = client.get("/stories/missing/")
     assert response.status_code == 404
     assert "public" not in response.get("Cache-Control", "")
+
+
+def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
+    client, story, monkeypatch
+):
+    """A request whose queries run just before an issue's minute and finishes
+    just after must not cache the page without that issue for the full
+    timeout: the horizon is the one read before rendering."""
+    from stories import views
+
+    upcoming = scheduled_issue(1, in_minutes=1, headline="Goes live mid-render")
+    minute = upcoming.publish_at
+    real_context = views.issue_page_context
+
+    with time_machine.travel(minute - timedelta(seconds=1), tick=False) as clock:
+
+        def context_that_finishes_after_the_minute(issue, **kwargs):
+            context = real_context(issue, **kwargs)  # the issue query ran before the minute
+            clock.move_to(minute + timedelta(seconds=1))
+            return context
+
+        monkeypatch.setattr(views, "issue_page_context", context_that_finishes_after_the_minute)
+        stale = client.get("/")
+        monkeypatch.setattr(views, "issue_page_context", real_context)
+        assert "Goes live mid-render" not in stale.content.decode()
+        assert "Goes live mid-render" in client.get("/").content.decode()
