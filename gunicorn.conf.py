@@ -3,20 +3,31 @@
 import multiprocessing
 import os
 
+
+def _whole_number(name: str, default: int) -> int:
+    """A positive whole number from the environment, or a sentence saying what is wrong."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: pages are served from the cache or a few fast queries, so a
 # worker per core (plus one) keeps both cores busy without over-committing memory.
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+workers = _whole_number("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
+threads = _whole_number("GUNICORN_THREADS", 1)
 # A request that takes longer than this is stuck (a page needs milliseconds);
 # the worker is replaced rather than left holding a connection forever.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = _whole_number("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
 # Above the usual load balancer idle timeout would be wrong; a few seconds
 # lets a balancer reuse connections without tying up sync workers.
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+keepalive = _whole_number("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so slow leaks in any library cannot grow forever.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests = _whole_number("GUNICORN_MAX_REQUESTS", 5000)
 max_requests_jitter = 500
 # The worker heartbeat file on a container's overlay filesystem can stall a
 # worker; memory-backed /dev/shm does not.

@@ -7,6 +7,7 @@ never silently becomes a default.
 
 import os
 import zoneinfo
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,6 +53,41 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_hosts(name: str, default: list[str]) -> list[str]:
+    """Host names as ALLOWED_HOSTS takes them: no scheme, path or port."""
+    hosts = env_list(name, default)
+    for host in hosts:
+        if "://" in host or "/" in host or " " in host:
+            raise ImproperlyConfigured(
+                f"{name} must list host names separated by commas, such as "
+                f"'news.example.com,.example.org', without a scheme or path, not {host!r}."
+            )
+    return hosts
+
+
+def env_url(name: str, schemes: set[str], example: str) -> str:
+    """An optional URL whose scheme must be one of schemes; empty when unset."""
+    raw = os.environ.get(name, "").strip()
+    scheme, separator, _ = raw.partition("://")
+    if raw and (not separator or scheme.lower() not in schemes):
+        allowed = ", ".join(f"{scheme}://" for scheme in sorted(schemes))
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with {allowed} (e.g. {example!r}), not {raw!r}."
+        )
+    return raw
+
+
+def env_path(name: str, default: str) -> Path:
+    """An absolute folder path; a relative one would depend on where the server starts."""
+    raw = os.environ.get(name, "").strip() or default
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute path such as /srv/media, not {raw!r}."
+        )
+    return path
+
+
 def env_choice(name: str, default: str, choices: set[str]) -> str:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -84,7 +120,13 @@ def env_database(name: str, default: str, conn_max_age: int, connect_timeout: in
         raise ImproperlyConfigured(
             f"{name} must be a sqlite:/// or postgres:// URL, not one starting {scheme!r}."
         )
-    config = dj_database_url.parse(url)
+    try:
+        config = dj_database_url.parse(url)
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"{name} is not a valid database URL ({error}); expected e.g. "
+            "postgres://user:password@host:5432/name or sqlite:////absolute/path.db."
+        ) from None
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Persistent connections, checked before reuse so a restarted database
         # costs one failed request per worker instead of a worker restart.

@@ -6,6 +6,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -51,6 +53,20 @@ def test_gunicorn_takes_workers_from_the_environment():
         check=True,
     )
     assert out.stdout.strip() == "7"
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-2"])
+def test_a_bad_worker_count_stops_gunicorn_with_a_sentence(value):
+    code = "import runpy; runpy.run_path('gunicorn.conf.py')"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GUNICORN_WORKERS": value},
+    )
+    assert out.returncode != 0
+    assert f"GUNICORN_WORKERS must be a whole number of at least 1, not {value!r}." in out.stderr
 
 
 def test_image_requirements_come_from_pyproject():

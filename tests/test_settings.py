@@ -78,3 +78,65 @@ def test_postgres_url_gets_persistent_checked_connections():
 
 def test_storage_is_utc_and_display_is_the_newsroom_zone(settings):
     assert settings.USE_TZ is True
+
+
+@pytest.mark.parametrize(
+    "variable,value,sentence",
+    [
+        (
+            "DJANGO_ALLOWED_HOSTS",
+            "https://news.example",
+            "DJANGO_ALLOWED_HOSTS must list host names",
+        ),
+        ("DJANGO_ALLOWED_HOSTS", "news.example/admin", "DJANGO_ALLOWED_HOSTS must list host names"),
+        ("REDIS_URL", "127.0.0.1:6379", "REDIS_URL must be a URL starting with redis://"),
+        ("REDIS_URL", "http://cache.internal", "REDIS_URL must be a URL starting with redis://"),
+        ("DJANGO_MEDIA_ROOT", "media", "DJANGO_MEDIA_ROOT must be an absolute path"),
+        ("DJANGO_STATIC_ROOT", "./static", "DJANGO_STATIC_ROOT must be an absolute path"),
+        (
+            "DATABASE_URL",
+            "postgres://root@db:port/news",
+            "DATABASE_URL is not a valid database URL",
+        ),
+        ("NEWSROOM_PAGE_CACHE_SECONDS", "five", "NEWSROOM_PAGE_CACHE_SECONDS must be a whole"),
+        ("DJANGO_SECURE_COOKIES", "perhaps", "DJANGO_SECURE_COOKIES must be true or false"),
+    ],
+)
+def test_each_bad_value_stops_start_up_with_a_sentence_naming_its_variable(
+    variable, value, sentence
+):
+    result = start_up(**{variable: value})
+    assert result.returncode != 0
+    assert sentence in result.stderr
+    assert "Traceback" in result.stderr  # stopped at import, before serving anything
+    assert repr(value) in result.stderr or variable == "DATABASE_URL"
+
+
+def test_the_newsroom_zone_is_the_display_zone_and_storage_stays_utc():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "from django.utils import timezone; "
+            "print(settings.TIME_ZONE, settings.USE_TZ, timezone.now().tzname())",
+        ],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "newsroom.settings",
+            "NEWSROOM_TIME_ZONE": "America/New_York",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["America/New_York", "True", "UTC"], result.stderr
+
+
+def test_good_redis_and_paths_start(tmp_path):
+    result = start_up(
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
+        DJANGO_ALLOWED_HOSTS=".news.example,localhost",
+    )
+    assert result.returncode == 0, result.stderr
