@@ -27,7 +27,13 @@ run: $(STAMP)
 	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
 	@echo "  Logins: admin, writer, editor, publisher; password: $${NEWSROOM_DEMO_PASSWORD:-$$(cat .demo-password 2>/dev/null || echo 'as printed when the demo was first loaded')}"
 	@echo
-	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# As readers will see it: the site's own error pages, not the debug ones
+	@# (DJANGO_DEBUG=true make run brings those back). Plain http on this machine,
+	@# so cookies are not marked Secure; uploads are served by the app; logs are
+	@# plain lines for a person rather than JSON for a collector.
+	@mkdir -p staticfiles
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} DJANGO_SECURE_COOKIES=false NEWSROOM_SERVE_MEDIA=true \
+	  NEWSROOM_LOG_FORMAT=plain $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## browser: make sure Chromium is there for the browser tests (installs it when run as root)
 browser:
@@ -43,8 +49,8 @@ test: $(STAMP) browser
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-## bench: the performance table, on PostgreSQL at archive scale (BENCH_DATABASE_URL picks the database)
-BENCH_DATABASE_URL ?= postgres://root@127.0.0.1:5432/newsroom_bench
+## bench: the performance table, on PostgreSQL at archive scale (BENCH_DATABASE_URL or DATABASE_URL picks the database)
+BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/newsroom_bench)
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

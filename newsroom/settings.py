@@ -169,6 +169,9 @@ STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env_str("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
+# Serve uploads from the app (development, `make run`); production leaves them
+# to a media bucket or the web server in front.
+NEWSROOM_SERVE_MEDIA = env_bool("NEWSROOM_SERVE_MEDIA", DEBUG)
 # Hashed, compressed, forever-cacheable static files once collectstatic has
 # run (the Docker image and `make bench` do). A fresh checkout and the tests run
 # without it, with whitenoise finding files where runserver would.

@@ -14,7 +14,16 @@ urlpatterns = [
     path("", include("stories.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
+if settings.NEWSROOM_SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    # Uploads from the app itself: for development and `make run`. Production
+    # serves them from a media bucket or the web server in front.
+    from django.urls import re_path
+    from django.views.static import serve
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [
+        re_path(
+            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    ]
