@@ -56,6 +56,22 @@ def test_one_pass_records_due_issues_and_says_which():
 
 
 @pytest.mark.django_db
+def test_a_pass_that_records_an_issue_clears_the_page_cache(django_capture_on_commit_callbacks):
+    from stories.cache import content_generation
+
+    due = scheduled_issue(1, in_minutes=5)
+    before = content_generation()
+    with time_machine.travel(due.publish_at + timedelta(seconds=3), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            run()
+        assert content_generation() > before
+        after_recording = content_generation()
+        with django_capture_on_commit_callbacks(execute=True):
+            run()  # nothing left to record
+    assert content_generation() == after_recording
+
+
+@pytest.mark.django_db
 def test_a_second_pass_records_nothing_more():
     issue = scheduled_issue(1, in_minutes=5)
     with time_machine.travel(issue.publish_at + timedelta(minutes=1), tick=False):
