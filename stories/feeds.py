@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.db.models import Exists, OuterRef, Prefetch
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, SyndicationFeed
@@ -27,6 +26,7 @@ from django.utils.text import Truncator
 
 from stories.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.views import get_or_not_found
 
 # Items per feed: issues hold many full stories, so fewer of them.
 FEED_LENGTH = 20
@@ -272,7 +272,7 @@ class TopicRssFeed(Feed):
         # A topic only tagged on unpublished stories does not exist for readers.
         published = Story.objects.published()
         tagged = TaggedTopic.objects.filter(tag=OuterRef("pk"), content_object__in=published)
-        return get_object_or_404(Topic.objects.filter(Exists(tagged)), slug=slug)
+        return get_or_not_found(Topic.objects.filter(Exists(tagged)), slug=slug)
 
     def title(self, topic):
         return f"{settings.SITE_NAME}: {topic.name}"

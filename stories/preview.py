@@ -13,8 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -23,7 +22,13 @@ from django.views.decorators.http import require_POST
 from stories.cache import never_cache_privately
 from stories.models import Issue, PreviewLink, Story
 from stories.seo import absolute
-from stories.views import issue_page_context, issue_queryset, story_page_context
+from stories.views import (
+    get_or_not_found,
+    issue_page_context,
+    issue_queryset,
+    not_found,
+    story_page_context,
+)
 
 SHARE_LINK_DAYS = (1, 3, 7, 14, 30)
 DEFAULT_SHARE_LINK_DAYS = 7
@@ -85,7 +90,9 @@ def _staff_target(request, kind: str, pk: int):
         return None
     if not request.user.has_perm(f"stories.view_{model._meta.model_name}"):
         raise PermissionDenied(f"You may not view {model._meta.verbose_name_plural}.")
-    return get_object_or_404(model, pk=pk)
+    # Not the reader's gate: staff preview what is not public yet. Still the
+    # one 404, so the page for a missing pk reads like every other.
+    return get_or_not_found(model.objects.all(), pk=pk)
 
 
 def staff_preview(request, kind: str, pk: int):
@@ -103,7 +110,7 @@ def shared_preview(request, token):
     )
     if link is None:
         # Expired, revoked and made-up tokens look the same.
-        raise Http404("No such preview.")
+        raise not_found()
     target = link.story or link.issue
     if _is_public(target):
         return never_cache_privately(redirect(target.get_absolute_url()))

@@ -18,12 +18,13 @@ from django.contrib.sitemaps.views import SitemapIndexItem, x_robots_tag
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Greatest
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 
 from stories.models import Citation, Issue, Story, TaggedTopic
+from stories.views import not_found
 
 SECTION_LIMIT = 10_000
 
@@ -149,11 +150,11 @@ def section(request, section):
     """One section's sitemap. Written out directly rather than through
     Django's sitemap template, which took over a second for 10,000 URLs."""
     if section not in SITEMAPS:
-        raise Http404("No such sitemap.")
+        raise not_found()
     try:
         urls = SITEMAPS[section]().get_urls(page=request.GET.get("p", 1))
     except (EmptyPage, PageNotAnInteger) as error:
-        raise Http404("No such sitemap page.") from error
+        raise not_found() from error
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',

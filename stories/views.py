@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from stories import seo
@@ -19,6 +19,25 @@ from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
 
 PAGE_SIZE = 20
 RECENT_ISSUES = 5
+
+
+# -- the one "not found" ------------------------------------------------------
+
+
+def not_found() -> Http404:
+    """The public site's only 404. Its message is the same whether what was
+    asked for never existed or exists but is not public (a draft, a topic
+    only drafts carry, a writer with nothing published): a DEBUG error page
+    prints it, and nothing on that page may tell the two apart."""
+    return Http404("Nothing public at this address.")
+
+
+def get_or_not_found(queryset, **lookup):
+    """The one row of queryset matching lookup, or the public 404."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise not_found() from None
 
 
 # -- querysets shared with the preview pages ----------------------------------
@@ -102,9 +121,10 @@ def _paginate(request, queryset):
     try:
         page = paginator.page(request.GET.get("page", 1))
     except InvalidPage:
-        raise Http404("No such page.") from None
+        raise not_found() from None
     if not paginator.count:
-        raise Http404("Nothing published here.")
+        # A topic, source or author with nothing published is not there.
+        raise not_found()
     return page
 
 
@@ -142,7 +162,7 @@ def issue_detail(request, number, slug=None):
         # Any slug goes to the one canonical address; whether the issue is
         # public is decided there, so the redirect reveals nothing.
         return redirect("stories:issue", number=number, permanent=True)
-    issue = get_object_or_404(
+    issue = get_or_not_found(
         issue_queryset(Issue.objects.published(), Story.objects.published()), number=number
     )
     return render(request, "stories/issue_detail.html", issue_page_context(issue))
@@ -150,7 +170,7 @@ def issue_detail(request, number, slug=None):
 
 @public_page
 def story_detail(request, slug):
-    story = get_object_or_404(Story.objects.published(), slug=slug)
+    story = get_or_not_found(Story.objects.published(), slug=slug)
     return render(request, "stories/story_detail.html", story_page_context(story))
 
 
@@ -174,7 +194,7 @@ def topic_list(request):
 
 @public_page
 def topic_detail(request, slug):
-    topic = get_object_or_404(Topic, slug=slug)
+    topic = get_or_not_found(Topic.objects.all(), slug=slug)
     page = _paginate(request, _story_listing(Story.objects.published().filter(topics=topic)))
     meta = seo.listing_meta(
         topic.name,
@@ -207,7 +227,7 @@ def source_list(request):
 
 @public_page
 def source_detail(request, slug):
-    source = get_object_or_404(Source, slug=slug)
+    source = get_or_not_found(Source.objects.all(), slug=slug)
     stories = Story.objects.published().filter(
         pk__in=Citation.objects.filter(source=source).values("story")
     )
@@ -230,8 +250,8 @@ def source_detail(request, slug):
 def author_detail(request, username):
     if "\x00" in username:
         # No username holds a NUL, and PostgreSQL refuses one in a query.
-        raise Http404("No such author.")
-    author = get_object_or_404(get_user_model(), username=username)
+        raise not_found()
+    author = get_or_not_found(get_user_model().objects.all(), username=username)
     page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
     name = author.get_full_name() or author.get_username()
     meta = seo.listing_meta(name, reverse("stories:author", args=[username]), f"Stories by {name}.")

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from stories import workflow
-from tests.factories import StoryFactory, published_issue, scheduled_issue, user_in
+from tests.factories import IssueFactory, StoryFactory, published_issue, scheduled_issue, user_in
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +74,56 @@ def test_topics_named_in_any_script_or_in_symbols_have_working_pages(client, nam
 def test_a_control_character_in_a_topic_address_is_not_found(client):
     for url in ["/topics/%00/", "/topics/a%01b/", "/feeds/topics/%00.rss"]:
         assert client.get(url).status_code == 404, url
+
+
+def _draft_only_things() -> dict[str, str]:
+    """Addresses of a topic, source, author, story and issue that exist but
+    hold nothing public: only a draft story carries them."""
+    draft = StoryFactory(headline="Leak draft", created_by=user_in("Writers", username="ghost"))
+    draft.topics.add("Secret topic")
+    topic = draft.topics.get()
+    draft_issue = IssueFactory(number=77, headline="Leak draft issue")
+    draft_issue.items.create(story=draft, position=1)
+    return {
+        "topic": f"/topics/{topic.slug}/",
+        "topic page 2": f"/topics/{topic.slug}/?page=2",
+        "topic feed": f"/feeds/topics/{topic.slug}.rss",
+        "source": f"/sources/{draft.citations.get().source.slug}/",
+        "author": "/authors/ghost/",
+        "story": f"/stories/{draft.slug}/",
+        "issue": f"/issues/{draft_issue.number}/",
+    }
+
+
+MISSING = {
+    "topic": "/topics/no-such-thing/",
+    "topic page 2": "/topics/no-such-thing/?page=2",
+    "topic feed": "/feeds/topics/no-such-thing.rss",
+    "source": "/sources/no-such-thing/",
+    "author": "/authors/no-such-thing/",
+    "story": "/stories/no-such-thing/",
+    "issue": "/issues/78/",
+}
+
+
+def test_debug_404_pages_do_not_tell_a_draft_only_address_from_a_missing_one(client, settings):
+    # make run serves DEBUG error pages, which print the 404's message: it must
+    # be the same whether a draft holds the address or nothing does.
+    settings.DEBUG = True
+    published_issue(1)  # something public exists, so listings are not empty
+    for kind, existing in _draft_only_things().items():
+        bodies = []
+        for url in (existing, MISSING[kind]):
+            response = client.get(url)
+            assert response.status_code == 404, url
+            path = url.split("?")[0]
+            bodies.append(response.content.decode().replace(path, "PATH").replace(path[1:], "PATH"))
+        assert "Leak" not in bodies[0] and "ghost" not in bodies[0], kind
+        assert bodies[0] == bodies[1], kind
+
+
+def test_every_public_404_carries_the_same_message(client, settings):
+    settings.DEBUG = True
+    html = client.get("/sources/no-such-thing/").content.decode()
+    assert "Nothing public at this address." in html
+    assert "matches the given query" not in html
