@@ -1,10 +1,12 @@
 """The sitemap index, its sections with lastmod, and robots.txt."""
 
+import uuid
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from tests.factories import (
     TopicFactory,
@@ -97,6 +99,27 @@ def test_robots_txt_points_to_the_sitemap_and_keeps_previews_and_admin_out(clien
     lines = response.content.decode().splitlines()
     assert "Disallow: /p/" in lines and "Disallow: /admin/" in lines
     assert f"Sitemap: {SITE}/sitemap.xml" in lines
+
+
+def test_robots_txt_disallows_every_preview_address_the_site_actually_serves(client):
+    """Share links and staff previews, from the URL patterns themselves: a
+    change of prefix there must not leave previews crawlable."""
+    disallowed = [
+        line.removeprefix("Disallow:").strip()
+        for line in client.get("/robots.txt").content.decode().splitlines()
+        if line.startswith("Disallow:")
+    ]
+    previews = [
+        reverse("stories:shared_preview", args=[uuid.uuid4()]),
+        reverse("stories:preview", args=["story", 1]),
+        reverse("stories:preview", args=["issue", 1]),
+        reverse("stories:share_preview", args=["story", 1]),
+    ]
+    for address in previews:
+        assert any(rule and address.startswith(rule) for rule in disallowed), address
+    public = [reverse("stories:story", args=["a-story"]), reverse("stories:issue", args=[1])]
+    for address in public:
+        assert not any(rule and address.startswith(rule) for rule in disallowed), address
 
 
 def test_sitemap_query_count_does_not_grow_with_content(client, django_assert_num_queries):
