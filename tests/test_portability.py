@@ -2,13 +2,14 @@
 
 import io
 import json
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import serializers
 from django.core.management import CommandError, call_command
 
-from stories.models import AuditEntry, Issue, Story
+from stories.models import AuditEntry, Issue, SearchDocument, Story
 from stories.portability import FORMAT_VERSION, SECTIONS
 from tests.factories import StoryFactory, ensure_editorial_groups, published_issue
 
@@ -57,13 +58,28 @@ def fresh_database():
     ensure_editorial_groups()
 
 
-def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path):
+def search_index() -> list[tuple]:
+    """The search rows' text; the import rebuilds them rather than restoring them."""
+    return list(SearchDocument.objects.order_by("pk").values_list("pk", "headline", "dek", "body"))
+
+
+def found_by_search(client, word: str) -> list[str]:
+    response = client.get("/search/", {"q": word})
+    assert response.status_code == 200
+    return re.findall(r'<h2><a href="([^"]*)">', response.content.decode())
+
+
+def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path, client):
     before = snapshot()
+    indexed = search_index()
     assert len(before["stories"]) >= 10 and len(before["audit_trail"]) >= 30
+    story = Story.objects.published().get(slug="ais-sputnik-moment")
+    assert found_by_search(client, "Sputnik") == [story.get_absolute_url()]
     path = tmp_path / "backup.json"
     call_command("export_content", output=str(path), stderr=io.StringIO())
     fresh_database()
     assert Story.objects.count() == 0 and get_user_model().objects.count() == 0
+    assert SearchDocument.objects.count() == 0
 
     out = io.StringIO()
     call_command("import_content", str(path), stdout=out, stderr=io.StringIO())
@@ -73,6 +89,10 @@ def test_round_trip_of_the_demo_loses_nothing(demo, tmp_path):
         assert after[section] == before[section], section
     assert "Restored" in out.getvalue()
     assert "Created 4 accounts without passwords" in out.getvalue()
+    # Search works again at once: the index is rebuilt, not left empty.
+    assert search_index() == indexed
+    assert f"Indexed {len(indexed)} stories for search." in out.getvalue()
+    assert found_by_search(client, "Sputnik") == [story.get_absolute_url()]
 
 
 def test_restored_rows_keep_status_timestamps_versions_and_rendered_html(demo, tmp_path):

@@ -11,7 +11,8 @@ from stories.portability import ImportRefused, import_content
 class Command(BaseCommand):
     help = (
         "Restore an export_content file into an empty database (run 'migrate' first). "
-        "Statuses, timestamps, version numbers and rendered HTML come back exactly; "
+        "Statuses, timestamps, version numbers and rendered HTML come back exactly, "
+        "and the search index is rebuilt; "
         "accounts that do not exist yet are created without a usable password."
     )
 
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             f"{count} {name.replace('_', ' ')}" for name, count in result["counts"].items()
         )
         self.stdout.write(self.style.SUCCESS(f"Restored {summary}."))
+        self.stdout.write(f"Indexed {result['indexed']} stories for search.")
         if result["created_users"]:
             self.stdout.write(
                 f"Created {result['created_users']} accounts without passwords; set them with "
