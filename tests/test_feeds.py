@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
 from tests.factories import (
+    CorrectionFactory,
     TopicFactory,
     approved_story,
     published_issue,
@@ -144,6 +146,21 @@ def test_topic_feeds_hold_the_topics_stories_with_stable_ids(client, topic_issue
     assert sorted(titles) == sorted(stories)
     assert sorted(ids) == sorted(f"tag:news.example,2025:story:{s.pk}" for s in stories.values())
     assert "DeepSeek shakes the industry" in body
+
+
+def test_a_correction_updates_the_story_in_topic_feeds(client):
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        story = approved_story(headline="Corrected later")
+        story.topics.add(TopicFactory(name="DeepSeek"))
+        published_issue(stories=[story])
+    corrected_at = timezone.now().replace(microsecond=0)
+    with time_machine.travel(corrected_at, tick=False):
+        CorrectionFactory(story=story)
+    feed = parse_xml(client, "/feeds/topics/deepseek.atom")
+    (entry,) = feed.findall(f"{ATOM}entry")
+    assert datetime.fromisoformat(entry.findtext(f"{ATOM}updated")) == corrected_at
+    assert datetime.fromisoformat(entry.findtext(f"{ATOM}published")) < corrected_at
+    assert datetime.fromisoformat(feed.findtext(f"{ATOM}updated")) == corrected_at
 
 
 def test_topic_feed_of_an_unknown_or_unpublished_topic_is_a_404(client):

@@ -1,10 +1,14 @@
 """Titles, descriptions, canonical addresses, link previews and JSON-LD."""
 
+from datetime import datetime, timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from stories.models import Story
 from stories.seo import json_ld
-from tests.factories import published_issue
+from tests.factories import CorrectionFactory, published_issue
 from tests.reader_helpers import head_of, load_demo_newsroom
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +110,36 @@ def test_json_ld_cannot_close_its_script_element(client, settings, tmp_path):
 def test_json_ld_escapes_match_djangos_json_script():
     escaped = str(json_ld({"text": "<a> & </script>"}))
     assert escaped == '{"text": "\\u003Ca\\u003E \\u0026 \\u003C/script\\u003E"}'
+
+
+def test_a_correction_counts_as_a_modification_of_its_story(client):
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        story = published_issue(1).stories.get()
+    corrected_at = timezone.now().replace(microsecond=0)
+    with time_machine.travel(corrected_at, tick=False):
+        CorrectionFactory(story=story)
+    head = head_of(client.get(story.get_absolute_url()))
+    assert datetime.fromisoformat(head.meta["article:modified_time"]) == corrected_at
+    (data,) = head.json_ld
+    assert datetime.fromisoformat(data["dateModified"]) == corrected_at
+    assert datetime.fromisoformat(data["datePublished"]) < corrected_at - timedelta(days=2)
+
+
+def test_editing_or_removing_a_correction_modifies_the_story_but_not_its_edit_version():
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start - timedelta(days=3), tick=False):
+        story = published_issue(1).stories.get()
+    version = Story.objects.get(pk=story.pk).version
+    with time_machine.travel(start, tick=False):
+        correction = CorrectionFactory(story=story)
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        correction.text = "The figure was $6M."
+        correction.save()
+    edited = Story.objects.get(pk=story.pk)
+    assert edited.updated_at == start + timedelta(hours=1)
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        correction.delete()
+    removed = Story.objects.get(pk=story.pk)
+    assert removed.updated_at == start + timedelta(hours=2)
+    # An editor with the story's form open can still save it.
+    assert removed.version == edited.version == version

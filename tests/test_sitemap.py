@@ -2,13 +2,15 @@
 
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import (
+    CorrectionFactory,
     TopicFactory,
     approved_story,
     published_issue,
@@ -91,6 +93,25 @@ def test_scheduled_issue_enters_the_sitemap_at_its_minute(client):
         assert not expected & set(everything(client))
     with time_machine.travel(issue.publish_at):
         assert expected <= set(everything(client))
+
+
+def test_a_correction_moves_the_lastmod_of_its_story_and_of_the_pages_listing_it(client):
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        story = approved_story(headline="Visible")
+        story.topics.add(TopicFactory(name="DeepSeek"))
+        published_issue(stories=[story], number=400)
+    corrected_at = timezone.now().replace(microsecond=0)
+    with time_machine.travel(corrected_at, tick=False):
+        CorrectionFactory(story=story)
+    source = story.citations.get().source
+    found = everything(client)
+    for url in (story.get_absolute_url(), "/topics/deepseek/", source.get_absolute_url()):
+        assert datetime.fromisoformat(found[SITE + url]) == corrected_at, url
+    index = ET.fromstring(client.get("/sitemap.xml").content)
+    lastmods = {s.findtext(f"{NS}loc"): s.findtext(f"{NS}lastmod") for s in index}
+    for section in ("stories", "topics", "sources"):
+        lastmod = lastmods[f"{SITE}/sitemap-{section}.xml"]
+        assert datetime.fromisoformat(lastmod) == corrected_at, section
 
 
 def test_robots_txt_points_to_the_sitemap_and_keeps_previews_and_admin_out(client):

@@ -337,6 +337,19 @@ class Correction(models.Model):
     def save(self, *args, **kwargs):
         self.text_html = render_markdown(self.text)
         super().save(*args, **kwargs)
+        self._story_modified()
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        self._story_modified()
+        return deleted
+
+    def _story_modified(self) -> None:
+        """A correction changes the story page readers see, so it moves the
+        story's updated_at, the one "modified" time that metadata, sitemap
+        and feeds read. A plain UPDATE: not an edit of the story, so its
+        version (which guards open edit forms) and derived fields stay."""
+        Story.objects.filter(pk=self.story_id).update(updated_at=timezone.now())
 
 
 class Issue(models.Model):
