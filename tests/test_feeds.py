@@ -5,7 +5,9 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+import feedparser
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -230,3 +232,120 @@ def test_feed_query_count_does_not_grow_with_content(client, django_assert_num_q
         add_issue(5)
     with django_assert_num_queries(5):
         get(client, url)
+
+
+# -- what a feed reader makes of them ------------------------------------------
+
+
+@pytest.fixture
+def newsroom(topic_issue):
+    """Two published issues, three topics, and text that needs escaping."""
+    awkward = approved_story(
+        headline='Q&A: <R1> vs "V3" & what\'s next',
+        dek="Less-than < and ampersand & in a dek",
+        body="A body with **bold**, a [link](/topics/deepseek/) and an & sign.",
+    )
+    awkward.topics.add(TopicFactory(name="Training efficiency"), TopicFactory(name="Q&A"))
+    published_issue(stories=[awkward], headline="Efficiency & its discontents")
+    return topic_issue
+
+
+def every_xml_feed() -> list[str]:
+    from stories.models import Story, Topic
+
+    topics = Topic.objects.filter(tagged_stories__content_object__in=Story.objects.published())
+    urls = ["/feeds/issues.rss", "/feeds/issues.atom"]
+    for slug in sorted(set(topics.values_list("slug", flat=True))):
+        urls += [f"/feeds/topics/{slug}.rss", f"/feeds/topics/{slug}.atom"]
+    return urls
+
+
+def test_a_feed_reader_parses_every_rss_and_atom_feed_cleanly(client, newsroom):
+    urls = every_xml_feed()
+    assert len(urls) == 2 + 2 * 3  # issues, and the three topics of published stories
+    for url in urls:
+        response = get(client, url)
+        parsed = feedparser.parse(
+            response.content, response_headers={"content-type": response["Content-Type"]}
+        )
+        assert not parsed.bozo, (url, parsed.get("bozo_exception"))
+        assert parsed.version == ("rss20" if url.endswith(".rss") else "atom10"), url
+        assert parsed.feed.title and parsed.feed.link.startswith(SITE), url
+        assert parsed.entries, url
+        ids = [entry.id for entry in parsed.entries]
+        assert len(set(ids)) == len(ids), url
+        for entry in parsed.entries:
+            assert entry.title, url
+            assert entry.link.startswith(f"{SITE}/") and urlsplit(entry.link).path, url
+            assert entry.id, url
+            assert entry.get("published_parsed"), url
+            assert any(c.value for c in entry.get("content", [])), url
+    issues = feedparser.parse(get(client, "/feeds/issues.atom").content)
+    titles = [entry.title for entry in issues.entries]
+    assert any(title.endswith("Efficiency & its discontents") for title in titles)
+    qa = feedparser.parse(get(client, "/feeds/topics/training-efficiency.rss").content)
+    assert qa.entries[0].title == 'Q&A: <R1> vs "V3" & what\'s next'
+
+
+def _is_rfc3339(value) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
+
+
+def json_feed_problems(feed: dict) -> list[str]:
+    """What in feed breaks JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+    problems = []
+    if feed.get("version") != "https://jsonfeed.org/version/1.1":
+        problems.append("version is not the 1.1 URL")
+    if not isinstance(feed.get("title"), str) or not feed["title"]:
+        problems.append("no title")
+    for key in ("home_page_url", "feed_url", "description", "language"):
+        if key in feed and not isinstance(feed[key], str):
+            problems.append(f"{key} is not a string")
+    for author in feed.get("authors", []):
+        if not {"name", "url", "avatar"} & set(author):
+            problems.append("an author has no name, url or avatar")
+    if not isinstance(feed.get("items"), list):
+        return [*problems, "items is not an array"]
+    for n, item in enumerate(feed["items"]):
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            problems.append(f"item {n} has no string id")
+        if not any(isinstance(item.get(k), str) for k in ("content_html", "content_text")):
+            problems.append(f"item {n} has neither content_html nor content_text")
+        for key in ("url", "title", "summary", "image"):
+            if key in item and not isinstance(item[key], str):
+                problems.append(f"item {n}: {key} is not a string")
+        for key in ("date_published", "date_modified"):
+            if key in item and not _is_rfc3339(item[key]):
+                problems.append(f"item {n}: {key} is not an RFC 3339 date")
+        if "tags" in item and not all(isinstance(t, str) for t in item["tags"]):
+            problems.append(f"item {n}: tags are not strings")
+        for attachment in item.get("attachments", []):
+            if not (isinstance(attachment.get("url"), str) and attachment.get("mime_type")):
+                problems.append(f"item {n}: an attachment lacks url or mime_type")
+    return problems
+
+
+def test_the_json_feed_meets_every_requirement_of_json_feed_1_1(client, newsroom):
+    response = get(client, "/feeds/issues.json")
+    feed = json.loads(response.content)
+    assert json_feed_problems(feed) == []
+    assert len(feed["items"]) == 2
+    assert len({item["id"] for item in feed["items"]}) == 2
+    assert all(item["url"].startswith(f"{SITE}/") for item in feed["items"])
+
+
+def test_the_json_feed_check_does_catch_a_broken_feed():
+    broken = {
+        "version": "https://jsonfeed.org/version/1",
+        "items": [{"id": 7, "url": "/x", "date_published": "yesterday"}],
+    }
+    assert json_feed_problems(broken) == [
+        "version is not the 1.1 URL",
+        "no title",
+        "item 0 has no string id",
+        "item 0 has neither content_html nor content_text",
+        "item 0: date_published is not an RFC 3339 date",
+    ]
