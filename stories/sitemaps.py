@@ -5,10 +5,12 @@ protocol's 50,000-URL limit as the archive grows; a section past
 SECTION_LIMIT URLs continues on ?p=2. Everything comes through the published
 gate, and URLs are built from settings.SITE_URL rather than the request's
 Host header. The latest lastmod of a section is one aggregate query, not a
-walk over every item as Django's default would do.
+walk over every item as Django's default would do, and the index asks each
+section for it and its URL count together.
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
+from math import ceil
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.contrib.sitemaps.views import SitemapIndexItem, x_robots_tag
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Count, Max
 from django.db.models.functions import Greatest
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -55,6 +57,16 @@ class SiteSitemap(Sitemap):
     def lastmod(self, item):
         return item[1]
 
+    def summary(self) -> tuple[datetime | None, int]:
+        """The section's latest lastmod and its number of URLs, in one
+        aggregate query: all the index needs, where Django's default walks
+        the items for the first and counts them in a second query."""
+        raise NotImplementedError
+
+    def page_count(self, count: int) -> int:
+        # As Django's paginator counts them: an empty section still has page 1.
+        return max(1, ceil(count / self.limit))
+
 
 class IssueSitemap(SiteSitemap):
     url_name = "stories:issue"
@@ -69,11 +81,11 @@ class IssueSitemap(SiteSitemap):
             .order_by("-publish_at", "-number")
         )
 
-    def get_latest_lastmod(self):
-        latest = Issue.objects.published().aggregate(
-            updated=Max("updated_at"), live=Max("publish_at")
+    def summary(self):
+        found = Issue.objects.published().aggregate(
+            updated=Max("updated_at"), live=Max("publish_at"), count=Count("pk")
         )
-        return max(filter(None, latest.values()), default=None)
+        return max(filter(None, (found["updated"], found["live"])), default=None), found["count"]
 
 
 class StorySitemap(SiteSitemap):
@@ -82,8 +94,9 @@ class StorySitemap(SiteSitemap):
     def items(self):
         return Story.objects.published().values_list("slug", "updated_at").order_by("pk")
 
-    def get_latest_lastmod(self):
-        return Story.objects.published().aggregate(latest=Max("updated_at"))["latest"]
+    def summary(self):
+        found = Story.objects.published().aggregate(latest=Max("updated_at"), count=Count("pk"))
+        return found["latest"], found["count"]
 
 
 class _GroupedSitemap(SiteSitemap):
@@ -94,21 +107,26 @@ class _GroupedSitemap(SiteSitemap):
     link_model = None  # TaggedTopic or Citation
     slug_path = story_path = ""
 
+    def _links(self):
+        return self.link_model.objects.filter(
+            **{f"{self.story_path}__in": Story.objects.published()}
+        )
+
     def items(self):
         return (
-            self.link_model.objects.filter(**{f"{self.story_path}__in": Story.objects.published()})
+            self._links()
             .values_list(self.slug_path)
             .annotate(lastmod=Max(f"{self.story_path}__updated_at"))
             .order_by(self.slug_path)
         )
 
-    def get_latest_lastmod(self):
-        linked = self.link_model.objects.filter(**{self.story_path: OuterRef("pk")})
-        return (
-            Story.objects.published()
-            .filter(Exists(linked))
-            .aggregate(latest=Max("updated_at"))["latest"]
+    def summary(self):
+        # Slugs are unique, so distinct targets count the rows items() groups into.
+        target = self.slug_path.removesuffix("__slug")
+        found = self._links().aggregate(
+            latest=Max(f"{self.story_path}__updated_at"), count=Count(target, distinct=True)
         )
+        return found["latest"], found["count"]
 
 
 class TopicSitemap(_GroupedSitemap):
@@ -136,9 +154,9 @@ def index(request):
     for section, sitemap_class in SITEMAPS.items():
         sitemap = sitemap_class()
         url = settings.SITE_URL + reverse("discovery:sitemap_section", args=[section])
-        lastmod = sitemap.get_latest_lastmod()
+        lastmod, count = sitemap.summary()
         entries.append(SitemapIndexItem(url, lastmod))
-        for page in range(2, sitemap.paginator.num_pages + 1):
+        for page in range(2, sitemap.page_count(count) + 1):
             entries.append(SitemapIndexItem(f"{url}?p={page}", lastmod))
     return TemplateResponse(
         request, "sitemap_index.xml", {"sitemaps": entries}, content_type="application/xml"

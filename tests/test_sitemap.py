@@ -143,10 +143,30 @@ def test_robots_txt_disallows_every_preview_address_the_site_actually_serves(cli
         assert not any(rule and address.startswith(rule) for rule in disallowed), address
 
 
+def test_a_section_past_its_limit_continues_on_a_second_page_in_the_index(client, monkeypatch):
+    from stories import sitemaps
+
+    monkeypatch.setattr(sitemaps.SiteSitemap, "limit", 2)
+    for _ in range(3):
+        story = approved_story()
+        story.topics.add(TopicFactory())
+        published_issue(stories=[story])
+    index = ET.fromstring(client.get("/sitemap.xml").content)
+    listed = [s.findtext(f"{NS}loc") for s in index]
+    for section in SECTIONS:
+        assert f"{SITE}/sitemap-{section}.xml?p=2" in listed, section
+        assert f"{SITE}/sitemap-{section}.xml?p=3" not in listed, section
+        assert len(locations(client, f"{section}")) == 2
+        page_two = client.get(f"/sitemap-{section}.xml?p=2")
+        assert page_two.content.decode().count("<url>") == 1, section
+    assert client.get("/sitemap-issues.xml?p=3").status_code == 404
+
+
 def test_sitemap_query_count_does_not_grow_with_content(client, django_assert_num_queries):
     def fixed() -> None:
-        # Index: per section 1 latest lastmod and 1 count for its pages.
-        with django_assert_num_queries(8):
+        # Index: one aggregate per section for its latest lastmod and its
+        # URL count: 1 issues, 2 stories, 3 topic links, 4 source links.
+        with django_assert_num_queries(4):
             client.get("/sitemap.xml")
         # A section: 1 count, 1 page of items.
         for section in SECTIONS:
