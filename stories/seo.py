@@ -176,7 +176,12 @@ def issue_meta(issue, stories, *, is_home: bool = False) -> PageMeta:
     return meta
 
 
-def listing_meta(title: str, path: str, description: str) -> PageMeta:
+def listing_meta(title: str, path: str, description: str, page: int = 1) -> PageMeta:
+    """A listing's metadata. Each later page of a listing is its own page for
+    search engines, with its own canonical address and title; only page 1
+    drops the ?page= (so ?page=1 and the bare address are one page)."""
+    if page > 1:
+        title, path = f"{title}, page {page}", f"{path}?page={page}"
     meta = PageMeta(title=title, description=description, path=path)
     meta.structured_data = {
         "@context": "https://schema.org",

@@ -200,6 +200,7 @@ def topic_detail(request, slug):
         topic.name,
         topic.get_absolute_url(),
         topic.description or f"Stories about {topic.name}.",
+        page.number,
     )
     context = {"title": topic.name, "kind": "Topic", "description": topic.description}
     return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
@@ -236,6 +237,7 @@ def source_detail(request, slug):
         source.name,
         source.get_absolute_url(),
         source.description or f"Stories based on {source.name}.",
+        page.number,
     )
     context = {
         "title": source.name,
@@ -254,6 +256,8 @@ def author_detail(request, username):
     author = get_or_not_found(get_user_model().objects.all(), username=username)
     page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
     name = author.get_full_name() or author.get_username()
-    meta = seo.listing_meta(name, reverse("stories:author", args=[username]), f"Stories by {name}.")
+    meta = seo.listing_meta(
+        name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
+    )
     context = {"title": name, "kind": "Author"}
     return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})

@@ -143,3 +143,30 @@ def test_editing_or_removing_a_correction_modifies_the_story_but_not_its_edit_ve
     assert removed.updated_at == start + timedelta(hours=2)
     # An editor with the story's form open can still save it.
     assert removed.version == edited.version == version
+
+
+def test_later_pages_of_a_listing_are_canonical_at_their_own_page(client, monkeypatch, settings):
+    from stories import views
+
+    settings.SITE_URL = SITE
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    issue = published_issue(3)
+    author = issue.stories.first().created_by
+    for story in issue.stories.all():
+        story.authors.set([author])
+    base = f"/authors/{author.username}/"
+    for query, canonical in [
+        ("", base),
+        ("?page=1", base),
+        ("?page=2", f"{base}?page=2"),
+        ("?page=3", f"{base}?page=3"),
+    ]:
+        response = client.get(base + query)
+        head = head_of(response)
+        assert head.links["canonical"] == f"{SITE}{canonical}", query
+        assert head.meta["og:url"] == head.links["canonical"]
+        assert head.json_ld[0]["url"] == head.links["canonical"]
+    html = client.get(f"{base}?page=3").content.decode()
+    assert ", page 3 · " in html.split("</title>")[0]
+    assert f'rel="prev" href="{base}?page=2"' not in html and 'rel="prev" href="?page=2"' in html
+    assert f'rel="prev" href="{base}"' in client.get(f"{base}?page=2").content.decode()
