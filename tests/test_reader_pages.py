@@ -127,6 +127,24 @@ def test_lead_images_further_down_an_issue_are_lazy_loaded(client, demo):
     assert re.search(r'<img [^>]*loading="lazy"', html)
 
 
+def test_images_in_markdown_load_lazily_on_story_issue_and_home_pages(client):
+    chart = "![Training cost per model](https://example.com/chart.png)"
+    story = approved_story(
+        body=f"Costs fell.\n\n{chart}", tldr=chart, why_it_matters=f"- {chart}", key_points=chart
+    )
+    issue = published_issue(stories=[story], intro=f"This week:\n\n{chart}")
+    lazy = '<img loading="lazy" decoding="async" src="https://example.com/chart.png"'
+    story_html = page(client, story.get_absolute_url())
+    assert story_html.count(lazy) == 4  # TL;DR, key points, body, why it matters
+    for url in (issue.get_absolute_url(), "/"):
+        html = page(client, url)
+        assert html.count(lazy) == 5, url  # the same four and the intro's
+        assert html.count("<img ") == 5, url
+    # Only the page is changed, never what is stored.
+    story.refresh_from_db()
+    assert "loading=" not in story.body_html
+
+
 def test_sourced_analysis_shows_dek_attribution_and_every_paragraph(client, demo):
     html = page(client, "/stories/deepseek-sequel-china-open-source/")
     assert "Beijing sees open weights as a strategy" in section(html, "dek")
