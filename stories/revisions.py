@@ -14,7 +14,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from stories import cache
 from stories.models import AuditEntry, Citation, Source, Story, StoryRevision
@@ -162,9 +161,19 @@ def diff(before: dict, after: dict) -> list[FieldChange]:
 
 
 @transaction.atomic
-def restore_revision(user, story: Story, revision: StoryRevision) -> StoryRevision:
-    """Put revision's content back as the story's newest revision."""
-    from stories.workflow import WorkflowError, story_edit_refusal
+def restore_revision(
+    user,
+    story: Story,
+    revision: StoryRevision,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> StoryRevision:
+    """Put revision's content back as the story's newest revision.
+
+    based_on_version is the version of the story the comparison page showed;
+    a restore over a change made since then is refused, as an edit would be."""
+    from stories.workflow import WorkflowError, refuse_if_changed_since, story_edit_refusal
 
     story = Story.objects.select_for_update().get(pk=story.pk)
     if revision.story_id != story.pk:
@@ -172,6 +181,9 @@ def restore_revision(user, story: Story, revision: StoryRevision) -> StoryRevisi
     refusal = story_edit_refusal(user, story)
     if refusal:
         raise WorkflowError(refusal)
+    refuse_if_changed_since(
+        story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
+    )
     data = revision.data
     for name in TEXT_FIELDS:
         if name in data:
@@ -214,7 +226,10 @@ def _name(user) -> str:
 
 
 def _when(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M on %d %b %Y (%Z)")
+    # Imported here: scheduling imports the workflow, which imports this module.
+    from stories.scheduling import format_time
+
+    return format_time(moment)
 
 
 @dataclass
@@ -225,12 +240,22 @@ class EditConflict:
     changes: list[FieldChange]
 
     @property
+    def who(self) -> str:
+        return "; ".join(self.events) or "Someone changed this story"
+
+    @property
     def message(self) -> str:
-        who = "; ".join(self.events) or "Someone changed this story"
         return (
-            f"Your changes were not saved: {who} after you opened this story, and saving "
-            "now would overwrite that. Their changes are shown below and your edits are "
-            "still in the form: compare, adjust and save again."
+            f"Your changes were not saved: {self.who} after you opened this story, and "
+            "saving now would overwrite that. Their changes are shown below and your edits "
+            "are still in the form: compare, adjust and save again."
+        )
+
+    def refusal(self, not_done: str) -> str:
+        """The same news for a decision taken on a page that is out of date."""
+        return (
+            f"{not_done}: {self.who} after you opened this story, so you decided on a "
+            "version that is no longer current. Read the story as it is now, then decide again."
         )
 
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stories import cache
+from stories import cache, revisions
 from stories.models import AuditEntry, Issue, IssueItem, Story
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,13 @@ class WorkflowError(Exception):
 
 # -- who may do what ---------------------------------------------------------
 
-WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
+# Writers edit their own stories only while they are theirs to change; a
+# withdrawn story is the desk's call, so only editors reopen it.
+WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
+# What may be (re)submitted for review, by whoever may edit the story.
+SUBMITTABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
+
+STORY_TRANSITIONS = ("submit", "approve", "request_changes", "withdraw")
 
 
 def story_edit_refusal(user, story: Story) -> str | None:
@@ -43,25 +49,41 @@ def story_edit_refusal(user, story: Story) -> str | None:
         return "You do not have permission to edit stories."
     if story.pk is None:
         return None
-    if not user.has_perm("stories.edit_any_story"):
-        if not story.is_authored_by(user):
-            return "Only its authors and editors can edit this story."
-        if story.status not in WRITER_EDITABLE:
-            return (
-                f"This story is {story.get_status_display().lower()}; writers can edit it "
-                "again once an editor requests changes."
-            )
+    writer = not user.has_perm("stories.edit_any_story")
+    if writer and not story.is_authored_by(user):
+        return "Only its authors and editors can edit this story."
+    # The lock comes before the writer's rule: it is the reason that holds
+    # for everyone, and the one that says who can lift it.
     scheduled = scheduled_issue_holding(story)
     if scheduled is not None:
         return (
             f"This story is in issue #{scheduled.number}, scheduled for publication; "
             "a publisher must unschedule the issue before it can be edited."
         )
+    if writer and story.status not in WRITER_EDITABLE:
+        if story.status == S.WITHDRAWN:
+            return (
+                "This story was withdrawn; only an editor can edit it or submit it for "
+                "review again."
+            )
+        return (
+            f"This story is {story.get_status_display().lower()}; writers can edit it "
+            "again once an editor requests changes."
+        )
     return None
 
 
 def scheduled_issue_holding(story: Story) -> Issue | None:
     return Issue.objects.filter(items__story=story, status=I.SCHEDULED).first()
+
+
+def upcoming_issue_holding(story: Story) -> Issue | None:
+    """A scheduled issue holding story whose minute has not come yet."""
+    return (
+        Issue.objects.filter(items__story=story, status=I.SCHEDULED, publish_at__gt=timezone.now())
+        .order_by("publish_at")
+        .first()
+    )
 
 
 def issue_edit_refusal(user, issue: Issue) -> str | None:
@@ -83,22 +105,93 @@ def issue_edit_refusal(user, issue: Issue) -> str | None:
     return None
 
 
-def allowed_story_transitions(user, story: Story) -> list[str]:
-    """Names of the transitions user may attempt on story now (for buttons)."""
-    names = []
-    if story.status in WRITER_EDITABLE and story_edit_refusal(user, story) is None:
-        names.append("submit")
-    if story.status == S.IN_REVIEW and user.has_perm("stories.review_story"):
-        if _may_review_own(user, story):
-            names.append("approve")
-        names.append("request_changes")
+def _story_rule_refusal(user, story: Story, name: str) -> str | None:
+    """The rule the transition function called name enforces, as a sentence
+    saying why it does not allow the step now, or None if it does."""
+    if name == "submit":
+        return _state_refusal(
+            story, SUBMITTABLE, "submit this story for review"
+        ) or story_edit_refusal(user, story)
+    if name == "approve":
+        return (
+            _permission_refusal(user, "stories.review_story", "approve stories")
+            or _state_refusal(story, [S.IN_REVIEW], "approve this story")
+            or (
+                None
+                if _may_review_own(user, story)
+                else "You cannot approve your own story; ask another editor."
+            )
+        )
+    if name == "request_changes":
+        return _permission_refusal(
+            user, "stories.review_story", "send stories back for changes"
+        ) or _state_refusal(story, [S.IN_REVIEW], "request changes to this story")
+    if name == "withdraw":
+        return (
+            _permission_refusal(user, "stories.withdraw_story", "withdraw stories")
+            or _state_refusal(story, [S.PUBLISHED, S.APPROVED], "withdraw this story")
+            or _upcoming_issue_refusal(story)
+        )
+    raise ValueError(f"No story transition is called {name!r}.")
+
+
+def _upcoming_issue_refusal(story: Story) -> str | None:
+    # The published gate hides a withdrawn story, so withdrawing one that a
+    # scheduled issue holds would send that issue out without it.
+    upcoming = upcoming_issue_holding(story)
+    if upcoming is None:
+        return None
+    return (
+        f"This story is in issue #{upcoming.number}, which is scheduled to go out; "
+        "withdrawing it now would let the issue go live without it. Ask a publisher "
+        "to unschedule the issue first."
+    )
+
+
+def story_transition_refusal(user, story: Story, name: str) -> str | None:
+    """Why the button for transition name is not offered to user on story, or
+    None if it is. The admin accepts a transition only when this is None."""
+    refusal = _story_rule_refusal(user, story, name)
     if (
-        story.status in (S.PUBLISHED, S.APPROVED)
-        and user.has_perm("stories.withdraw_story")
-        and Story.objects.published().filter(pk=story.pk).exists()
+        refusal is None
+        and name == "withdraw"
+        and not Story.objects.published().filter(pk=story.pk).exists()
     ):
-        names.append("withdraw")
-    return names
+        # Withdrawing is how a story comes off the site; one readers cannot
+        # see is taken out of its issue instead.
+        return "Readers cannot see this story, so there is nothing to withdraw."
+    return refusal
+
+
+# How a refused decision on an out-of-date page begins (see refuse_if_changed_since).
+NOT_DONE = {"approve": "Not approved", "request_changes": "Changes were not requested"}
+
+
+def check_offered_transition(
+    user,
+    story: Story,
+    name: str,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> None:
+    """Raise WorkflowError unless the button for transition name is offered to
+    user on story as it is now and the page pressing it showed this version.
+
+    A story that moved on since the page was opened is explained first, by
+    who moved it; then whatever else keeps the button from being offered."""
+    if name in NOT_DONE:
+        refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE[name])
+    refusal = story_transition_refusal(user, story, name)
+    if refusal:
+        raise WorkflowError(refusal)
+
+
+def allowed_story_transitions(user, story: Story) -> list[str]:
+    """Names of the transitions user may take on story now (for buttons)."""
+    return [
+        name for name in STORY_TRANSITIONS if story_transition_refusal(user, story, name) is None
+    ]
 
 
 def allowed_issue_transitions(user, issue: Issue) -> list[str]:
@@ -122,17 +215,37 @@ def _may_review_own(user, story: Story) -> bool:
     return settings.NEWSROOM_ALLOW_SELF_APPROVAL or not story.is_authored_by(user)
 
 
+def _permission_refusal(user, perm: str, doing: str) -> str | None:
+    if user.has_perm(perm):
+        return None
+    return f"You do not have permission to {doing}."
+
+
+def _state_refusal(obj, allowed, doing: str) -> str | None:
+    if obj.status in allowed:
+        return None
+    return (
+        f"Cannot {doing}: it is {obj.get_status_display().lower()}, and only "
+        f"{_or(obj, allowed)} items can be."
+    )
+
+
 def _require(user, perm: str, doing: str) -> None:
-    if not user.has_perm(perm):
-        raise WorkflowError(f"You do not have permission to {doing}.")
+    refusal = _permission_refusal(user, perm, doing)
+    if refusal:
+        raise WorkflowError(refusal)
 
 
 def _require_state(obj, allowed, doing: str) -> None:
-    if obj.status not in allowed:
-        raise WorkflowError(
-            f"Cannot {doing}: it is {obj.get_status_display().lower()}, and only "
-            f"{_or(obj, allowed)} items can be."
-        )
+    refusal = _state_refusal(obj, allowed, doing)
+    if refusal:
+        raise WorkflowError(refusal)
+
+
+def _require_story_rule(user, story: Story, name: str) -> None:
+    refusal = _story_rule_refusal(user, story, name)
+    if refusal:
+        raise WorkflowError(refusal)
 
 
 def _or(obj, statuses) -> str:
@@ -212,13 +325,23 @@ def _set_story_status(story: Story, to: str, now: datetime, extra_fields=()) -> 
 # -- story transitions -------------------------------------------------------
 
 
+def refuse_if_changed_since(
+    story: Story, based_on_version: int | None, opened_at: datetime | None, not_done: str
+) -> None:
+    """Refuse a decision taken on a page that showed story at based_on_version
+    when it has changed since, naming who changed it (not_done: "Not approved").
+
+    None means the caller showed no particular version (bulk actions, commands)."""
+    if based_on_version is None or based_on_version == story.version:
+        return
+    conflict = revisions.describe_conflict(story.pk, based_on_version, opened_at)
+    raise WorkflowError(conflict.refusal(not_done))
+
+
 @transaction.atomic
 def submit_for_review(user, story: Story, comment: str = "") -> Story:
     story = _locked_story(story)
-    _require_state(story, WRITER_EDITABLE, "submit this story for review")
-    refusal = story_edit_refusal(user, story)
-    if refusal:
-        raise WorkflowError(refusal)
+    _require_story_rule(user, story, "submit")
     now = timezone.now()
     story.submitted_at = now
     before = _set_story_status(story, S.IN_REVIEW, now, ["submitted_at"])
@@ -246,12 +369,19 @@ def provenance_problems(story: Story) -> list[str]:
 
 
 @transaction.atomic
-def approve(user, story: Story, comment: str = "") -> Story:
+def approve(
+    user,
+    story: Story,
+    comment: str = "",
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> Story:
+    """Approve story; based_on_version is the version the reviewer read."""
     _require(user, "stories.review_story", "approve stories")
     story = _locked_story(story)
-    _require_state(story, [S.IN_REVIEW], "approve this story")
-    if not _may_review_own(user, story):
-        raise WorkflowError("You cannot approve your own story; ask another editor.")
+    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["approve"])
+    _require_story_rule(user, story, "approve")
     problems = provenance_problems(story)
     if problems:
         raise WorkflowError("Before this story can be approved, " + "; ".join(problems) + ".")
@@ -268,12 +398,21 @@ def approve(user, story: Story, comment: str = "") -> Story:
 
 
 @transaction.atomic
-def request_changes(user, story: Story, comment: str) -> Story:
+def request_changes(
+    user,
+    story: Story,
+    comment: str,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> Story:
+    """Send story back to its authors; based_on_version is the version the reviewer read."""
     _require(user, "stories.review_story", "send stories back for changes")
     if not comment or not comment.strip():
         raise WorkflowError("Say what needs to change: a comment is required.")
     story = _locked_story(story)
-    _require_state(story, [S.IN_REVIEW], "request changes to this story")
+    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["request_changes"])
+    _require_story_rule(user, story, "request_changes")
     before = _set_story_status(story, S.CHANGES_REQUESTED, timezone.now())
     _audit(user, "changes_requested", story, before, S.CHANGES_REQUESTED, comment.strip())
     _notify(
@@ -293,7 +432,7 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
             "Give a reason for withdrawing the story; readers' trust depends on it."
         )
     story = _locked_story(story)
-    _require_state(story, [S.PUBLISHED, S.APPROVED], "withdraw this story")
+    _require_story_rule(user, story, "withdraw")
     before = _set_story_status(story, S.WITHDRAWN, timezone.now())
     _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
     _after_commit_invalidate()

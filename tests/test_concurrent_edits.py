@@ -1,6 +1,7 @@
 """No lost edits: a save over a change its author did not see is refused,
 with who changed what, and the refused input stays in the form."""
 
+import re
 import threading
 
 import pytest
@@ -8,9 +9,9 @@ from django.db import connection
 from django.test import Client
 
 from stories import workflow
-from stories.models import Story
+from stories.models import AuditEntry, Story
 from tests.factories import StoryFactory, ensure_editorial_groups, user_in
-from tests.story_admin import change_url, story_form_data
+from tests.story_admin import change_url, messages_of, story_form_data, transition_url
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,96 @@ def test_two_simultaneous_saves_from_one_version_let_exactly_one_through(on_post
     story.refresh_from_db()
     winner = statuses.index(302)
     assert story.dek == forms[winner]["dek"]
+
+
+# -- decisions on an out-of-date page ----------------------------------------
+
+
+def panel_form(page: str, transition: str) -> dict:
+    """The hidden fields of a workflow button's form, as the browser posts them."""
+    start = page.index(f"/workflow/{transition}/")
+    form = page[start : page.index("</form>", start)]
+    return dict(
+        re.findall(
+            r'<input type="hidden" name="(based_on_version|opened_at)" value="([^"]*)"', form
+        )
+    )
+
+
+def in_review(writer):
+    return workflow.submit_for_review(writer, StoryFactory(created_by=writer, dek="First dek"))
+
+
+@pytest.mark.parametrize(
+    ("transition", "refused"),
+    [("approve", "Not approved"), ("request_changes", "Changes were not requested")],
+)
+def test_a_review_decision_on_a_page_older_than_the_story_is_refused_naming_who_changed_it(
+    two_tabs, writer, transition, refused
+):
+    story = in_review(writer)
+    first, second = two_tabs
+    page = first.get(change_url(story)).content.decode()
+    seen = panel_form(page, transition)
+    assert seen["based_on_version"] == str(story.version)
+    second.post(change_url(story), story_form_data(second, story, dek="A claim added late"))
+
+    response = first.post(
+        transition_url(story, transition), {**seen, "comment": "Looks right."}, follow=True
+    )
+
+    shown = messages_of(response)
+    assert shown[0].startswith(f"{refused}: Sam Second saved it at ")
+    assert "after you opened this story" in shown[0]
+    assert "Your comment was not recorded; here it is to copy: Looks right." in shown
+    story.refresh_from_db()
+    assert story.status == Story.Status.IN_REVIEW
+    assert not AuditEntry.objects.filter(story=story).exclude(action="submitted").exists()
+
+
+def test_a_review_decision_on_the_current_page_goes_through(client, editor, writer):
+    story = in_review(writer)
+    client.force_login(editor)
+    seen = panel_form(client.get(change_url(story)).content.decode(), "approve")
+    client.post(transition_url(story, "approve"), seen)
+    story.refresh_from_db()
+    assert story.status == Story.Status.APPROVED
+
+
+def test_a_status_change_since_the_page_was_opened_is_named_too(two_tabs, writer, second_editor):
+    story = in_review(writer)
+    first, _ = two_tabs
+    seen = panel_form(first.get(change_url(story)).content.decode(), "request_changes")
+    workflow.approve(second_editor, story)
+
+    response = first.post(
+        transition_url(story, "request_changes"), {**seen, "comment": "Cut it."}, follow=True
+    )
+
+    assert messages_of(response)[0].startswith(
+        "Changes were not requested: Sam Second approved it at "
+    )
+    story.refresh_from_db()
+    assert story.status == Story.Status.APPROVED
+
+
+def test_a_review_decision_that_does_not_say_what_it_saw_is_refused(client, editor, writer):
+    story = in_review(writer)
+    client.force_login(editor)
+    response = client.post(transition_url(story, "approve"), follow=True)
+    assert messages_of(response) == [
+        "This page did not say which version of the story it showed, so nothing was done. "
+        "Reload the story and try again."
+    ]
+    story.refresh_from_db()
+    assert story.status == Story.Status.IN_REVIEW
+
+
+def test_the_workflow_refuses_a_decision_on_an_older_version_under_the_row_lock(writer, editor):
+    story = in_review(writer)
+    seen = story.version
+    Story.objects.get(pk=story.pk).save()  # someone saved it since
+    with pytest.raises(workflow.WorkflowError, match="^Not approved: "):
+        workflow.approve(editor, story, based_on_version=seen)
+    story.refresh_from_db()
+    assert story.status == Story.Status.IN_REVIEW

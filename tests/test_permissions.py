@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from stories import workflow
 from stories.models import AuditEntry, Story
-from tests.factories import StoryFactory, published_issue
+from tests.factories import StoryFactory, published_issue, scheduled_issue
 from tests.story_admin import change_url, messages_of, story_form_data, transition_url
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,9 @@ def test_each_role_may_press_exactly_the_transitions_its_permissions_allow(
         client.force_login(roles[role])
 
     response = client.post(
-        transition_url(story, transition), {"comment": "Needs a second source."}, follow=True
+        transition_url(story, transition),
+        {"comment": "Needs a second source.", "based_on_version": story.version},
+        follow=True,
     )
 
     story.refresh_from_db()
@@ -119,7 +121,11 @@ def test_unknown_transition_is_not_found(client, editor, writer):
 def test_request_changes_without_a_comment_is_refused(client, editor, writer):
     story = story_ready_for("request_changes", writer)
     client.force_login(editor)
-    response = client.post(transition_url(story, "request_changes"), {"comment": "  "}, follow=True)
+    response = client.post(
+        transition_url(story, "request_changes"),
+        {"comment": "  ", "based_on_version": story.version},
+        follow=True,
+    )
     story.refresh_from_db()
     assert story.status == S.IN_REVIEW
     assert "Say what needs to change: a comment is required." in messages_of(response)
@@ -148,11 +154,10 @@ def test_nobody_approves_their_own_story_by_default(client, editor):
 
 def test_a_one_person_newsroom_can_allow_self_approval(client, editor, settings):
     settings.NEWSROOM_ALLOW_SELF_APPROVAL = True
-    story = StoryFactory(created_by=editor)
-    workflow.submit_for_review(editor, story)
+    story = workflow.submit_for_review(editor, StoryFactory(created_by=editor))
     client.force_login(editor)
     assert ">Approve</button>" in client.get(change_url(story)).content.decode()
-    client.post(transition_url(story, "approve"))
+    client.post(transition_url(story, "approve"), {"based_on_version": story.version})
     story.refresh_from_db()
     assert story.status == S.APPROVED
 
@@ -269,3 +274,83 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client, writer):
     response = client.get(change_url(story))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+# -- the lock of a scheduled issue ------------------------------------------
+
+
+def story_in_scheduled_issue(writer) -> Story:
+    story = workflow.approve(_reviewer(), story_ready_for("approve", writer))
+    scheduled_issue(stories=[story], in_minutes=60)
+    return Story.objects.get(pk=story.pk)
+
+
+@pytest.mark.parametrize("role", ["writer", "editor"])
+def test_a_story_in_a_scheduled_issue_is_locked_for_its_writer_and_for_editors(
+    admin_client, client, roles, role
+):
+    story = story_in_scheduled_issue(roles["writer"])
+    issue = story.issues.get()
+    lock = (
+        f"This story is in issue #{issue.number}, scheduled for publication; "
+        "a publisher must unschedule the issue before it can be edited."
+    )
+    user = roles[role]
+    assert workflow.story_edit_refusal(user, story) == lock
+
+    data = story_form_data(admin_client, story, headline="Changed after scheduling")
+    client.force_login(user)
+    page = client.get(change_url(story)).content.decode()
+    assert f"Read-only: {lock}" in page
+    assert 'name="_save"' not in page
+    assert client.post(change_url(story), data).status_code == 403
+    story.refresh_from_db()
+    assert story.headline != "Changed after scheduling"
+
+
+def test_unscheduling_lifts_the_lock_for_editors(client, editor, writer, publisher):
+    story = story_in_scheduled_issue(writer)
+    workflow.unschedule_issue(publisher, story.issues.get())
+    assert workflow.story_edit_refusal(editor, story) is None
+    client.force_login(editor)
+    data = story_form_data(client, story, dek="Fixed before it goes out.")
+    assert client.post(change_url(story), data).status_code == 302
+
+
+# -- withdrawn stories -------------------------------------------------------
+
+
+def withdrawn_story_by(writer) -> Story:
+    story = story_ready_for("withdraw", writer)
+    return workflow.withdraw_story(_reviewer(), story, "The figures did not hold up.")
+
+
+def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client, client, writer):
+    story = withdrawn_story_by(writer)
+    data = story_form_data(admin_client, story, headline="Quietly fixed by the writer")
+    client.force_login(writer)
+
+    page = client.get(change_url(story)).content.decode()
+    edit = client.post(change_url(story), data)
+    submit = client.post(transition_url(story, "submit"), follow=True)
+
+    assert (
+        "Read-only: This story was withdrawn; only an editor can edit it or submit it for "
+        "review again." in page
+    )
+    assert ">Submit for review</button>" not in page
+    assert edit.status_code == 403
+    assert any("only an editor can edit it" in m for m in messages_of(submit))
+    story.refresh_from_db()
+    assert story.status == S.WITHDRAWN
+    assert story.headline != "Quietly fixed by the writer"
+
+
+def test_an_editor_can_edit_and_resubmit_a_withdrawn_story(client, editor, writer):
+    story = withdrawn_story_by(writer)
+    client.force_login(editor)
+    data = story_form_data(client, story, headline="Corrected figures")
+    assert client.post(change_url(story), data).status_code == 302
+    client.post(transition_url(story, "submit"))
+    story.refresh_from_db()
+    assert (story.headline, story.status) == ("Corrected figures", S.IN_REVIEW)

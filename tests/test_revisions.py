@@ -1,11 +1,13 @@
 """Revisions: kept on every admin save, compared field by field, restored as
 a new revision, pruned without losing the published or latest ones."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +25,11 @@ def compare_url(story, a, b):
 
 def restore_url(story, number):
     return reverse("admin:stories_story_revision_restore", args=[story.pk, number])
+
+
+def seen(story) -> dict:
+    """What the compare page posts with "Restore": the story's version it showed."""
+    return {"based_on_version": story.version}
 
 
 def test_adding_a_story_in_the_admin_keeps_its_first_revision(client, writer):
@@ -128,7 +135,8 @@ def test_restore_saves_the_old_content_as_a_new_revision(client, editor):
     client.post(change_url(story), data)
     assert story.topics.count() == 0 and story.citations.count() == 0
 
-    response = client.post(restore_url(story, 1), follow=True)
+    story.refresh_from_db()
+    response = client.post(restore_url(story, 1), seen(story), follow=True)
 
     assert "Restored revision 1; it is saved as revision 3." in messages_of(response)
     story.refresh_from_db()
@@ -147,7 +155,8 @@ def test_restore_is_refused_when_the_user_may_not_edit_the_story(client, writer)
     revisions.record_revision(story, writer)
     workflow.submit_for_review(writer, story)
     client.force_login(writer)
-    response = client.post(restore_url(story, 1), follow=True)
+    story.refresh_from_db()
+    response = client.post(restore_url(story, 1), seen(story), follow=True)
     assert any("writers can edit it again" in m for m in messages_of(response))
     assert story.revisions.count() == 1
 
@@ -239,3 +248,36 @@ def test_admin_change_log_names_only_fields_the_editor_changed(client, editor):
     client.force_login(editor)
     client.post(change_url(story), story_form_data(client, story, dek="New dek"))
     assert LogEntry.objects.get().get_change_message() == "Changed Dek (subtitle)."
+
+
+def test_restore_from_a_page_older_than_the_story_is_refused_naming_who_saved(client, editor):
+    from tests.factories import user_in
+
+    story = StoryFactory(headline="First")
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, headline="Second"))
+    page = client.get(compare_url(story, 1, 2)).content.decode()
+    form = page[page.index(restore_url(story, 1)) :]
+    seen = dict(re.findall(r'name="(based_on_version|opened_at)" value="([^"]*)"', form[:600]))
+    other = Client()
+    other.force_login(user_in("Editors", username="late", first_name="Lee", last_name="Late"))
+    other.post(change_url(story), story_form_data(other, story, headline="Third, by Lee"))
+
+    response = client.post(restore_url(story, 1), seen, follow=True)
+
+    (message,) = messages_of(response)
+    assert message.startswith("Revision 1 was not restored: Lee Late saved it at ")
+    assert "after you opened this story" in message
+    story.refresh_from_db()
+    assert story.headline == "Third, by Lee"
+    assert story.revisions.count() == 3
+
+
+def test_restore_that_does_not_say_what_it_saw_is_refused(client, editor):
+    story = StoryFactory(headline="First")
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, headline="Second"))
+    response = client.post(restore_url(story, 1), follow=True)
+    assert any("did not say which version" in m for m in messages_of(response))
+    story.refresh_from_db()
+    assert story.headline == "Second"

@@ -7,8 +7,8 @@ from django.core import mail
 from stories import workflow
 from stories.models import AuditEntry, Story
 from stories.workflow import WorkflowError
-from tests.factories import StoryFactory, published_issue, user_in
-from tests.story_admin import messages_of, transition_url
+from tests.factories import StoryFactory, published_issue, scheduled_issue, user_in
+from tests.story_admin import change_url, messages_of, transition_url
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +224,85 @@ def test_a_mail_outage_does_not_undo_the_decision(
         workflow.submit_for_review(writer, story)
     story.refresh_from_db()
     assert story.status == S.IN_REVIEW
+
+
+# -- withdrawing a story an issue is about to carry ---------------------------
+
+
+def story_in_a_scheduled_issue(writer, editor) -> Story:
+    story = story_in(S.APPROVED, writer, editor)
+    scheduled_issue(stories=[story], in_minutes=60)
+    return Story.objects.get(pk=story.pk)
+
+
+def test_a_story_held_by_a_scheduled_issue_cannot_be_withdrawn(writer, editor):
+    story = story_in_a_scheduled_issue(writer, editor)
+    audit_rows = AuditEntry.objects.count()
+
+    with pytest.raises(WorkflowError) as refusal:
+        workflow.withdraw_story(editor, story, "Changed my mind.")
+
+    issue = story.issues.get()
+    assert str(refusal.value) == (
+        f"This story is in issue #{issue.number}, which is scheduled to go out; withdrawing "
+        "it now would let the issue go live without it. Ask a publisher to unschedule the "
+        "issue first."
+    )
+    story.refresh_from_db()
+    assert story.status == S.APPROVED
+    assert AuditEntry.objects.count() == audit_rows
+
+
+def test_once_the_issue_is_unscheduled_the_story_can_be_withdrawn(writer, editor, publisher):
+    story = story_in_a_scheduled_issue(writer, editor)
+    workflow.unschedule_issue(publisher, story.issues.get())
+    assert workflow.withdraw_story(editor, story, "Legal asked us to.").status == S.WITHDRAWN
+
+
+def test_a_forged_withdraw_of_a_story_in_a_scheduled_issue_is_refused_in_the_admin(
+    client, writer, editor
+):
+    story = story_in_a_scheduled_issue(writer, editor)
+    client.force_login(editor)
+    assert ">Withdraw</button>" not in client.get(change_url(story)).content.decode()
+
+    response = client.post(transition_url(story, "withdraw"), {"comment": "Pulled."}, follow=True)
+
+    assert any("Ask a publisher to unschedule the issue first." in m for m in messages_of(response))
+    story.refresh_from_db()
+    assert story.status == S.APPROVED
+    assert not AuditEntry.objects.filter(story=story, action="withdrawn").exists()
+
+
+def test_the_admin_accepts_only_the_transitions_its_buttons_offer(client, writer, editor):
+    # withdraw_story itself would take an approved story no issue holds; the
+    # change form offers no Withdraw button for it, so the admin refuses it.
+    story = story_in(S.APPROVED, writer, editor)
+    assert "withdraw" not in workflow.allowed_story_transitions(editor, story)
+    client.force_login(editor)
+
+    response = client.post(transition_url(story, "withdraw"), {"comment": "Pulled."}, follow=True)
+
+    assert "Readers cannot see this story, so there is nothing to withdraw." in messages_of(
+        response
+    )
+    story.refresh_from_db()
+    assert story.status == S.APPROVED
+
+
+# -- withdrawn stories are the desk's -----------------------------------------
+
+
+def test_a_writer_cannot_resubmit_their_own_withdrawn_story(writer, editor):
+    story = story_in(S.WITHDRAWN, writer, editor)
+    assert workflow.allowed_story_transitions(writer, story) == []
+    with pytest.raises(WorkflowError, match="only an editor can edit it or submit it"):
+        workflow.submit_for_review(writer, story)
+    story.refresh_from_db()
+    assert story.status == S.WITHDRAWN
+
+
+def test_an_editor_can_resubmit_a_withdrawn_story(writer, editor):
+    story = story_in(S.WITHDRAWN, writer, editor)
+    assert "submit" in workflow.allowed_story_transitions(editor, story)
+    assert workflow.submit_for_review(editor, story).status == S.IN_REVIEW

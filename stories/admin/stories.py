@@ -203,5 +203,6 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
                 .order_by("-created_at", "-pk")
                 .first(),
                 revision_count=obj.revisions.count(),
+                opened_at=timezone.now().isoformat(),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)

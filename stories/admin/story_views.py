@@ -10,6 +10,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from stories import revisions, workflow
@@ -28,6 +30,25 @@ TRANSITIONS = {
     ),
     "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
 }
+# Decisions on what a reviewer read: the page posts the version it showed.
+NEEDS_SEEN_VERSION = {"approve", "request_changes"}
+NO_SEEN_VERSION = (
+    "This page did not say which version of the story it showed, so nothing was done. "
+    "Reload the story and try again."
+)
+
+
+def seen_version(request) -> dict | None:
+    """The version of the story a posted page showed, and when it was opened,
+    as keyword arguments for the workflow; None if the page did not say."""
+    try:
+        version = int(request.POST["based_on_version"])
+    except (KeyError, ValueError):
+        return None
+    return {
+        "based_on_version": version,
+        "opened_at": parse_datetime(request.POST.get("opened_at", "")),
+    }
 
 
 class StoryWorkflowViews:
@@ -80,10 +101,23 @@ class StoryWorkflowViews:
             raise Http404("No such step in the workflow.")
         story = self._story_or_404(request, object_id)
         function, success = TRANSITIONS[transition]
+        comment = request.POST.get("comment", "")
         try:
-            function(request.user, story, request.POST.get("comment", ""))
+            seen = seen_version(request) if transition in NEEDS_SEEN_VERSION else {}
+            # Only what the buttons offer is accepted, whatever else the
+            # transition function would allow.
+            workflow.check_offered_transition(request.user, story, transition, **(seen or {}))
+            if seen is None:
+                raise workflow.WorkflowError(NO_SEEN_VERSION)
+            function(request.user, story, comment, **seen)
         except workflow.WorkflowError as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
+            if comment.strip():
+                self.message_user(
+                    request,
+                    f"Your comment was not recorded; here it is to copy: {comment.strip()}",
+                    messages.WARNING,
+                )
         else:
             self.message_user(request, success.format(story.headline), messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(story))
@@ -191,6 +225,7 @@ class StoryWorkflowViews:
             newer_label=f"Revision {newer.number}",
             changes=revisions.diff(older.data, newer.data),
             can_restore=self.has_change_permission(request, story),
+            opened_at=timezone.now().isoformat(),
             latest_number=story.revisions.order_by("-number").values_list("number", flat=True)[0],
         )
 
@@ -201,7 +236,12 @@ class StoryWorkflowViews:
         story = self._story_or_404(request, object_id)
         revision = get_object_or_404(StoryRevision, story=story, number=number)
         try:
-            new = revisions.restore_revision(request.user, story, revision)
+            seen = seen_version(request)
+            if seen is None:
+                raise workflow.WorkflowError(
+                    workflow.story_edit_refusal(request.user, story) or NO_SEEN_VERSION
+                )
+            new = revisions.restore_revision(request.user, story, revision, **seen)
         except workflow.WorkflowError as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
         else:
