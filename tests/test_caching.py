@@ -8,8 +8,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stories import workflow
-from stories.models import Correction
-from tests.factories import IssueFactory, approved_story, published_issue, scheduled_issue, user_in
+from stories.models import Correction, Source, Topic
+from tests.factories import (
+    IssueFactory,
+    TopicFactory,
+    approved_story,
+    published_issue,
+    scheduled_issue,
+    user_in,
+)
+from tests.story_admin import change_url, story_form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.page_cache]
 
@@ -164,3 +172,117 @@ def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
         monkeypatch.setattr(views, "issue_page_context", real_context)
         assert "Goes live mid-render" not in stale.content.decode()
         assert "Goes live mid-render" in client.get("/").content.decode()
+
+
+# -- edits made in the admin reach every cached page that shows them ----------
+
+
+@pytest.fixture
+def listed_story(story):
+    """The published story with a topic, so it is on every kind of listing."""
+    story.topics.add(TopicFactory(name="Training efficiency"))
+    return story
+
+
+def pages_showing(story) -> list[str]:
+    topic = story.topics.get()
+    source = story.citations.get().source
+    return [
+        "/",
+        story.issues.get().get_absolute_url(),
+        story.get_absolute_url(),
+        "/issues/",
+        topic.get_absolute_url(),
+        source.get_absolute_url(),
+        f"/authors/{story.created_by.username}/",
+        f"/search/?topic={topic.slug}",
+        "/feeds/issues.rss",
+        f"/feeds/topics/{topic.slug}.atom",
+    ]
+
+
+def cached_copies(client, urls, django_assert_num_queries) -> dict[str, str]:
+    """Each page, fetched until it comes from the page cache."""
+    copies = {url: client.get(url).content.decode() for url in urls}
+    with django_assert_num_queries(0):  # all served from the cache now
+        for url in urls:
+            assert client.get(url).content.decode() == copies[url], url
+    return copies
+
+
+def test_editing_a_published_story_in_the_admin_refreshes_every_cached_page_showing_it(
+    client,
+    admin_client,
+    listed_story,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    urls = pages_showing(listed_story)
+    before = cached_copies(client, urls, django_assert_num_queries)
+    assert all(listed_story.headline in html for html in before.values())
+    form = story_form_data(admin_client, listed_story, headline="Zephyr headline after the edit")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(change_url(listed_story), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    for url in urls:
+        html = client.get(url).content.decode()
+        assert "Zephyr headline after the edit" in html, url
+        assert listed_story.headline not in html, url
+    assert "Zephyr headline" in client.get("/search/?q=zephyr").content.decode()
+
+
+def test_renaming_a_topic_in_the_admin_refreshes_every_cached_page_naming_it(
+    client,
+    admin_client,
+    listed_story,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    topic = listed_story.topics.get()
+    urls = [listed_story.get_absolute_url(), "/topics/", topic.get_absolute_url(), "/search/"]
+    urls += ["/issues/", f"/feeds/topics/{topic.slug}.rss", "/feeds/issues.json"]
+    before = cached_copies(client, urls, django_assert_num_queries)
+    assert all("Training efficiency" in html for html in before.values())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:stories_topic_change", args=[topic.pk]),
+            {"name": "Efficient training", "slug": topic.slug, "description": ""},
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Topic.objects.get(pk=topic.pk).name == "Efficient training"
+    for url in urls:
+        html = client.get(url).content.decode()
+        assert "Efficient training" in html and "Training efficiency" not in html, url
+
+
+def test_renaming_a_source_in_the_admin_refreshes_every_cached_page_naming_it(
+    client,
+    admin_client,
+    listed_story,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    source = listed_story.citations.get().source
+    old_name = source.name
+    urls = [
+        listed_story.get_absolute_url(),
+        listed_story.issues.get().get_absolute_url(),
+        "/",
+        "/sources/",
+        source.get_absolute_url(),
+        "/search/",
+        "/issues/",
+        "/feeds/issues.rss",
+    ]
+    before = cached_copies(client, urls, django_assert_num_queries)
+    assert all(old_name in html for html in before.values())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:stories_source_change", args=[source.pk]),
+            {"name": "The Renamed Outlet", "slug": source.slug, "url": source.url},
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Source.objects.get(pk=source.pk).name == "The Renamed Outlet"
+    for url in urls:
+        html = client.get(url).content.decode()
+        assert "The Renamed Outlet" in html and old_name not in html, url
