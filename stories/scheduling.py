@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from stories.models import Issue, IssueItem
-from stories.workflow import scheduling_blockers
+from stories.workflow import items_for_blockers, scheduling_blockers
 
 # The value format of <input type="datetime-local">, minute precision.
 PICKER_FORMAT = "%Y-%m-%dT%H:%M"
@@ -154,7 +154,7 @@ def agenda(now: datetime | None = None) -> Agenda:
             | Q(status=S.DRAFT)
         )
         .prefetch_related(
-            Prefetch("items", IssueItem.objects.select_related("story").order_by("position"))
+            Prefetch("items", items_for_blockers(IssueItem.objects.order_by("position")))
         )
         .order_by("publish_at", "number")
     )

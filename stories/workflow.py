@@ -16,11 +16,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from stories import cache, revisions
-from stories.models import AuditEntry, Issue, IssueItem, Story
+from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
 
 logger = logging.getLogger(__name__)
 
@@ -355,11 +355,17 @@ def submit_for_review(user, story: Story, comment: str = "") -> Story:
     return story
 
 
-def provenance_problems(story: Story) -> list[str]:
-    """What a story still lacks before an editor may approve it."""
+def provenance_problems(story: Story, cited: bool | None = None) -> list[str]:
+    """What a story lacks before an editor may approve it, or an issue carry it.
+
+    cited: whether the story has a citation, when the caller already read it
+    (see items_for_blockers)."""
     problems = []
-    if settings.NEWSROOM_REQUIRE_SOURCE and not story.citations.exists():
-        problems.append("cite at least one source")
+    if settings.NEWSROOM_REQUIRE_SOURCE:
+        if cited is None:
+            cited = story.citations.exists()
+        if not cited:
+            problems.append("cite at least one source")
     if story.lead_image:
         if not story.lead_image_alt.strip():
             problems.append("add alt text to the lead image")
@@ -442,19 +448,36 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
 # -- issue transitions -------------------------------------------------------
 
 
+def items_for_blockers(items: QuerySet[IssueItem]) -> QuerySet[IssueItem]:
+    """items with everything scheduling_blockers reads, in the same query."""
+    return items.select_related("story").annotate(
+        story_is_cited=Exists(Citation.objects.filter(story=OuterRef("story_id")))
+    )
+
+
 def scheduling_blockers(issue: Issue, items=None) -> list[str]:
     """Sentences naming what stops issue from being scheduled or published.
 
-    items: the issue's items with their stories already loaded, for pages that
+    An approved story can still be edited until its issue is scheduled, so
+    its provenance is checked again here, not only at approval.
+
+    items: the issue's items as items_for_blockers loads them, for pages that
     list many issues with a fixed number of queries."""
-    items = list(issue.items.select_related("story") if items is None else items)
+    items = list(items_for_blockers(issue.items.all()) if items is None else items)
     if not items:
         return ["Add at least one story to the issue."]
-    return [
-        f"“{item.story.headline}” is {item.story.get_status_display().lower()}, not approved."
-        for item in items
-        if item.story.status not in (S.APPROVED, S.PUBLISHED)
-    ]
+    blockers = []
+    for item in items:
+        story = item.story
+        if story.status not in (S.APPROVED, S.PUBLISHED):
+            blockers.append(
+                f"“{story.headline}” is {story.get_status_display().lower()}, not approved."
+            )
+            continue
+        problems = provenance_problems(story, getattr(item, "story_is_cited", None))
+        if problems:
+            blockers.append(f"Before “{story.headline}” can go out, " + "; ".join(problems) + ".")
+    return blockers
 
 
 def _check_publishable(issue: Issue, doing: str) -> None:

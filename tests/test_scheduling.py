@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from stories import scheduling, workflow
 from stories.cache import next_publication_time, page_cache_timeout
@@ -19,6 +21,8 @@ from tests.factories import (
     published_issue,
     scheduled_issue,
 )
+from tests.reader_helpers import image_bytes
+from tests.story_admin import change_url, story_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +294,91 @@ def test_stories_are_stamped_with_their_issue_minute_when_publication_is_recorde
     story.refresh_from_db()
     assert story.status == Story.Status.PUBLISHED
     assert story.published_at == issue.publish_at
+
+
+# -- provenance is checked again when an issue goes out ----------------------
+
+
+def _approved_then_edited(client, editor, **changes):
+    """An approved story an editor then edits through the admin, as the desk may
+    until its issue is scheduled."""
+    story = approved_story(headline="Chip export rules")
+    client.force_login(editor)
+    data = story_form_data(client, story, **changes)
+    response = client.post(change_url(story), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    story.refresh_from_db()
+    assert story.status == Story.Status.APPROVED
+    return story
+
+
+def test_an_issue_cannot_be_scheduled_once_a_story_lost_its_citations(client, editor, publisher):
+    story = _approved_then_edited(client, editor, **{"citations-0-DELETE": "on"})
+    assert not story.citations.exists()
+    issue = issue_with_stories(stories=[story])
+    client.force_login(publisher)
+
+    response = client.post(
+        reverse("admin:stories_issue_schedule", args=[issue.pk]),
+        {"publish_at": scheduling.picker_value(timezone.now() + timedelta(days=1))},
+    )
+
+    assert (
+        "Cannot schedule this issue: Before “Chip export rules” can go out, cite at least "
+        "one source." in response.content.decode()
+    )
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+
+
+def test_an_issue_cannot_be_published_now_with_an_uncredited_lead_image_added_after_approval(
+    client, editor, publisher, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    story = _approved_then_edited(
+        client,
+        editor,
+        lead_image=SimpleUploadedFile("chip.jpg", image_bytes(800, 450), "image/jpeg"),
+        lead_image_alt="A wafer under a microscope",
+    )
+    assert story.lead_image and not story.lead_image_credit
+    issue = issue_with_stories(stories=[story])
+    client.force_login(publisher)
+
+    response = client.post(reverse("admin:stories_issue_publish_now", args=[issue.pk]))
+
+    assert (
+        "Cannot publish this issue: Before “Chip export rules” can go out, credit the lead "
+        "image." in response.content.decode()
+    )
+    issue.refresh_from_db()
+    story.refresh_from_db()
+    assert (issue.status, story.status) == (Issue.Status.DRAFT, Story.Status.APPROVED)
+
+
+def test_each_story_missing_provenance_is_named(publisher):
+    cited, uncited = approved_story(headline="Sourced"), approved_story(headline="Unsourced")
+    uncited.citations.all().delete()
+    Story.objects.filter(pk=cited.pk).update(lead_image="lead-images/x.jpg")
+    issue = issue_with_stories(stories=[cited, uncited])
+
+    assert workflow.scheduling_blockers(issue) == [
+        "Before “Sourced” can go out, add alt text to the lead image; credit the lead image.",
+        "Before “Unsourced” can go out, cite at least one source.",
+    ]
+    with pytest.raises(workflow.WorkflowError, match="^Cannot publish this issue: Before"):
+        workflow.publish_issue_now(publisher, issue)
+
+
+def test_schedule_page_names_a_scheduled_story_a_tightened_rule_now_blocks(
+    client, publisher, settings, london_evening
+):
+    # Stories approved while the newsroom did not require a source, scheduled,
+    # and then the rule came back: the desk must see what the issue now lacks.
+    settings.NEWSROOM_REQUIRE_SOURCE = False
+    story = approved_story(headline="Unsourced wire copy", cited=False)
+    scheduled_issue(stories=[story], in_minutes=120, headline="Held back")
+    settings.NEWSROOM_REQUIRE_SOURCE = True
+    client.force_login(publisher)
+    html = client.get(reverse("admin:stories_issue_agenda")).content.decode()
+    assert "Before “Unsourced wire copy” can go out, cite at least one source." in html
