@@ -382,11 +382,12 @@ def test_editing_a_locked_issue_is_refused_on_the_server(client, editor, state):
             "items-1-issue": issue.pk,
         },
     )
+    items_before = list(issue.items.values_list("pk", "position", "story"))
     client.force_login(editor)
     response = client.post(change_url(issue), data, follow=True)
     issue.refresh_from_db()
     assert issue.headline != "Changed after approval"
-    assert list(issue.items.values_list("story", flat=True)) != [None]
+    assert list(issue.items.values_list("pk", "position", "story")) == items_before
     assert not IssueItem.objects.filter(issue=issue, story=extra).exists()
     assert workflow.issue_edit_refusal(editor, issue) in response.content.decode()
 

@@ -54,8 +54,9 @@ def test_review_queue_query_count_does_not_grow_with_the_queue(
     for size in (2, 12):
         for n in range(size - Story.objects.filter(status=S.IN_REVIEW).count()):
             submitted(writer, f"Queued {size}-{n}", n, [f"Topic {n}"])
-        # session, user, user's permissions and group permissions (view
-        # check), stories in review, their authors, their topics
+        # session, user, user's permissions and group permissions (review
+        # check; the view check reuses them), stories in review, their
+        # authors, their topics
         with django_assert_num_queries(7):
             assert client.get(QUEUE).status_code == 200
 
@@ -72,6 +73,17 @@ def test_writers_see_my_drafts_but_not_the_review_queue_link(client, writer):
     page = client.get(reverse("admin:index")).content.decode()
     assert f'href="{QUEUE}"' not in page
     assert f'href="{DRAFTS}"' in page
+
+
+@pytest.mark.parametrize("role", ["writer", "publisher"])
+def test_the_review_queue_itself_is_forbidden_to_those_who_do_not_review(
+    client, request, writer, role
+):
+    submitted(writer, "Waiting for an editor", 1)
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(QUEUE)
+    assert response.status_code == 403
+    assert "Waiting for an editor" not in response.content.decode()
 
 
 def test_review_queue_needs_a_login(client):
@@ -208,10 +220,13 @@ def test_audit_entries_cannot_be_changed_or_deleted_by_an_editor(client, editor,
     story = submitted(writer, "Audited", 1)
     entry = AuditEntry.objects.get(story=story)
     client.force_login(editor)
-    client.post(reverse("admin:stories_auditentry_change", args=[entry.pk]), {"comment": "x"})
+    change = client.post(
+        reverse("admin:stories_auditentry_change", args=[entry.pk]), {"comment": "x"}
+    )
     delete = client.post(
         reverse("admin:stories_auditentry_delete", args=[entry.pk]), {"post": "yes"}
     )
+    assert change.status_code == 403
     assert delete.status_code == 403
     entry.refresh_from_db()
     assert entry.comment == ""

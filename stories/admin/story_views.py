@@ -158,6 +158,8 @@ class StoryWorkflowViews:
 
     def review_queue_view(self, request):
         """Stories waiting for an editor, the longest-waiting first."""
+        if not self.has_review_permission(request):
+            raise PermissionDenied
         stories = (
             Story.objects.filter(status=S.IN_REVIEW)
             .order_by("submitted_at", "pk")
