@@ -13,7 +13,11 @@ may have been recorded, opened a dialog, thrown or navigated away.
 
 import json
 import re
+import struct
+import zlib
+from functools import lru_cache
 from html.parser import HTMLParser
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import pytest
@@ -21,8 +25,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
+from PIL import Image, ImageFile
 
 from stories import rendering, workflow
+from stories.images import validate_lead_image
 from stories.models import Citation, Correction, Issue, IssueItem, Source, Story
 from tests.data.xss_corpus import CASES
 from tests.factories import (
@@ -511,3 +517,302 @@ def test_a_headline_with_a_line_break_still_sends_its_notification_on_one_line(
 
 def test_the_corpus_has_at_least_a_hundred_distinct_cases():
     assert len(set(CASES)) == len(CASES) >= 100
+
+
+# -- decompression bombs ---------------------------------------------------------
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@lru_cache
+def decompression_bomb(width: int, height: int) -> bytes:
+    """A valid PNG of width x height black pixels (1 bit each) whose rows of
+    zeros compress about a thousandfold: small to upload, huge to decode."""
+    row = b"\0" + b"\0" * ((width + 7) // 8)  # filter byte, then the packed pixels
+    compressor = zlib.compressobj(9)
+    rows_at_once = 1000
+    idat = b"".join(
+        compressor.compress(row * min(rows_at_once, height - done))
+        for done in range(0, height, rows_at_once)
+    )
+    idat += compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+BOMBS = {
+    # 900 million pixels: Pillow itself refuses to open it (over twice its limit).
+    "30000 x 30000": ((30000, 30000), "This image is far too big; the limit is 40,000,000 pixels"),
+    # 144 million pixels: Pillow only warns; the newsroom's own limit refuses it.
+    "12000 x 12000": (
+        (12000, 12000),
+        "This image is 12000 × 12000 pixels; the limit",
+    ),
+}
+
+
+@pytest.fixture
+def nothing_decoded(monkeypatch):
+    """Every decode of pixel data, recorded: a bomb must be refused before one."""
+    decoded = []
+    load = ImageFile.ImageFile.load
+
+    def recording_load(image):
+        decoded.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording_load)
+    return decoded
+
+
+def inflated_size(data: bytes) -> int:
+    """How many bytes a PNG's pixel data inflates to, counted a megabyte at a time."""
+    (length,) = struct.unpack(">I", data[33:37])  # the IDAT chunk, after the IHDR
+    assert data[37:41] == b"IDAT"
+    inflater, pending, size = zlib.decompressobj(), data[41 : 41 + length], 0
+    while pending:
+        size += len(inflater.decompress(pending, 1 << 20))
+        pending = inflater.unconsumed_tail
+    return size + len(inflater.flush())
+
+
+def test_the_bomb_is_a_real_png_that_is_small_on_disk():
+    data = decompression_bomb(30000, 30000)
+    assert len(data) < 200_000
+    assert inflated_size(data) == 30000 * (1 + 30000 // 8)  # 112 MB of pixel rows
+    with Image.open(SimpleUploadedFile("x.png", decompression_bomb(1000, 800))) as image:
+        assert (image.format, image.size, image.mode) == ("PNG", (1000, 800), "1")
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_a_decompression_bomb_is_refused_at_pillows_own_limits_without_being_decoded(
+    settings, nothing_decoded, bomb
+):
+    (width, height), message = BOMBS[bomb]
+    # Nothing is patched: Pillow's default limit and the newsroom's setting.
+    assert Image.MAX_IMAGE_PIXELS == 1024 * 1024 * 1024 // 4 // 3
+    assert settings.NEWSROOM_IMAGE_MAX_PIXELS == 40_000_000
+    upload = SimpleUploadedFile("holiday.png", decompression_bomb(width, height), "image/png")
+
+    with pytest.raises(ValidationError) as refused:
+        validate_lead_image(upload)
+
+    (said,) = refused.value.messages
+    assert said.startswith(message), said
+    assert "Resize it" in said
+    assert nothing_decoded == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_a_decompression_bomb_is_refused_in_the_admin_with_a_clear_error_and_the_input_kept(
+    client, writer, media, nothing_decoded, bomb
+):
+    (width, height), message = BOMBS[bomb]
+    client.force_login(writer)
+    data = add_story_form(
+        client, lead_image=SimpleUploadedFile("holiday.png", decompression_bomb(width, height))
+    )
+
+    response = client.post("/admin/stories/story/add/", data)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert [error for error in form.errors["lead_image"] if error.startswith(message)]
+    assert message.split(";")[0] in response.content.decode().replace("&#x27;", "'")
+    assert form["body"].value() == "A body that must not be lost."
+    assert not Story.objects.exists()
+    assert list(media.rglob("*.*")) == []
+    assert nothing_decoded == []
+
+
+# -- browser level: single hostile stories and the admin ---------------------------
+
+# Cases aimed at the page head: the <title>, the og: attributes and the JSON-LD
+# block, each of which a story's headline, dek and image alt text reach.
+HEAD_CASES = [
+    "</title><script>alert(8)</script>",
+    "</script><script>alert(10)</script>",
+    '"><script>alert(180)</script>',
+    "' onmouseover='alert(183)",
+    "\u2028\u2029</script><script>alert(190)</script>",
+    '{"@context": "</script><script>alert(191)</script>"}',
+    '\\"; alert(195); //',
+    "<title><img src=x onerror=alert(160)></title>",
+]
+
+
+def single_case_story(case: str, n: int) -> Story:
+    """A published story with case as its headline, dek, image alt, caption and credit."""
+    story = StoryFactory(
+        headline=case,
+        dek=case,
+        body=f"Body of head case {n}.",
+        lead_image=SimpleUploadedFile(f"head-{n}.png", image_bytes(40, 30, fmt="PNG")),
+        lead_image_alt=case,
+        lead_image_caption=case,
+        lead_image_credit=case,
+    )
+    published_issue(stories=[approved_story_of(story)])
+    return story
+
+
+HEAD_OF_PAGE = """() => ({
+  title: document.title,
+  og: Object.fromEntries([...document.querySelectorAll("meta[property^='og:']")]
+    .map((m) => [m.getAttribute("property"), m.getAttribute("content")])),
+  jsonLd: [...document.querySelectorAll("script[type='application/ld+json']")]
+    .map((s) => JSON.parse(s.textContent)),
+  text: document.body.textContent,
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_hostile_headline_dek_and_image_text_run_nothing_in_the_head_or_body_of_a_story(
+    live_server, page, editorial_groups, media
+):
+    assert set(HEAD_CASES) <= set(CASES)
+    stories = [single_case_story(case, n) for n, case in enumerate(HEAD_CASES)]
+    dialogs, errors = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(SENTINEL)
+
+    for case, story in zip(HEAD_CASES, stories, strict=True):
+        assert_nothing_runs(page, live_server.url + story.get_absolute_url(), dialogs, errors)
+        # The case reached every place in the head, and arrived there as text.
+        head = page.evaluate(HEAD_OF_PAGE)
+        assert head["title"].startswith(case), case
+        assert head["og"]["og:title"] == case and head["og"]["og:description"] == case
+        assert head["og"]["og:image:alt"] == case
+        (article,) = [d for d in head["jsonLd"] if d.get("@type") == "NewsArticle"]
+        assert article["headline"] == case[:110] and article["description"] == case
+        assert head["text"].count(case) >= 3  # headline, dek, caption and credit
+
+
+ADMIN_DOM_AUDIT = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll("*")) {
+    for (const attr of el.getAttributeNames()) {
+      if (attr.startsWith("on")) problems.push(el.tagName + " " + attr);
+    }
+  }
+  // The admin's own scripts are files on this site; none is written inline.
+  for (const script of document.querySelectorAll("script")) {
+    if (script.src ? new URL(script.src).origin !== location.origin
+        : !["application/json", "application/ld+json"].includes(script.type)) {
+      problems.push(script.outerHTML.slice(0, 80));
+    }
+  }
+  const runnable = "iframe, frame, object, embed, portal, base, math, style, meta[http-equiv], "
+    + "svg script, svg foreignObject, svg a, svg animate, svg set";
+  for (const el of document.querySelectorAll(runnable)) problems.push(el.outerHTML.slice(0, 80));
+  // Its only SVG: the theme switcher's icons.
+  for (const svg of document.querySelectorAll("svg")) {
+    if (!svg.matches(".base-svgs, .theme-icon-when-auto, .theme-icon-when-dark, "
+                     + ".theme-icon-when-light")) problems.push(svg.outerHTML.slice(0, 80));
+  }
+  for (const link of document.querySelectorAll("a[href], area[href]")) {
+    if (!["http:", "https:", "mailto:"].includes(link.protocol)) problems.push(link.href);
+  }
+  for (const img of document.querySelectorAll("img[src]")) {
+    if (!["http:", "https:"].includes(new URL(img.src).protocol)) problems.push(img.src);
+  }
+  for (const el of document.querySelectorAll("form[action], [formaction]")) {
+    const url = el.getAttribute("action") ?? el.getAttribute("formaction");
+    if (!["http:", "https:"].includes(new URL(url, location.href).protocol)) {
+      problems.push(el.outerHTML.slice(0, 80));
+    }
+  }
+  return problems;
+}"""
+
+
+def hostile_admin_newsroom(media) -> dict:
+    """For the admin: a draft per case (headline, dek, byline name and topic),
+    one story in review holding every case in every field and inline, sent
+    back once with a hostile note, and one published hostile story."""
+    editor = user_in("Editors", username="hostile-admin-editor")
+    for n, case in enumerate(stored_cases()):
+        story = StoryFactory(
+            headline=f"Case {n}: {case}"[:200],
+            dek=case,
+            created_by__first_name=case[:150],
+            created_by__username=f"hostile-writer-{n}",
+            cited=False,
+        )
+        story.topics.add(TopicFactory(name=f"T{n} {case}"[:100]))
+    everything = "\n\n".join(stored_cases())
+    case = HEAD_CASES[0]
+    in_review = StoryFactory(
+        headline=case,
+        dek=HEAD_CASES[2],
+        body=everything,
+        tldr=everything,
+        why_it_matters=everything,
+        key_points=everything,
+        lead_image=SimpleUploadedFile("review.png", image_bytes(40, 30, fmt="PNG")),
+        lead_image_alt=HEAD_CASES[3],
+        lead_image_caption=HEAD_CASES[4],
+        lead_image_credit=HEAD_CASES[5],
+        cited=False,
+    )
+    for n, hostile in enumerate(HEAD_CASES):
+        source = SourceFactory(name=f"Wire {n} {hostile}", description=hostile)
+        url = url_or_none(hostile) or HOSTILE_URLS[n % len(HOSTILE_URLS)]
+        CitationFactory(story=in_review, source=source, url=url, title=hostile, note=hostile)
+        in_review.topics.add(TopicFactory(name=f"Head {n} {hostile}"[:100]))
+    workflow.submit_for_review(in_review.created_by, in_review)
+    workflow.request_changes(editor, in_review, "Fix this: " + HEAD_CASES[1])
+    workflow.submit_for_review(in_review.created_by, in_review)
+    published = single_case_story(HEAD_CASES[6], 99)
+    return {"editor": editor, "in_review": in_review, "published": published}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_hostile_content_runs_nothing_in_the_admin_story_list_and_forms_for_an_editor(
+    live_server, page, editorial_groups, media
+):
+    newsroom = hostile_admin_newsroom(media)
+    dialogs, errors = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(SENTINEL)
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", newsroom["editor"].username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("input[type=submit]")
+    assert page.url == live_server.url + "/admin/"
+
+    pages = {
+        "every story": "/admin/stories/story/?all=",
+        "a hostile search": "/admin/stories/story/?q=" + quote(HEAD_CASES[2]),
+        "the story in review": change_url(newsroom["in_review"]),
+        "a published story": change_url(newsroom["published"]),
+    }
+    texts = {}
+    for name, path in pages.items():
+        page.goto(live_server.url + path)
+        page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 100))")
+        assert page.evaluate(ADMIN_DOM_AUDIT) == [], name
+        assert recorded_calls(page) == [], name
+        assert dialogs == [] and errors == [], name
+        texts[name] = page.text_content("body")
+
+    # The pages really carried the cases, as text.
+    assert all(f"Case {n}: " in texts["every story"] for n in range(len(CASES)))
+    assert HEAD_CASES[2] in texts["a hostile search"]
+    assert "Fix this: " + HEAD_CASES[1] in texts["the story in review"]
+    assert HEAD_CASES[6] in texts["a published story"]
+    page.goto(live_server.url + pages["the story in review"])
+    assert page.input_value("#id_headline") == HEAD_CASES[0]
+    assert page.input_value("#id_lead_image_alt") == HEAD_CASES[3]
