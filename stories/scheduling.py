@@ -37,12 +37,22 @@ def local(value: datetime) -> datetime:
 
 
 def format_time(value: datetime | None, weekday: bool = True) -> str:
-    """A time as staff read it, always naming its zone: "Sun 30 Mar 2025, 09:00 BST"."""
+    """A time as staff read it, always naming its zone: "Sun 30 Mar 2025, 09:00 BST".
+
+    Every time shown to staff goes through here (the staff_time template
+    filter, admin list columns). Zones with no abbreviation of their own are
+    named by their offset from UTC ("UTC+04:00" rather than a bare "+04"); a
+    naive value is read in the newsroom's zone rather than the server's."""
     if value is None:
         return ""
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=newsroom_zone())
     at = local(value)
     day = f"{at:%a} {at.day} {at:%b %Y}" if weekday else f"{at.day} {at:%b %Y}"
-    return f"{day}, {at:%H:%M} {at.tzname()}"
+    name = at.tzname() or ""
+    if not name or name[0] in "+-":
+        name = utc_offset(at)
+    return f"{day}, {at:%H:%M} {name}"
 
 
 def utc_offset(at: datetime) -> str:

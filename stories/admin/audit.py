@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from stories.admin.base import zoned_time
 from stories.models import AuditEntry
 
 
@@ -8,7 +9,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """The audit trail, read-only: rows are written by stories/workflow.py alone."""
 
     list_display = [
-        "created_at",
+        "created_at_zoned",
         "actor",
         "action",
         "object_repr",
@@ -20,6 +21,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_select_related = ["actor"]
     search_fields = ["object_repr", "comment"]
     date_hierarchy = "created_at"
+
+    created_at_zoned = zoned_time("created_at", "when")
 
     def has_add_permission(self, request):
         return False

@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 
-from stories.admin.base import InvalidatesPublicPages
+from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
 from stories.models import Correction, PreviewLink, Source, Topic
 from stories.preview import revoke_links, share_url
 
@@ -49,12 +49,14 @@ class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 
 @admin.register(Correction)
-class CorrectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
-    list_display = ["story", "created_at", "created_by"]
+class CorrectionAdmin(TimesInTheNewsroomZone, InvalidatesPublicPages, admin.ModelAdmin):
+    list_display = ["story", "created_at_zoned", "created_by"]
     list_select_related = ["story", "created_by"]
     search_fields = ["text", "story__headline"]
     autocomplete_fields = ["story"]
     date_hierarchy = "created_at"
+
+    created_at_zoned = zoned_time("created_at", "created at")
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -63,17 +65,36 @@ class CorrectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 
 @admin.register(PreviewLink)
-class PreviewLinkAdmin(admin.ModelAdmin):
+class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
     """Links are created from a story's or an issue's "Create share link" tool;
     here they are listed, opened and revoked."""
 
-    list_display = ["__str__", "state", "created_by", "created_at", "expires_at", "revoked_at"]
+    list_display = [
+        "__str__",
+        "state",
+        "created_by",
+        "created_at_zoned",
+        "expires_at_zoned",
+        "revoked_at_zoned",
+    ]
     list_select_related = ["story", "issue", "created_by"]
     list_filter = ["revoked_at"]
     autocomplete_fields = ["story", "issue"]
     date_hierarchy = "created_at"
-    readonly_fields = ["address", "created_by", "created_at", "revoked_at"]
-    fields = ["address", "story", "issue", "expires_at", "created_by", "created_at", "revoked_at"]
+    readonly_fields = ["address", "created_by", "created_at_zoned", "revoked_at_zoned"]
+    fields = [
+        "address",
+        "story",
+        "issue",
+        "expires_at",
+        "created_by",
+        "created_at_zoned",
+        "revoked_at_zoned",
+    ]
+
+    created_at_zoned = zoned_time("created_at", "created at")
+    expires_at_zoned = zoned_time("expires_at", "expires at")
+    revoked_at_zoned = zoned_time("revoked_at", "revoked at")
     actions = ["revoke"]
 
     @admin.display(description="address")

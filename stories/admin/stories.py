@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from stories import revisions, workflow
-from stories.admin.base import InvalidatesPublicPages
+from stories.admin.base import InvalidatesPublicPages, zoned_time
 from stories.admin.story_views import StoryWorkflowViews
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
@@ -127,7 +127,7 @@ class TopicInline(FollowsStoryPermission, admin.TabularInline):
 @admin.register(Story)
 class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     form = StoryForm
-    list_display = ["headline", "status", "bylines", "updated_at"]
+    list_display = ["headline", "status", "bylines", "updated_at_zoned"]
     list_filter = ["status", "topics"]
     search_fields = ["headline", "dek", "slug"]
     date_hierarchy = "created_at"
@@ -147,6 +147,8 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("authors")
+
+    updated_at_zoned = zoned_time("updated_at", "updated")
 
     @admin.display(description="bylines")
     def bylines(self, obj):

@@ -1,8 +1,9 @@
-"""Labels for the story admin's workflow pages."""
+"""Labels for the admin's workflow pages, and times that say their zone."""
 
 from django import template
 
-from stories.models import Story
+from stories import scheduling
+from stories.models import Issue, Story
 
 register = template.Library()
 
@@ -25,7 +26,16 @@ def audit_action(action: str) -> str:
 
 @register.filter
 def status_label(status: str) -> str:
-    try:
-        return Story.Status(status).label
-    except ValueError:
-        return status or "—"
+    """A story's or an issue's status as people read it."""
+    for statuses in (Story.Status, Issue.Status):
+        try:
+            return statuses(status).label
+        except ValueError:
+            continue
+    return status or "—"
+
+
+@register.filter
+def staff_time(value) -> str:
+    """A time in the newsroom's zone, naming the zone (scheduling.format_time)."""
+    return scheduling.format_time(value)
