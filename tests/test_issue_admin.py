@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from stories import workflow
 from stories.models import AuditEntry, Issue, IssueItem
@@ -433,3 +434,64 @@ def test_recorded_publication_time_says_its_zone(client, publisher, london):
     assert "Publication recorded" in html
     assert html.count("Sun 1 Jun 2025, 13:00 BST") == 2  # readers see it from / recorded
 
+
+# -- the issue's history -----------------------------------------------------
+
+
+def history_url(issue):
+    return reverse("admin:stories_issue_history", args=[issue.pk])
+
+
+def test_history_page_shows_every_publication_step_with_its_comment(client, publisher, london):
+    issue = issue_with_stories(1)
+    workflow.schedule_issue(publisher, issue, SUMMER_NOON + timedelta(hours=3))
+    workflow.schedule_issue(publisher, issue, SUMMER_NOON + timedelta(hours=5))
+    workflow.unschedule_issue(publisher, issue)
+    workflow.publish_issue_now(publisher, issue)
+    workflow.withdraw_issue(publisher, issue, "The lead story's figures were wrong.")
+    client.force_login(publisher)
+
+    html = client.get(history_url(issue)).content.decode()
+
+    trail = html[html.index('id="workflow-history"') : html.index('id="change-history"')]
+    steps = [
+        ("Scheduled", "Draft → Scheduled", "For 2025-06-01 16:00 BST"),
+        ("Rescheduled", "Scheduled → Scheduled", "For 2025-06-01 18:00 BST (was 2025-06-01"),
+        ("Unscheduled", "Scheduled → Draft", ""),
+        ("Published", "Draft → Published", "Published now"),
+        ("Withdrawn", "Published → Withdrawn", "The lead story&#x27;s figures were wrong."),
+    ]
+    position = 0
+    for action, statuses, comment in steps:
+        row = trail.index(f"<td>{action}</td>", position)
+        assert trail.index(statuses, row) < trail.index("</tr>", row)
+        assert trail.index(comment, row) < trail.index("</tr>", row)
+        position = row + 1
+    assert "Sun 1 Jun 2025, 13:00 BST" in trail  # each step says when, in the newsroom's zone
+    assert publisher.get_full_name() in trail
+
+
+def test_history_page_of_an_issue_never_published_says_so(client, editor):
+    issue = issue_with_stories(1)
+    client.force_login(editor)
+    html = client.get(history_url(issue)).content.decode()
+    assert "No publication steps yet" in html
+
+
+@pytest.mark.parametrize("rounds", [1, 10])
+def test_issue_history_query_count_does_not_grow_with_its_trail(
+    client, publisher, rounds, django_assert_num_queries
+):
+    issue = issue_with_stories(1)
+    later = timezone.now() + timedelta(days=1)
+    for n in range(rounds):
+        workflow.schedule_issue(publisher, issue, later + timedelta(minutes=n))
+        workflow.unschedule_issue(publisher, issue)
+    client.force_login(publisher)
+    client.get(history_url(issue))  # warm the content-type cache
+
+    # session, user, issue, user's permissions and group permissions, admin
+    # log count, audit entries with their actors
+    with django_assert_num_queries(7):
+        html = client.get(history_url(issue)).content.decode()
+    assert html.count('class="audit-unscheduled"') == rounds
