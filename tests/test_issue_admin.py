@@ -331,6 +331,7 @@ def change_form_data(issue, **changes):
         "slug": issue.slug,
         "intro": issue.intro,
         "closing_tldr": issue.closing_tldr,
+        "based_on_version": issue.version,
         "items-TOTAL_FORMS": str(len(items)),
         "items-INITIAL_FORMS": str(len(items)),
         "items-MIN_NUM_FORMS": "0",
@@ -344,6 +345,100 @@ def change_form_data(issue, **changes):
             f"items-{n}-story": item.story_id,
         }
     return data | changes
+
+
+# -- two people assembling one issue -----------------------------------------
+
+
+def opened_form(client, issue, **changes) -> dict:
+    """What the change form posts, as it was when client opened it, with changes."""
+    form = client.get(change_url(issue)).context["adminform"].form
+    seen = {name: form[name].value() for name in ("based_on_version", "opened_at")}
+    return change_form_data(issue, **seen, **changes)
+
+
+@pytest.fixture
+def second_editor(db):
+    from tests.factories import user_in
+
+    return user_in("Editors", username="second-editor", first_name="Sam", last_name="Second")
+
+
+def test_second_save_of_an_issue_from_the_same_version_is_refused_naming_who_saved(
+    client, editor, second_editor, london
+):
+    from django.test import Client
+
+    issue = issue_with_stories(2, headline="Original headline", intro="Original intro")
+    other = Client()
+    client.force_login(editor)
+    other.force_login(second_editor)
+    first = opened_form(other, issue, headline="Headline from the first tab")
+    second = opened_form(client, issue, intro="Intro from the second tab")
+
+    assert other.post(change_url(issue), first).status_code == 302
+    refused = client.post(change_url(issue), second)
+
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert (
+        "Your changes were not saved: Sam Second saved it at Sun 1 Jun 2025, 13:00 BST "
+        "after you opened this issue" in html
+    )
+    assert refused.context["adminform"].form["intro"].value() == "Intro from the second tab"
+    issue.refresh_from_db()
+    assert (issue.headline, issue.intro) == ("Headline from the first tab", "Original intro")
+
+
+def test_saving_the_issue_again_after_the_refusal_is_accepted(client, editor, second_editor):
+    from django.test import Client
+
+    issue = issue_with_stories(1, intro="Original intro")
+    other = Client()
+    client.force_login(editor)
+    other.force_login(second_editor)
+    first = opened_form(other, issue, headline="First tab's headline")
+    second = opened_form(client, issue, intro="Second tab's intro")
+    other.post(change_url(issue), first)
+    refused = client.post(change_url(issue), second)
+    form = refused.context["adminform"].form
+    second |= {
+        "based_on_version": form["based_on_version"].value(),
+        "headline": "First tab's headline",  # kept after reading who changed it
+    }
+
+    assert client.post(change_url(issue), second).status_code == 302
+    issue.refresh_from_db()
+    assert (issue.headline, issue.intro) == ("First tab's headline", "Second tab's intro")
+
+
+def test_a_publication_step_since_opening_also_refuses_the_issue_save(
+    client, editor, publisher, london
+):
+    issue = issue_with_stories(1)
+    client.force_login(editor)
+    stale = opened_form(client, issue, headline="Edited while it was scheduled")
+    workflow.schedule_issue(publisher, issue, SUMMER_NOON + timedelta(hours=2))
+    workflow.unschedule_issue(publisher, issue)
+
+    refused = client.post(change_url(issue), stale)
+
+    html = refused.content.decode()
+    who = publisher.get_full_name()
+    assert f"{who} scheduled it at Sun 1 Jun 2025, 13:00 BST; {who} unscheduled it at" in html
+    issue.refresh_from_db()
+    assert issue.headline != "Edited while it was scheduled"
+
+
+def test_an_issue_save_that_does_not_say_its_version_is_refused(client, editor):
+    issue = issue_with_stories(1, headline="Kept")
+    client.force_login(editor)
+    data = change_form_data(issue, headline="From a form that forgot its version")
+    del data["based_on_version"]
+    response = client.post(change_url(issue), data)
+    assert "did not say which version of the issue" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.headline == "Kept"
 
 
 @pytest.mark.parametrize("role", ["editor", "publisher"])

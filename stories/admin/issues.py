@@ -13,7 +13,7 @@ from django.urls import path, reverse
 
 from stories import scheduling, workflow
 from stories.admin.base import InvalidatesPublicPages
-from stories.admin.issue_forms import ScheduleForm, WithdrawForm
+from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
 from stories.models import AuditEntry, Issue, IssueItem
 
 
@@ -64,6 +64,7 @@ PUBLICATION_ACTIONS = {
 
 @admin.register(Issue)
 class IssueAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+    form = IssueForm
     list_display = ["number", "headline", "status", "publication"]
     list_filter = ["status"]
     search_fields = ["headline", "intro", "=number"]
