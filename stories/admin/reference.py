@@ -3,11 +3,16 @@
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
 from stories.models import Correction, PreviewLink, Source, Topic
 from stories.preview import revoke_links, share_url
+
+# The story list's "cited source" filter (StoryAdmin.list_filter), by source id.
+CITED_SOURCE_PARAM = "sources__id__exact"
 
 
 @admin.register(Source)
@@ -26,7 +31,11 @@ class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
     @admin.display(description="stories", ordering="n_stories")
     def story_count(self, obj):
-        return obj.n_stories
+        """How many stories cite the source, linked to the list of them."""
+        url = reverse("admin:stories_story_changelist")
+        return format_html(
+            '<a href="{}?{}">{}</a>', url, urlencode({CITED_SOURCE_PARAM: obj.pk}), obj.n_stories
+        )
 
 
 @admin.register(Topic)

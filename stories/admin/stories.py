@@ -85,6 +85,15 @@ class StoryForm(forms.ModelForm):
         return cleaned
 
 
+class CitedSourceFilter(admin.RelatedOnlyFieldListFilter):
+    """Stories by the source they cite: every story that leans on an outlet
+    (CONTENT.md). Only sources some story cites are offered."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "cited source"
+
+
 class FollowsStoryPermission:
     """Inline mixin: the story's rows are editable exactly when the story is."""
 
@@ -128,7 +137,7 @@ class TopicInline(FollowsStoryPermission, admin.TabularInline):
 class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     form = StoryForm
     list_display = ["headline", "status", "bylines", "updated_at_zoned"]
-    list_filter = ["status", "topics"]
+    list_filter = ["status", "topics", ("sources", CitedSourceFilter)]
     search_fields = ["headline", "dek", "slug"]
     date_hierarchy = "created_at"
     prepopulated_fields = {"slug": ["headline"]}
