@@ -68,7 +68,12 @@ def visit(page, violations, url, seen):
 def test_public_pages_raise_no_policy_violations(live_server, watched, demo):
     page, violations = watched
     base = live_server.url
-    urls = ["/"]
+    # The listings and discovery pages, with a search that has results,
+    # highlighted snippets and a filter chip, and an open filter form.
+    urls = ["/", "/issues/", "/issues/?topic=deepseek&sort=oldest", "/topics/", "/sources/"]
+    urls += ["/search/?q=distillation&topic=training-efficiency", "/search/?q=deepseek*"]
+    authors = get_user_model().objects.filter(stories__in=Story.objects.published()).distinct()
+    urls += [f"/authors/{author.username}/" for author in authors]
     urls += [i.get_absolute_url() for i in Issue.objects.published()]
     urls += [s.get_absolute_url() for s in Story.objects.published()]
     urls += [t.get_absolute_url() for t in Topic.objects.filter(tagged_stories__isnull=False)[:3]]
@@ -77,6 +82,7 @@ def test_public_pages_raise_no_policy_violations(live_server, watched, demo):
     for url in dict.fromkeys(urls):
         visit(page, violations, base + url, seen)
     assert seen == []
+    assert any(url.startswith("/authors/") for url in urls)
 
 
 def test_admin_pages_raise_no_policy_violations(live_server, watched, demo):

@@ -92,7 +92,11 @@ def test_active_filters_show_as_chips_that_remove_themselves(client, newsroom):
     body = client.get(
         "/search/", {"q": "model", "topic": ["deepseek", "openai"], "source": "sequence-radar"}
     ).content.decode()
-    chips = dict(re.findall(r'<li class="chip">([^<]*?) <a href="([^"]*)"', body))
+    chips = dict(
+        re.findall(
+            r'<li class="chip"><span class="chip-label">([^<]*?)</span> <a href="([^"]*)"', body
+        )
+    )
     assert chips == {
         "Topic: DeepSeek": "?q=model&amp;topic=openai&amp;source=sequence-radar",
         "Topic: OpenAI": "?q=model&amp;topic=deepseek&amp;source=sequence-radar",

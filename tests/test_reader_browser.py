@@ -22,12 +22,23 @@ PAGES = {
     "issue": "/issues/2/",
     "story": "/stories/ais-sputnik-moment/",
     "radar": "/issues/4/",
+    "archive": "/issues/",
     "topics": "/topics/",
+    "topic": "/topics/training-efficiency/",
+    "sources": "/sources/",
     "source": "/sources/the-new-york-times/",
+    "author": "/authors/writer/",
+    # A search with a filter: results with highlighted snippets, an open
+    # filter form and a removable chip.
+    "search": "/search/?q=distillation&topic=training-efficiency",
+    # An archive filter that applies (a chip) and one that does not (a notice).
+    "archive-filtered": "/issues/?topic=deepseek&source=no-such-outlet",
     "not-found": "/stories/not-a-story/",
 }
-SCREENSHOTS = {"home", "issue", "story"}
+SCREENSHOTS = {"home", "issue", "story", "archive", "search", "archive-filtered"}
 BLOCKING = {"serious", "critical"}
+# The narrowest phone the site is designed for.
+NARROWEST = 360
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +97,7 @@ def test_reader_pages_have_no_serious_accessibility_violations(
             page.goto(base_url + path)
             assert page.locator("html").get_attribute("lang") == "en"
             assert page.locator("main#main").count() == 1
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{path} scrolls sideways at {width}px"
+            assert sideways_overflow(page) <= 0, f"{path} scrolls sideways at {width}px"
             if name in SCREENSHOTS:
                 page.screenshot(
                     path=ARTIFACTS / f"reader-{name}-{width}-{scheme}.png", full_page=True
@@ -109,6 +117,79 @@ def test_reader_pages_have_no_serious_accessibility_violations(
     assert not problems, json.dumps(problems, indent=2)
     for name in SCREENSHOTS:
         assert (ARTIFACTS / f"reader-{name}-{width}-{scheme}.png").stat().st_size > 0
+
+
+def sideways_overflow(page) -> int:
+    """How far the page reaches past the viewport's right edge, in CSS pixels."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_the_search_page_shows_what_the_accessibility_check_must_see(browser, demo_site):
+    # Otherwise the checks above would pass on an empty results page.
+    base_url, media_root = demo_site
+    context, page = reader_page(browser, 1280, "light", media_root)
+    try:
+        page.goto(base_url + PAGES["search"])
+        assert page.locator(".search-result").count() >= 1
+        assert page.locator(".snippet mark").count() >= 1
+        assert page.locator(".filter-chips .chip").count() == 1
+    finally:
+        context.close()
+
+
+def test_filter_chips_are_pills_and_their_remove_link_shows_keyboard_focus(browser, demo_site):
+    base_url, media_root = demo_site
+    context, page = reader_page(browser, NARROWEST, "light", media_root)
+    try:
+        page.goto(base_url + PAGES["search"])
+        chip = page.locator(".filter-chips .chip").first
+        assert chip.evaluate("el => getComputedStyle(el).display") != "list-item"  # no bullet
+        assert chip.evaluate("el => parseFloat(getComputedStyle(el).borderTopLeftRadius)") >= 12
+        remove = chip.locator("a")
+        box = remove.bounding_box()
+        assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.2 target size
+        for _ in range(40):  # Tab through the page to the remove link, as a keyboard user does
+            page.keyboard.press("Tab")
+            if remove.evaluate("el => el === document.activeElement"):
+                break
+        assert remove.evaluate("el => el.matches(':focus-visible')")
+        assert remove.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+        assert remove.evaluate("el => parseFloat(getComputedStyle(el).outlineWidth)") >= 2
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_page_scrolls_sideways_on_the_narrowest_phone(browser, demo_site, scheme):
+    base_url, media_root = demo_site
+    context, page = reader_page(browser, NARROWEST, scheme, media_root)
+    wide = {}
+    try:
+        for path in PAGES.values():
+            page.goto(base_url + path)
+            # With the filter form open too: its fields are the widest thing.
+            for details in page.locator("details.filters").all():
+                details.evaluate("el => { el.open = true; }")
+            overflow = sideways_overflow(page)
+            if overflow > 0:
+                wide[path] = page.evaluate(
+                    """() => [...document.querySelectorAll("body *")]
+                        .filter(el => el.getBoundingClientRect().right > window.innerWidth)
+                        .slice(0, 5).map(el => el.outerHTML.slice(0, 120))"""
+                )
+    finally:
+        context.close()
+    assert not wide, json.dumps(wide, indent=2)
+
+
+def test_the_overflow_check_does_catch_a_page_wider_than_the_phone(browser):
+    context = browser.new_context(viewport={"width": NARROWEST, "height": 800})
+    page = context.new_page()
+    try:
+        page.set_content('<html><body><div style="width: 400px">wide</div></body></html>')
+        assert sideways_overflow(page) > 0
+    finally:
+        context.close()
 
 
 def test_lead_image_loads_from_a_width_appropriate_rendition(browser, demo_site):
