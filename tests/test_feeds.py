@@ -54,6 +54,7 @@ def topic_issue():
     )
     pictured.lead_image = png()
     pictured.lead_image_alt = "A satellite"
+    pictured.lead_image_credit = "Grok | DeepSeek Satellite"
     pictured.save()
     plain = approved_story(headline="The sequel")
     for story in (pictured, plain):
