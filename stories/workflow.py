@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from stories import cache, revisions
 from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
+from stories.models.search import sync_issue_stories
 
 logger = logging.getLogger(__name__)
 
@@ -516,6 +517,8 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
         else ""
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
+    # Indexed ahead of the minute: the published gate shows them then, unaided.
+    sync_issue_stories(issue)
     _after_commit_invalidate()
     return issue
 
@@ -530,6 +533,7 @@ def unschedule_issue(user, issue: Issue) -> Issue:
     issue.status, issue.publish_at = I.DRAFT, None
     issue.save(update_fields=["status", "publish_at"])
     _audit(user, "unscheduled", issue, I.SCHEDULED, I.DRAFT)
+    sync_issue_stories(issue)
     _after_commit_invalidate()
     return issue
 
@@ -545,6 +549,7 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
         story.published_at = story.published_at or issue.publish_at
         prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
         _audit(actor, "published", story, prior, S.PUBLISHED, f"With issue #{issue.number}")
+    sync_issue_stories(issue)
     _after_commit_invalidate()
 
 
@@ -602,6 +607,8 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
             S.WITHDRAWN,
             f"With issue #{issue.number}: {reason.strip()}",
         )
+    # Stories another scheduled or published issue holds stay indexed.
+    sync_issue_stories(issue)
     _after_commit_invalidate()
     return issue
 

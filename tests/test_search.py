@@ -9,12 +9,14 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from stories import workflow
 from stories.models import SearchDocument, Story
 from stories.search import parse_query
 from tests.factories import (
     approved_story,
+    issue_with_stories,
     published_issue,
     scheduled_issue,
     unpublished_stories,
@@ -125,12 +127,52 @@ def test_unpublished_stories_never_appear_in_search(client):
         assert story.headline not in body
 
 
-def test_only_approved_and_published_stories_are_indexed():
+def indexed() -> set[int]:
+    return set(SearchDocument.objects.values_list("story_id", flat=True))
+
+
+def test_only_stories_a_scheduled_or_published_issue_holds_are_indexed():
     hidden = unpublished_stories("zeppelin")
-    indexed = set(SearchDocument.objects.values_list("story_id", flat=True))
-    assert hidden["approved"].pk in indexed and hidden["scheduled"].pk in indexed
-    for state in ("draft", "in_review", "withdrawn"):
-        assert hidden[state].pk not in indexed
+    live = publish(approved_story(headline="Published zeppelin")).stories.get()
+    assert indexed() == {hidden["scheduled"].pk, live.pk}
+    for state in ("draft", "in_review", "approved", "withdrawn"):
+        assert hidden[state].pk not in indexed()
+
+
+def test_an_approved_story_in_a_draft_issue_is_not_indexed():
+    story = approved_story(headline="Drafted zeppelin")
+    issue_with_stories(stories=[story])
+    assert story.pk not in indexed()
+
+
+def test_scheduling_an_issue_indexes_its_stories_and_unscheduling_removes_them(publisher):
+    stories = [approved_story(headline=f"Embargoed zeppelin {n}") for n in range(2)]
+    issue = issue_with_stories(stories=stories)
+    ids = {story.pk for story in stories}
+    assert not ids & indexed()
+
+    workflow.schedule_issue(publisher, issue, timezone.now() + timedelta(hours=2))
+    assert ids <= indexed()
+
+    workflow.unschedule_issue(publisher, issue)
+    assert not ids & indexed()
+
+
+def test_publish_now_indexes_the_issues_stories_and_withdrawing_it_removes_them(publisher):
+    story = approved_story(headline="Briefly live zeppelin")
+    issue = issue_with_stories(stories=[story])
+    workflow.publish_issue_now(publisher, issue)
+    assert story.pk in indexed()
+    workflow.withdraw_issue(publisher, issue, "Sent by mistake.")
+    assert story.pk not in indexed()
+
+
+def test_a_story_another_live_issue_holds_stays_indexed_when_one_is_withdrawn(publisher):
+    story = approved_story(headline="Twice sent zeppelin")
+    first = publish(story)
+    publish(Story.objects.get(pk=story.pk))
+    workflow.withdraw_issue(publisher, first, "Duplicate send.")
+    assert story.pk in indexed()
 
 
 def test_scheduled_story_becomes_findable_at_its_minute_without_any_job(client):

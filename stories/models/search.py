@@ -6,11 +6,17 @@ dek B, everything else C) with a GIN index. On SQLite the same rows feed an
 FTS5 table kept in step by triggers. Both are created by migration
 0004_search; see there for why the index is not declared on the model.
 
-Rows exist for approved and published stories, not only published ones: an
-approved story in a scheduled issue becomes public at the issue's minute by
-the published gate alone, with no save and no job, and must be findable from
-that minute. Search therefore never trusts the index for visibility: every
+Rows exist only for stories readers see or are about to see: approved or
+published, and held by an issue that is scheduled or published. A scheduled
+issue's stories are indexed ahead of its minute, because the published gate
+makes them public at that minute with no save and no job, and they must be
+findable from then. Search still never trusts the index for visibility: every
 result comes through ``Story.objects.published()``.
+
+Whether a story may be indexed changes with its own status (Story.save calls
+refresh_search_document) and with its issues' (stories/workflow.py calls
+sync_issue_stories when an issue is scheduled, unscheduled, published or
+withdrawn).
 """
 
 import html
@@ -85,30 +91,61 @@ def document_fields(story) -> dict:
     }
 
 
-def is_indexable(story) -> bool:
-    from stories.models.content import StoryStatus
+def _status_indexable(story) -> bool:
+    from stories.models.content import PUBLIC_STORY_STATUSES
 
-    return story.status in (StoryStatus.APPROVED, StoryStatus.PUBLISHED)
+    return story.status in PUBLIC_STORY_STATUSES
+
+
+def _held_by_public_issues(story_ids) -> set[int]:
+    """Which of story_ids an issue that is scheduled or published holds (one query)."""
+    from stories.models.content import PUBLIC_ISSUE_STATUSES, IssueItem
+
+    return set(
+        IssueItem.objects.filter(
+            story_id__in=story_ids, issue__status__in=PUBLIC_ISSUE_STATUSES
+        ).values_list("story_id", flat=True)
+    )
+
+
+def is_indexable(story) -> bool:
+    """Whether story belongs in the index: approved or published, and held by
+    an issue that is scheduled or published."""
+    return _status_indexable(story) and story.pk in _held_by_public_issues([story.pk])
 
 
 def refresh_search_document(story, update_fields=None) -> None:
     """Keep a story's search row in step with a save (called by Story.save)."""
     if update_fields is not None and not INDEXED_FIELDS.intersection(update_fields):
         return
-    if not is_indexable(story):
-        SearchDocument.objects.filter(story_id=story.pk).delete()
-        return
     index_stories([story])
 
 
+def sync_issue_stories(issue) -> int:
+    """Bring the search rows of issue's stories in step with its status; called
+    by every workflow step that changes whether an issue is scheduled or
+    published. Returns how many of its stories are indexed."""
+    from stories.models.content import Story
+
+    return index_stories(Story.objects.filter(issue_items__issue=issue))
+
+
 def index_stories(stories) -> int:
-    """Write search rows for the indexable ones among stories (a list or a
-    queryset); for loaders that bypass Story.save(), such as bulk_create."""
+    """Bring the search rows of stories (a list or a queryset) in step: write
+    the indexable ones, drop any others. Also for loaders that bypass
+    Story.save(), such as bulk_create, once the stories' issues exist."""
+    stories = list(stories)
+    candidates = [story for story in stories if _status_indexable(story)]
+    held = _held_by_public_issues([story.pk for story in candidates])
     documents = [
         SearchDocument(story_id=story.pk, **document_fields(story))
-        for story in stories
-        if is_indexable(story)
+        for story in candidates
+        if story.pk in held
     ]
+    indexed = {document.story_id for document in documents}
+    dropped = [story.pk for story in stories if story.pk not in indexed]
+    if dropped:
+        SearchDocument.objects.filter(story_id__in=dropped).delete()
     if not documents:
         return 0
     # An upsert, so two saves of the same story at once cannot collide.
