@@ -42,6 +42,9 @@ WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
 SUBMITTABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
 
 STORY_TRANSITIONS = ("submit", "approve", "request_changes", "withdraw")
+# The reviewer's decisions, which are refused when taken on a page showing an
+# older version of the story, and how that refusal begins.
+NOT_DONE = {"approve": "Not approved", "request_changes": "Changes were not requested"}
 
 
 def story_edit_refusal(user, story: Story) -> str | None:
@@ -162,10 +165,6 @@ def story_transition_refusal(user, story: Story, name: str) -> str | None:
         # see is taken out of its issue instead.
         return "Readers cannot see this story, so there is nothing to withdraw."
     return refusal
-
-
-# How a refused decision on an out-of-date page begins (see refuse_if_changed_since).
-NOT_DONE = {"approve": "Not approved", "request_changes": "Changes were not requested"}
 
 
 def check_offered_transition(
