@@ -152,6 +152,7 @@ class Generator:
             stories = self._stories(authors)
             self._links(stories, topics, sources, authors)
             issues = self._issues(stories)
+            self._index(stories)
         return {
             "issues": issues,
             "stories": len(stories),
@@ -212,9 +213,7 @@ class Generator:
                 )
             )
             if len(batch) == 1000 or i == total - 1:
-                batch = Story.objects.bulk_create(batch)
-                index_stories(batch)  # bulk_create skips Story.save(), which indexes
-                created += batch
+                created += Story.objects.bulk_create(batch)
                 batch = []
                 self.progress("stories", i + 1, total)
         return created
@@ -244,6 +243,13 @@ class Generator:
                 Byline.objects.bulk_create(bylines, batch_size=5000, ignore_conflicts=True)
                 tags, cites, bylines = [], [], []
                 self.progress("topics, sources and bylines", n, len(stories))
+
+    def _index(self, stories) -> None:
+        """Search rows for the new stories, once the issues that make them
+        public exist (bulk_create skips Story.save(), which indexes)."""
+        for start in range(0, len(stories), 1000):
+            index_stories(stories[start : start + 1000])
+            self.progress("search index", min(start + 1000, len(stories)), len(stories))
 
     def _issues(self, stories) -> int:
         count = self.sizes.issues

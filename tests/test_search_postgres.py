@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 def test_stored_vector_weights_headline_a_dek_b_body_c(on_postgres):
     story = approved_story(headline="Distillation", dek="Quantization", body="Sparsity wins.")
+    published_issue(stories=[story])
     vector = SearchDocument.objects.values_list("vector", flat=True).get(story=story)
     assert "'distil':1A" in vector
     assert "'quantiz':2B" in vector
@@ -23,6 +24,7 @@ def test_stored_vector_weights_headline_a_dek_b_body_c(on_postgres):
 
 def test_rank_vector_holds_only_the_lead_of_a_long_body(on_postgres):
     story = approved_story(headline="Lead", body="Opening words. " + "filler " * 200 + "tailword")
+    published_issue(stories=[story])
     document = SearchDocument.objects.get(story=story)
     assert "tailword" in document.vector and "tailword" not in document.rank_vector
     assert "open" in document.rank_vector
