@@ -254,11 +254,10 @@ def test_change_form_query_count_is_flat_with_many_revisions_and_audit_rows(
     client.get(change_url(story))  # warm the content-type cache
 
     # session, user, story, its authors, user's permissions and group
-    # permissions, scheduled issue holding it (edit check), citations,
-    # topic rows, scheduled issue (buttons), latest audit comment, revision
-    # count, selected bylines, cited source, the citation and topic rows'
-    # story, the topic (row and empty form)
-    with django_assert_num_queries(17):
+    # permissions, scheduled issue holding it (edit check), citations with
+    # their sources, topic rows with their topics, scheduled issue (buttons),
+    # latest audit comment, revision count, selected bylines
+    with django_assert_num_queries(13):
         response = client.get(change_url(story))
     assert response.context["revision_count"] == size
 

@@ -4,6 +4,7 @@ revisions on every save, and the workflow buttons, actions and pages
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -110,9 +111,60 @@ class FollowsStoryPermission:
         return super().has_delete_permission(request, obj) and self._story_editable(request, obj)
 
 
-class CitationInline(FollowsStoryPermission, admin.TabularInline):
-    model = Citation
+class RowAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete whose selected option is its row's own related object,
+    loaded with the row, rather than read again by one query per row."""
+
+    selected_object = None
+
+    def optgroups(self, name, value, attr=None):
+        selected = self.selected_object
+        if selected is None or [str(v) for v in value if v] != [str(selected.pk)]:
+            return super().optgroups(name, value, attr)  # the user chose another one
+        options = [] if self.is_required else [self.create_option(name, "", "", False, 0)]
+        label = self.choices.field.label_from_instance(selected)
+        options.append(self.create_option(name, selected.pk, label, True, len(options)))
+        return [(None, options, 0)]
+
+
+class RelatedRowInline(FollowsStoryPermission, admin.TabularInline):
+    """A story's rows (topics, citations) with their one related object
+    (``related``) loaded in the same query and reused by its autocomplete, so
+    the form costs the same whatever the number of rows."""
+
+    related: str
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(self.related)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == self.related:
+            kwargs["widget"] = RowAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        related = self.related
+
+        class RowForm(formset.form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if self.instance.pk is not None and related in self.fields:
+                    widget = self.fields[related].widget
+                    # Inside the admin's add/change links wrapper when it has one.
+                    widget = getattr(widget, "widget", widget)
+                    widget.selected_object = getattr(self.instance, related)
+
+        formset.form = RowForm
+        return formset
+
+
+class CitationInline(RelatedRowInline):
+    model = Citation
+    related = "source"
     autocomplete_fields = ["source"]
     fields = ["position", "source", "url", "title", "note"]
 
@@ -124,10 +176,10 @@ class TopicFormSet(forms.BaseInlineFormSet):
         return "topics"
 
 
-class TopicInline(FollowsStoryPermission, admin.TabularInline):
+class TopicInline(RelatedRowInline):
     model = TaggedTopic
+    related = "tag"
     formset = TopicFormSet
-    extra = 0
     autocomplete_fields = ["tag"]
     verbose_name = "topic"
     verbose_name_plural = "topics"

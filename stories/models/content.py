@@ -66,6 +66,11 @@ class TaggedTopic(TaggedItemBase):
             models.UniqueConstraint(fields=["content_object", "tag"], name="unique_story_topic")
         ]
 
+    def __str__(self) -> str:
+        # The topic alone: taggit's "<story> tagged with <topic>" costs the
+        # story's row for every topic listed in the story's admin form.
+        return str(self.tag)
+
 
 class Source(models.Model):
     """An outlet or origin a story leans on: a newspaper, a digest, market data."""
