@@ -1,5 +1,11 @@
+from datetime import datetime
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from stories import scheduling
 from stories.cache import content_changed
@@ -47,3 +53,59 @@ class TimesInTheNewsroomZone:
             zone = f"In the newsroom's time zone, {scheduling.zone_description()} now."
             formfield.help_text = f"{formfield.help_text} {zone}".strip()
         return formfield
+
+
+class VersionCheckedForm(forms.ModelForm):
+    """A change form that posts the version it was opened at and refuses a save
+    over a change made since then, keeping the user's input. Subclasses say who
+    changed what in between (stale_message)."""
+
+    based_on_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    opened_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["based_on_version"].initial = self.instance.version
+            self.fields["opened_at"].initial = timezone.now().isoformat()
+
+    @property
+    def changed_data(self):
+        # The admin's change log lists what the editor changed, not bookkeeping.
+        return [
+            name for name in super().changed_data if name not in ("based_on_version", "opened_at")
+        ]
+
+    def stale_message(self, seen: int, opened_at: datetime | None) -> str:
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        seen = cleaned.get("based_on_version")
+        # The admin saves inside one transaction; this lock holds until the
+        # save commits, so two saves from the same version cannot both pass.
+        current = (
+            type(self.instance)
+            .objects.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if seen is None:
+            name = self.instance._meta.verbose_name
+            raise ValidationError(
+                f"This form did not say which version of the {name} it was opened at. "
+                "Copy your edits, reload the page and apply them again.",
+                code="no_version",
+            )
+        if seen != current:
+            message = self.stale_message(seen, parse_datetime(cleaned.get("opened_at") or ""))
+            # Once shown what changed, saving again is a deliberate choice.
+            data = self.data.copy()
+            data[self.add_prefix("based_on_version")] = current
+            data[self.add_prefix("opened_at")] = timezone.now().isoformat()
+            self.data = data
+            raise ValidationError(message, code="stale")
+        return cleaned

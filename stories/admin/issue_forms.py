@@ -8,9 +8,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from stories import scheduling
+from stories.admin.base import VersionCheckedForm
 from stories.models import AuditEntry, Issue
 
 AUDIT_VERBS = {
@@ -50,67 +50,23 @@ def issue_changes_since(issue_pk: int, opened_at: datetime | None) -> list[str]:
     return [f"{what} at {scheduling.format_time(when)}" for when, what in sorted(events)]
 
 
-class IssueForm(forms.ModelForm):
-    """The issue form posts the version it was opened at; a save over a change
-    made since then is refused, naming who made it and keeping the input, as
-    the story form does (stories/admin/stories.py)."""
-
-    based_on_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    opened_at = forms.CharField(widget=forms.HiddenInput, required=False)
+class IssueForm(VersionCheckedForm):
+    """The issue form refuses a save over a change made since it was opened,
+    naming who made it, as the story form does. IssueAdmin.changeform_view
+    holds the row lock taken in clean() until the save commits."""
 
     class Meta:
         model = Issue
         fields = ["number", "headline", "slug", "intro", "closing_tldr"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            self.fields["based_on_version"].initial = self.instance.version
-            self.fields["opened_at"].initial = timezone.now().isoformat()
-
-    @property
-    def changed_data(self):
-        # The admin's change log lists what the editor changed, not bookkeeping.
-        return [
-            name for name in super().changed_data if name not in ("based_on_version", "opened_at")
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.instance.pk is None:
-            return cleaned
-        seen = cleaned.get("based_on_version")
-        # IssueAdmin.changeform_view holds this row's lock until the save
-        # commits, so two saves from one version cannot both pass.
-        current = (
-            Issue.objects.select_for_update()
-            .filter(pk=self.instance.pk)
-            .values_list("version", flat=True)
-            .first()
+    def stale_message(self, seen, opened_at):
+        who = "; ".join(issue_changes_since(self.instance.pk, opened_at))
+        return (
+            f"Your changes were not saved: {who or 'Someone changed this issue'} after you "
+            "opened this issue, and saving now would overwrite that. Your edits are still in "
+            "the form: open the issue in another tab to see it as it is now, adjust and save "
+            "again."
         )
-        if seen is None:
-            raise ValidationError(
-                "This form did not say which version of the issue it was opened at. "
-                "Copy your edits, reload the page and apply them again.",
-                code="no_version",
-            )
-        if seen != current:
-            events = issue_changes_since(
-                self.instance.pk, parse_datetime(cleaned.get("opened_at") or "")
-            )
-            who = "; ".join(events) or "Someone changed this issue"
-            # Once told, saving again is a deliberate choice.
-            data = self.data.copy()
-            data[self.add_prefix("based_on_version")] = current
-            data[self.add_prefix("opened_at")] = timezone.now().isoformat()
-            self.data = data
-            raise ValidationError(
-                f"Your changes were not saved: {who} after you opened this issue, and saving "
-                "now would overwrite that. Your edits are still in the form: open the issue "
-                "in another tab to see it as it is now, adjust and save again.",
-                code="stale",
-            )
-        return cleaned
 
 
 class PublicationTimeField(forms.DateTimeField):

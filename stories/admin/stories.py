@@ -5,22 +5,17 @@ revisions on every save, and the workflow buttons, actions and pages
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from stories import revisions, workflow
-from stories.admin.base import InvalidatesPublicPages, zoned_time
+from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
 from stories.admin.story_views import StoryWorkflowViews
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
 
-class StoryForm(forms.ModelForm):
-    """The story form posts the version it was opened at; a save over a change
-    made since then is refused with what changed, keeping the user's input."""
-
-    based_on_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    opened_at = forms.CharField(widget=forms.HiddenInput, required=False)
+class StoryForm(VersionCheckedForm):
+    """The story form refuses a save over a change made since it was opened,
+    showing what changed (stories/revisions.py)."""
 
     class Meta:
         model = Story
@@ -44,46 +39,10 @@ class StoryForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.conflict = None
-        if self.instance.pk is not None:
-            self.fields["based_on_version"].initial = self.instance.version
-            self.fields["opened_at"].initial = timezone.now().isoformat()
 
-    @property
-    def changed_data(self):
-        # The admin's change log lists what the editor changed, not bookkeeping.
-        return [
-            name for name in super().changed_data if name not in ("based_on_version", "opened_at")
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.instance.pk is None:
-            return cleaned
-        seen = cleaned.get("based_on_version")
-        # The admin saves inside one transaction; this lock holds until the
-        # save commits, so two saves from the same version cannot both pass.
-        current = (
-            Story.objects.select_for_update()
-            .filter(pk=self.instance.pk)
-            .values_list("version", flat=True)
-            .first()
-        )
-        if seen is None:
-            raise ValidationError(
-                "This form did not say which version of the story it was opened at. "
-                "Copy your edits, reload the page and apply them again.",
-                code="no_version",
-            )
-        if seen != current:
-            opened_at = parse_datetime(cleaned.get("opened_at") or "")
-            self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
-            # Once shown what changed, saving again is a deliberate choice.
-            data = self.data.copy()
-            data[self.add_prefix("based_on_version")] = current
-            data[self.add_prefix("opened_at")] = timezone.now().isoformat()
-            self.data = data
-            raise ValidationError(self.conflict.message, code="stale")
-        return cleaned
+    def stale_message(self, seen, opened_at):
+        self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
+        return self.conflict.message
 
 
 class CitedSourceFilter(admin.RelatedOnlyFieldListFilter):
