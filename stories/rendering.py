@@ -76,4 +76,7 @@ def render_markdown(source: str) -> str:
     # Headings inside a story start at h2: the page's h1 is the headline.
     html = _markdown().render(source)
     html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
-    return sanitize_html(html)
+    # Images in the text load as the reader scrolls to them and decode off the
+    # main thread. After sanitising, "<img " can only open an image: a "<" in
+    # text is always escaped.
+    return sanitize_html(html).replace("<img ", '<img loading="lazy" decoding="async" ')

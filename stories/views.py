@@ -81,29 +81,8 @@ def issue_queryset(issues, stories):
     ).prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items"))
 
 
-# Rendered Markdown that may hold images, on a story and on an issue.
-STORY_HTML_FIELDS = ("tldr_html", "key_points_html", "body_html", "why_it_matters_html")
-ISSUE_HTML_FIELDS = ("intro_html", "closing_tldr_html")
-
-
-def lazy_images(html: str) -> str:
-    """Images in rendered Markdown load as the reader scrolls to them and
-    decode off the main thread. The HTML is the sanitiser's output, where
-    "<img " can only open an image: a "<" in text is always escaped."""
-    return html.replace("<img ", '<img loading="lazy" decoding="async" ')
-
-
-def _lazy_images_in(obj, fields) -> None:
-    # On this request's copy only; a model save renders these fields afresh.
-    for name in fields:
-        setattr(obj, name, lazy_images(getattr(obj, name)))
-
-
 def issue_page_context(issue, *, is_home=False) -> dict:
     stories = [item.story for item in issue.visible_items]
-    _lazy_images_in(issue, ISSUE_HTML_FIELDS)
-    for story in stories:
-        _lazy_images_in(story, STORY_HTML_FIELDS)
     return {"issue": issue, "meta": seo.issue_meta(issue, stories, is_home=is_home)}
 
 
@@ -124,7 +103,6 @@ def story_page_context(story) -> dict:
     )
     # When readers could first see it: its earliest public issue.
     public_date = public_issues[0].publish_at if public_issues else None
-    _lazy_images_in(story, STORY_HTML_FIELDS)
     return {
         "story": story,
         "authors": authors,

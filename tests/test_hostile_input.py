@@ -127,7 +127,8 @@ def audit_page(html: str) -> list[str]:
 
 def audit_markdown(html: str) -> list[str]:
     allowed = {tag: rendering.ALLOWED_ATTRIBUTES.get(tag, set()) for tag in rendering.ALLOWED_TAGS}
-    allowed["a"] = allowed["a"] | {"rel"}
+    allowed["a"] = allowed["a"] | {"rel"}  # added by the sanitiser
+    allowed["img"] = allowed["img"] | {"loading", "decoding"}  # added after sanitising
     allowed["*"] = set()
     audit = _Audit(rendering.ALLOWED_TAGS, allowed)
     audit.feed(html)
