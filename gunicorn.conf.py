@@ -4,13 +4,13 @@ import multiprocessing
 import os
 
 
-def _whole_number(name: str, default: int) -> int:
-    """A positive whole number from the environment, or a sentence saying what is wrong."""
+def _whole_number(name: str, default: int, minimum: int = 1) -> int:
+    """A whole number from the environment, or a sentence saying what is wrong."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise SystemExit(f"{name} must be a whole number of at least {minimum}, not {raw!r}.")
     return int(raw)
 
 
@@ -21,13 +21,13 @@ workers = _whole_number("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
 threads = _whole_number("GUNICORN_THREADS", 1)
 # A request that takes longer than this is stuck (a page needs milliseconds);
 # the worker is replaced rather than left holding a connection forever.
-timeout = _whole_number("GUNICORN_TIMEOUT", 30)
+timeout = _whole_number("GUNICORN_TIMEOUT", 30, minimum=0)  # 0: no limit
 graceful_timeout = 20
 # Above the usual load balancer idle timeout would be wrong; a few seconds
 # lets a balancer reuse connections without tying up sync workers.
-keepalive = _whole_number("GUNICORN_KEEPALIVE", 5)
+keepalive = _whole_number("GUNICORN_KEEPALIVE", 5, minimum=0)
 # Recycle workers now and then so slow leaks in any library cannot grow forever.
-max_requests = _whole_number("GUNICORN_MAX_REQUESTS", 5000)
+max_requests = _whole_number("GUNICORN_MAX_REQUESTS", 5000, minimum=0)  # 0: never
 max_requests_jitter = 500
 # The worker heartbeat file on a container's overlay filesystem can stall a
 # worker; memory-backed /dev/shm does not.

@@ -54,7 +54,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_hosts(name: str, default: list[str]) -> list[str]:
-    """Host names as ALLOWED_HOSTS takes them: no scheme, path or port."""
+    """Host names as ALLOWED_HOSTS takes them: no scheme or path."""
     hosts = env_list(name, default)
     for host in hosts:
         if "://" in host or "/" in host or " " in host:

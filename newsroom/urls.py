@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -22,7 +24,7 @@ if settings.NEWSROOM_SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
 
     urlpatterns += [
         re_path(
-            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
+            rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<path>.*)$",
             serve,
             {"document_root": settings.MEDIA_ROOT},
         )

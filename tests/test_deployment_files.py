@@ -55,7 +55,7 @@ def test_gunicorn_takes_workers_from_the_environment():
     assert out.stdout.strip() == "7"
 
 
-@pytest.mark.parametrize("value", ["lots", "0", "-2"])
+@pytest.mark.parametrize("value", ["lots", "0", "-2", "²"])
 def test_a_bad_worker_count_stops_gunicorn_with_a_sentence(value):
     code = "import runpy; runpy.run_path('gunicorn.conf.py')"
     out = subprocess.run(
@@ -67,6 +67,22 @@ def test_a_bad_worker_count_stops_gunicorn_with_a_sentence(value):
     )
     assert out.returncode != 0
     assert f"GUNICORN_WORKERS must be a whole number of at least 1, not {value!r}." in out.stderr
+
+
+def test_gunicorn_takes_zero_where_it_means_no_limit():
+    code = (
+        "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(c['max_requests'], c['timeout'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GUNICORN_MAX_REQUESTS": "0", "GUNICORN_TIMEOUT": "0"},
+        check=True,
+    )
+    assert out.stdout.split() == ["0", "0"]
 
 
 def test_image_requirements_come_from_pyproject():

@@ -10,6 +10,10 @@ import newsroom.urls
 
 @pytest.fixture
 def media_urls(settings, tmp_path):
+    """Rebuild the URLs with uploads served or not; rebuilt afterwards from the
+    values the settings had before, whatever the suite runs with."""
+    before = settings.NEWSROOM_SERVE_MEDIA, settings.MEDIA_ROOT
+
     def load(serve: bool):
         settings.NEWSROOM_SERVE_MEDIA = serve
         settings.MEDIA_ROOT = tmp_path
@@ -17,7 +21,7 @@ def media_urls(settings, tmp_path):
         clear_url_caches()
 
     yield load
-    settings.NEWSROOM_SERVE_MEDIA = False
+    settings.NEWSROOM_SERVE_MEDIA, settings.MEDIA_ROOT = before
     importlib.reload(newsroom.urls)
     clear_url_caches()
 
