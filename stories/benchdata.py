@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from stories.models import Citation, Issue, IssueItem, Source, Story, TaggedTopic, Topic
-from stories.models.search import index_stories
+from stories.models.search import rebuild_index
 from stories.rendering import render_markdown
 
 WORDS = (
@@ -247,9 +247,7 @@ class Generator:
     def _index(self, stories) -> None:
         """Search rows for the new stories, once the issues that make them
         public exist (bulk_create skips Story.save(), which indexes)."""
-        for start in range(0, len(stories), 1000):
-            index_stories(stories[start : start + 1000])
-            self.progress("search index", min(start + 1000, len(stories)), len(stories))
+        rebuild_index([story.pk for story in stories], progress=self.progress, batch=1000)
 
     def _issues(self, stories) -> int:
         count = self.sizes.issues

@@ -55,7 +55,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.models.search import index_stories
+from stories.models.search import rebuild_index
 
 FORMAT = "newsroom-content"
 FORMAT_VERSION = 1
@@ -245,7 +245,7 @@ def import_content(data: dict, progress: Progress | None = None) -> dict[str, An
         except IntegrityError as error:
             raise ImportRefused(f"The export does not hold together: {error}") from None
         _reset_sequences()
-        indexed = _rebuild_search_index(progress)
+        indexed = rebuild_index(progress=progress)
         transaction.on_commit(content_changed)
     missing_media = [path for path in data.get("media", []) if not default_storage.exists(path)]
     return {
@@ -254,18 +254,3 @@ def import_content(data: dict, progress: Progress | None = None) -> dict[str, An
         "indexed": indexed,
         "missing_media": missing_media,
     }
-
-
-def _rebuild_search_index(progress: Progress | None) -> int:
-    """Index the restored stories for search, as Story.save() would have.
-
-    Every story is offered: index_stories decides which are searchable, so
-    the rule lives in one place."""
-    ids = list(Story.objects.order_by("pk").values_list("pk", flat=True))
-    indexed = 0
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-        indexed += index_stories(list(Story.objects.filter(pk__in=batch).order_by("pk")))
-        if progress:
-            progress("search index", start + len(batch), len(ids))
-    return indexed

@@ -15,6 +15,7 @@ from stories import workflow
 from stories.models import SearchDocument, Story
 from stories.search import parse_query
 from tests.factories import (
+    StoryFactory,
     approved_story,
     issue_with_stories,
     published_issue,
@@ -269,3 +270,13 @@ def test_rebuild_command_indexes_stories_that_bypassed_save(client):
     call_command("rebuild_search_index", stdout=out)
     assert "Indexed 1 stories" in out.getvalue()
     assert headlines(client, "hovercraft") == [story.headline]
+
+
+def test_rebuild_command_drops_rows_of_stories_readers_will_not_see(client):
+    publish(approved_story(headline="Public hovercraft"))
+    draft = StoryFactory(headline="Draft hovercraft")
+    SearchDocument.objects.create(story=draft, headline=draft.headline, dek="", body="")
+    out = io.StringIO()
+    call_command("rebuild_search_index", stdout=out)
+    assert "Indexed 1 stories for search (the index held 2 before)" in out.getvalue()
+    assert list(SearchDocument.objects.values_list("headline", flat=True)) == ["Public hovercraft"]

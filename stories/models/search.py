@@ -162,3 +162,24 @@ def index_stories(stories) -> int:
             vector=weighted_vector(), rank_vector=weighted_vector(Left("body", RANKED_LEAD_CHARS))
         )
     return len(documents)
+
+
+def rebuild_index(story_ids=None, progress=None, batch: int = 500) -> int:
+    """Offer stories (by id; every story when None) to index_stories in
+    batches, for loaders that bypass Story.save() (bulk_create, a restore) and
+    for rebuilding the index from scratch. index_stories decides which are
+    searchable, so the rule stays in one place. Returns how many are indexed.
+
+    progress, if given, is called as progress("search index", done, total)."""
+    from stories.models.content import Story
+
+    if story_ids is None:
+        story_ids = Story.objects.order_by("pk").values_list("pk", flat=True)
+    ids = list(story_ids)
+    indexed = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        indexed += index_stories(Story.objects.filter(pk__in=chunk).order_by("pk"))
+        if progress:
+            progress("search index", start + len(chunk), len(ids))
+    return indexed

@@ -4,22 +4,18 @@ bypassed Story.save() (bulk_create, raw SQL, a restored dump)."""
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from stories.models import SearchDocument, Story
-from stories.models.search import index_stories
-
-BATCH = 500
+from stories.models import SearchDocument
+from stories.models.search import rebuild_index
 
 
 class Command(BaseCommand):
-    help = "Index every approved and published story for search, dropping stale rows."
+    help = (
+        "Index every story readers can see or will see at its issue's minute, "
+        "and drop search rows for any other story."
+    )
 
     def handle(self, *args, **options):
-        indexable = Story.objects.filter(status__in=[Story.Status.APPROVED, Story.Status.PUBLISHED])
         with transaction.atomic():
-            stale, _ = SearchDocument.objects.exclude(story__in=indexable).delete()
-        ids = list(indexable.order_by("pk").values_list("pk", flat=True))
-        done = 0
-        for start in range(0, len(ids), BATCH):
-            batch = Story.objects.filter(pk__in=ids[start : start + BATCH])
-            done += index_stories(list(batch))
-        self.stdout.write(f"Indexed {done} stories for search; removed {stale} stale entries.")
+            before = SearchDocument.objects.count()
+            indexed = rebuild_index()
+        self.stdout.write(f"Indexed {indexed} stories for search (the index held {before} before).")
