@@ -129,7 +129,15 @@ def prepare() -> None:
     if connection.vendor == "postgresql":
         _create_database_if_missing(connection)
     call_command("migrate", verbosity=0)
-    if Story.objects.count() < 30000:
+    stories = Story.objects.count()
+    if stories < 30000:
+        if stories > 0 and not Story.objects.filter(slug="ais-sputnik-moment").exists():
+            # Content that is neither the demo nor bench data: someone's newsroom.
+            raise SystemExit(
+                f"The database {connection.settings_dict['NAME']!r} already holds {stories} "
+                "stories of its own; the benchmark will not add 40,000 more to it. Point "
+                "BENCH_DATABASE_URL (or DATABASE_URL) at an empty or benchmark database."
+            )
         call_command("load_demo")
         call_command("generate_bench_data")
     if connection.vendor == "postgresql":

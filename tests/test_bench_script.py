@@ -73,3 +73,14 @@ def test_gunicorn_gets_redis_url_when_it_is_set(monkeypatch, tmp_path):
     )
     monkeypatch.delenv("REDIS_URL")
     assert "REDIS_URL" not in bench.production_env(tmp_path, page_cache=True)
+
+
+def test_preparing_refuses_to_fill_a_database_that_holds_a_newsroom_of_its_own(monkeypatch):
+    published_issue(2, headline="Our own newsroom")
+    calls = []
+    monkeypatch.setattr(
+        "django.core.management.call_command", lambda name, *a, **k: calls.append(name)
+    )
+    with pytest.raises(SystemExit, match="already holds 2 stories of its own"):
+        bench.prepare()
+    assert "generate_bench_data" not in calls
