@@ -83,11 +83,7 @@ def scheduled_issue_holding(story: Story) -> Issue | None:
 
 def upcoming_issue_holding(story: Story) -> Issue | None:
     """A scheduled issue holding story whose minute has not come yet."""
-    return (
-        Issue.objects.filter(items__story=story, status=I.SCHEDULED, publish_at__gt=timezone.now())
-        .order_by("publish_at")
-        .first()
-    )
+    return Issue.objects.upcoming().filter(items__story=story).order_by("publish_at").first()
 
 
 def issue_edit_refusal(user, issue: Issue) -> str | None:

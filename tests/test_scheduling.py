@@ -143,6 +143,25 @@ def test_unscheduled_issue_never_appears(client, publisher):
         assert not Issue.objects.published().exists()
 
 
+def test_a_scheduled_issue_is_upcoming_until_its_minute_and_published_from_it(publisher):
+    issue = scheduled_issue(1, in_minutes=10)
+    live = published_issue(1)
+    withdrawn = published_issue(1)
+    workflow.withdraw_issue(publisher, withdrawn, "Published by mistake.")
+    issue_with_stories(1)  # a draft
+
+    with time_machine.travel(issue.publish_at - timedelta(seconds=1), tick=False):
+        assert list(Issue.objects.upcoming()) == [issue]
+        assert list(Issue.objects.published()) == [live]
+        assert set(Issue.objects.published_or_upcoming()) == {issue, live}
+    with time_machine.travel(issue.publish_at, tick=False):
+        assert not Issue.objects.upcoming().exists()
+        assert set(Issue.objects.published()) == {issue, live}
+        assert set(Issue.objects.published_or_upcoming()) == {issue, live}
+    assert not Issue.objects.upcoming(now=issue.publish_at).exists()
+    assert list(Issue.objects.upcoming(now=issue.publish_at - timedelta(minutes=1))) == [issue]
+
+
 # -- caches never outlive the next publication -------------------------------
 
 T0 = datetime(2025, 6, 2, 7, 58, 30, tzinfo=UTC)

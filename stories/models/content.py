@@ -131,6 +131,18 @@ class IssueQuerySet(models.QuerySet):
         """The issues readers may see (see public_issue)."""
         return self.filter(public_issue(now))
 
+    def upcoming(self, now=None):
+        """Scheduled issues whose minute has not come yet: readers will see
+        them, unaided, once it does."""
+        now = now or timezone.now()
+        return self.filter(status=IssueStatus.SCHEDULED, publish_at__gt=now)
+
+    def published_or_upcoming(self):
+        """The issues readers see now or will see without anyone acting:
+        published() and upcoming() together. A published issue never has a
+        future publish_at, so the status alone says it."""
+        return self.filter(status__in=PUBLIC_ISSUE_STATUSES)
+
 
 class StoryQuerySet(models.QuerySet):
     def published(self, now=None):

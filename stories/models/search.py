@@ -99,11 +99,11 @@ def _status_indexable(story) -> bool:
 
 def _held_by_public_issues(story_ids) -> set[int]:
     """Which of story_ids an issue that is scheduled or published holds (one query)."""
-    from stories.models.content import PUBLIC_ISSUE_STATUSES, IssueItem
+    from stories.models.content import Issue, IssueItem
 
     return set(
         IssueItem.objects.filter(
-            story_id__in=story_ids, issue__status__in=PUBLIC_ISSUE_STATUSES
+            story_id__in=story_ids, issue__in=Issue.objects.published_or_upcoming()
         ).values_list("story_id", flat=True)
     )
 
