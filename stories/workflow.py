@@ -570,7 +570,8 @@ def publish_issue_now(user, issue: Issue, as_of: datetime | None = None) -> Issu
 
 @transaction.atomic
 def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
-    """Take a live issue off the site, with the stories no other live issue holds."""
+    """Take a live issue off the site, with the stories no other issue that is
+    live or scheduled to go out holds."""
     _require(user, "stories.publish_issue", "withdraw issues")
     if not reason or not reason.strip():
         raise WorkflowError("Give a reason for withdrawing the issue.")
@@ -583,13 +584,15 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     issue.status = I.WITHDRAWN
     issue.save(update_fields=["status"])
     _audit(user, "withdrawn", issue, before, I.WITHDRAWN, reason.strip())
-    still_live = IssueItem.objects.filter(
-        issue__in=Issue.objects.published().exclude(pk=issue.pk)
+    # A story another issue is scheduled to carry stays, or that issue would
+    # go out without it.
+    still_wanted = IssueItem.objects.filter(
+        issue__in=Issue.objects.published_or_upcoming().exclude(pk=issue.pk)
     ).values("story")
     stories = (
         Story.objects.select_for_update()
         .filter(issue_items__issue=issue, status__in=[S.APPROVED, S.PUBLISHED])
-        .exclude(pk__in=still_live)
+        .exclude(pk__in=still_wanted)
     )
     now = timezone.now()
     for story in stories:

@@ -2,12 +2,19 @@
 approval, the audit trail and the notifications."""
 
 import pytest
+import time_machine
 from django.core import mail
 
 from stories import workflow
-from stories.models import AuditEntry, Story
+from stories.models import AuditEntry, SearchDocument, Story
 from stories.workflow import WorkflowError
-from tests.factories import StoryFactory, published_issue, scheduled_issue, user_in
+from tests.factories import (
+    StoryFactory,
+    issue_with_stories,
+    published_issue,
+    scheduled_issue,
+    user_in,
+)
 from tests.story_admin import change_url, messages_of, transition_url
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +313,39 @@ def test_an_editor_can_resubmit_a_withdrawn_story(writer, editor):
     story = story_in(S.WITHDRAWN, writer, editor)
     assert "submit" in workflow.allowed_story_transitions(editor, story)
     assert workflow.submit_for_review(editor, story).status == S.IN_REVIEW
+
+
+# -- withdrawing an issue ------------------------------------------------------
+
+
+def test_withdrawing_an_issue_spares_a_story_an_upcoming_issue_holds(publisher):
+    live = published_issue(1)
+    story = live.stories.get()
+    upcoming = scheduled_issue(stories=[story], in_minutes=60)
+
+    workflow.withdraw_issue(publisher, live, "The intro named the wrong lab.")
+
+    story.refresh_from_db()
+    assert story.status == S.PUBLISHED
+    assert not AuditEntry.objects.filter(story=story, action="withdrawn").exists()
+    assert SearchDocument.objects.filter(story=story).exists()
+    with time_machine.travel(upcoming.publish_at, tick=False):
+        assert list(Story.objects.published()) == [story]
+
+
+def test_withdrawing_an_issue_withdraws_a_story_no_other_issue_will_carry(publisher):
+    live = published_issue(1)
+    story = live.stories.get()
+    draft = issue_with_stories(stories=[story])
+
+    workflow.withdraw_issue(publisher, live, "The intro named the wrong lab.")
+
+    story.refresh_from_db()
+    assert story.status == S.WITHDRAWN
+    assert AuditEntry.objects.get(story=story, action="withdrawn").comment == (
+        f"With issue #{live.number}: The intro named the wrong lab."
+    )
+    assert not SearchDocument.objects.filter(story=story).exists()
+    assert workflow.scheduling_blockers(draft) == [
+        f"“{story.headline}” is withdrawn, not approved."
+    ]
