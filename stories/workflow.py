@@ -105,9 +105,12 @@ def issue_edit_refusal(user, issue: Issue) -> str | None:
     return None
 
 
-def _story_rule_refusal(user, story: Story, name: str) -> str | None:
-    """The rule the transition function called name enforces, as a sentence
-    saying why it does not allow the step now, or None if it does."""
+def story_transition_refusal(user, story: Story, name: str) -> str | None:
+    """Why the transition called name may not be taken by user on story now,
+    or None if it may.
+
+    The one statement of each rule: the transition function enforces it
+    under the row lock, and the admin offers a button only when it is None."""
     if name == "submit":
         return _state_refusal(
             story, SUBMITTABLE, "submit this story for review"
@@ -131,6 +134,7 @@ def _story_rule_refusal(user, story: Story, name: str) -> str | None:
             _permission_refusal(user, "stories.withdraw_story", "withdraw stories")
             or _state_refusal(story, [S.PUBLISHED, S.APPROVED], "withdraw this story")
             or _upcoming_issue_refusal(story)
+            or _unseen_refusal(story)
         )
     raise ValueError(f"No story transition is called {name!r}.")
 
@@ -148,19 +152,12 @@ def _upcoming_issue_refusal(story: Story) -> str | None:
     )
 
 
-def story_transition_refusal(user, story: Story, name: str) -> str | None:
-    """Why the button for transition name is not offered to user on story, or
-    None if it is. The admin accepts a transition only when this is None."""
-    refusal = _story_rule_refusal(user, story, name)
-    if (
-        refusal is None
-        and name == "withdraw"
-        and not Story.objects.published().filter(pk=story.pk).exists()
-    ):
-        # Withdrawing is how a story comes off the site; one readers cannot
-        # see is taken out of its issue instead.
-        return "Readers cannot see this story, so there is nothing to withdraw."
-    return refusal
+def _unseen_refusal(story: Story) -> str | None:
+    # Withdrawing is how a story comes off the site; one readers cannot see
+    # is taken out of its issue instead.
+    if Story.objects.published().filter(pk=story.pk).exists():
+        return None
+    return "Readers cannot see this story, so there is nothing to withdraw."
 
 
 def check_offered_transition(
@@ -175,7 +172,9 @@ def check_offered_transition(
     user on story as it is now and the page pressing it showed this version.
 
     A story that moved on since the page was opened is explained first, by
-    who moved it; then whatever else keeps the button from being offered."""
+    who moved it; then whatever else keeps the button from being offered.
+    The transition function checks the same again under the row lock; asking
+    first names the rule rather than, say, a missing comment."""
     if name in NOT_DONE:
         refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE[name])
     refusal = story_transition_refusal(user, story, name)
@@ -239,7 +238,7 @@ def _require_state(obj, allowed, doing: str) -> None:
 
 
 def _require_story_rule(user, story: Story, name: str) -> None:
-    refusal = _story_rule_refusal(user, story, name)
+    refusal = story_transition_refusal(user, story, name)
     if refusal:
         raise WorkflowError(refusal)
 

@@ -1,6 +1,9 @@
 """The story workflow's rules: every illegal transition, provenance before
 approval, the audit trail and the notifications."""
 
+import contextlib
+from datetime import timedelta
+
 import pytest
 import time_machine
 from django.core import mail
@@ -90,7 +93,14 @@ def test_illegal_transition_through_the_admin_shows_the_sentence(client, writer,
 )
 def test_every_legal_transition_succeeds_for_an_editor(writer, editor, transition, status):
     story = story_in(status, writer, editor)
-    TRANSITIONS[transition](editor, story)
+    clock = contextlib.nullcontext()
+    if (transition, status) == ("withdraw", S.APPROVED):
+        # Only what readers see is withdrawn: an approved story is seen once
+        # its issue's minute has come, before the bookkeeping runs.
+        issue = scheduled_issue(stories=[story], in_minutes=60)
+        clock = time_machine.travel(issue.publish_at + timedelta(minutes=1))
+    with clock:
+        TRANSITIONS[transition](editor, story)
     assert AuditEntry.objects.filter(story=story).latest("pk").from_status == status
 
 
@@ -260,10 +270,15 @@ def test_a_story_held_by_a_scheduled_issue_cannot_be_withdrawn(writer, editor):
     assert AuditEntry.objects.count() == audit_rows
 
 
-def test_once_the_issue_is_unscheduled_the_story_can_be_withdrawn(writer, editor, publisher):
+def test_once_the_issue_is_unscheduled_the_story_is_the_desks_to_edit_not_withdraw(
+    writer, editor, publisher
+):
+    # Readers never saw it: it is edited, or taken out of the draft issue.
     story = story_in_a_scheduled_issue(writer, editor)
     workflow.unschedule_issue(publisher, story.issues.get())
-    assert workflow.withdraw_story(editor, story, "Legal asked us to.").status == S.WITHDRAWN
+    assert workflow.story_edit_refusal(editor, story) is None
+    with pytest.raises(WorkflowError, match="^Readers cannot see this story"):
+        workflow.withdraw_story(editor, story, "Legal asked us to.")
 
 
 def test_a_forged_withdraw_of_a_story_in_a_scheduled_issue_is_refused_in_the_admin(
@@ -281,20 +296,48 @@ def test_a_forged_withdraw_of_a_story_in_a_scheduled_issue_is_refused_in_the_adm
     assert not AuditEntry.objects.filter(story=story, action="withdrawn").exists()
 
 
-def test_the_admin_accepts_only_the_transitions_its_buttons_offer(client, writer, editor):
-    # withdraw_story itself would take an approved story no issue holds; the
-    # change form offers no Withdraw button for it, so the admin refuses it.
+NOTHING_TO_WITHDRAW = "Readers cannot see this story, so there is nothing to withdraw."
+
+
+@pytest.mark.parametrize("held_by", ["no issue", "a draft issue"])
+def test_a_story_readers_cannot_see_is_not_withdrawn(writer, editor, held_by):
+    # Withdrawing is how a story comes off the site; one readers cannot see
+    # is taken out of its issue instead.
     story = story_in(S.APPROVED, writer, editor)
+    if held_by == "a draft issue":
+        issue_with_stories(stories=[story])
+    audit_rows = AuditEntry.objects.count()
     assert "withdraw" not in workflow.allowed_story_transitions(editor, story)
+
+    with pytest.raises(WorkflowError) as refusal:
+        workflow.withdraw_story(editor, story, "Pulled.")
+
+    assert str(refusal.value) == NOTHING_TO_WITHDRAW
+    story.refresh_from_db()
+    assert story.status == S.APPROVED
+    assert AuditEntry.objects.count() == audit_rows
+
+
+def test_the_admin_refuses_withdrawing_a_story_readers_cannot_see(client, writer, editor):
+    story = story_in(S.APPROVED, writer, editor)
     client.force_login(editor)
 
     response = client.post(transition_url(story, "withdraw"), {"comment": "Pulled."}, follow=True)
 
-    assert "Readers cannot see this story, so there is nothing to withdraw." in messages_of(
-        response
-    )
+    assert NOTHING_TO_WITHDRAW in messages_of(response)
     story.refresh_from_db()
     assert story.status == S.APPROVED
+
+
+def test_an_approved_story_readers_already_see_can_be_withdrawn(writer, editor):
+    # Readers see an approved story from its issue's minute on, before the
+    # bookkeeping stamps it published.
+    story = story_in(S.APPROVED, writer, editor)
+    issue = scheduled_issue(stories=[story], in_minutes=60)
+    with time_machine.travel(issue.publish_at + timedelta(minutes=1)):
+        assert workflow.allowed_story_transitions(editor, story) == ["withdraw"]
+        assert workflow.withdraw_story(editor, story, "Pulled.").status == S.WITHDRAWN
+        assert not Story.objects.published().exists()
 
 
 # -- withdrawn stories are the desk's -----------------------------------------
