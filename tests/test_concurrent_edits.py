@@ -250,6 +250,22 @@ def test_a_review_decision_that_does_not_say_what_it_saw_is_refused(client, edit
     assert story.status == Story.Status.IN_REVIEW
 
 
+def test_the_admin_asks_the_page_for_its_version_for_each_decision_the_workflow_names(
+    client, writer, monkeypatch
+):
+    # The admin takes the list from stories/workflow.py rather than keeping
+    # its own, so a decision added there is checked here too.
+    monkeypatch.setitem(workflow.NOT_DONE, "submit", "Not submitted")
+    story = StoryFactory(created_by=writer)
+    client.force_login(writer)
+
+    response = client.post(transition_url(story, "submit"), follow=True)
+
+    assert messages_of(response)[0].startswith("This page did not say which version")
+    story.refresh_from_db()
+    assert story.status == Story.Status.DRAFT
+
+
 def test_the_workflow_refuses_a_decision_on_an_older_version_under_the_row_lock(writer, editor):
     story = in_review(writer)
     seen = story.version

@@ -30,8 +30,6 @@ TRANSITIONS = {
     ),
     "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
 }
-# Decisions on what a reviewer read: the page posts the version it showed.
-NEEDS_SEEN_VERSION = {"approve", "request_changes"}
 NO_SEEN_VERSION = (
     "This page did not say which version of the story it showed, so nothing was done. "
     "Reload the story and try again."
@@ -103,7 +101,8 @@ class StoryWorkflowViews:
         function, success = TRANSITIONS[transition]
         comment = request.POST.get("comment", "")
         try:
-            seen = seen_version(request) if transition in NEEDS_SEEN_VERSION else {}
+            # Decisions on what a reviewer read: the page posts the version it showed.
+            seen = seen_version(request) if transition in workflow.NOT_DONE else {}
             # Only what the buttons offer is accepted, whatever else the
             # transition function would allow.
             workflow.check_offered_transition(request.user, story, transition, **(seen or {}))
