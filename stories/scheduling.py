@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from stories import workflow
 from stories.models import Issue, IssueItem
-from stories.workflow import items_for_blockers, scheduling_blockers
 
 # The value format of <input type="datetime-local">, minute precision.
 PICKER_FORMAT = "%Y-%m-%dT%H:%M"
@@ -164,7 +164,7 @@ def agenda(now: datetime | None = None) -> Agenda:
             | Q(status=S.DRAFT)
         )
         .prefetch_related(
-            Prefetch("items", items_for_blockers(IssueItem.objects.order_by("position")))
+            Prefetch("items", workflow.items_for_blockers(IssueItem.objects.order_by("position")))
         )
         .order_by("publish_at", "number")
     )
@@ -178,7 +178,7 @@ def agenda(now: datetime | None = None) -> Agenda:
             blockers=(
                 []
                 if issue.status == S.PUBLISHED
-                else scheduling_blockers(issue, items=issue.items.all())
+                else workflow.scheduling_blockers(issue, items=issue.items.all())
             ),
         )
         if issue.status == S.DRAFT:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from stories import cache, revisions
+from stories import cache, revisions, scheduling
 from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
 from stories.models.search import sync_issue_stories
 
@@ -503,12 +503,9 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     before, previous = issue.status, issue.publish_at
     issue.status, issue.publish_at = I.SCHEDULED, publish_at
     issue.save(update_fields=["status", "publish_at"])
-    when = timezone.localtime(issue.publish_at).strftime("%Y-%m-%d %H:%M %Z")
     action = "rescheduled" if before == I.SCHEDULED else "scheduled"
-    comment = f"For {when}" + (
-        f" (was {timezone.localtime(previous):%Y-%m-%d %H:%M %Z})"
-        if action == "rescheduled"
-        else ""
+    comment = f"For {scheduling.format_time(issue.publish_at)}" + (
+        f" (was {scheduling.format_time(previous)})" if action == "rescheduled" else ""
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
     # Indexed ahead of the minute: the published gate shows them then, unaided.
@@ -669,7 +666,7 @@ def publish_due_issues(now: datetime | None = None) -> PublishRun:
                 None,
                 issue,
                 ran_at,
-                f"Scheduled for {timezone.localtime(issue.publish_at):%Y-%m-%d %H:%M %Z}; "
+                f"Scheduled for {scheduling.format_time(issue.publish_at)}; "
                 f"bookkeeping ran {late} s after.",
             )
             run.issues.append(issue)

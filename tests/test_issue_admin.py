@@ -550,8 +550,12 @@ def test_history_page_shows_every_publication_step_with_its_comment(client, publ
 
     trail = html[html.index('id="workflow-history"') : html.index('id="change-history"')]
     steps = [
-        ("Scheduled", "Draft → Scheduled", "For 2025-06-01 16:00 BST"),
-        ("Rescheduled", "Scheduled → Scheduled", "For 2025-06-01 18:00 BST (was 2025-06-01"),
+        ("Scheduled", "Draft → Scheduled", "For Sun 1 Jun 2025, 16:00 BST"),
+        (
+            "Rescheduled",
+            "Scheduled → Scheduled",
+            "For Sun 1 Jun 2025, 18:00 BST (was Sun 1 Jun 2025, 16:00 BST)",
+        ),
         ("Unscheduled", "Scheduled → Draft", ""),
         ("Published", "Draft → Published", "Published now"),
         ("Withdrawn", "Published → Withdrawn", "The lead story&#x27;s figures were wrong."),

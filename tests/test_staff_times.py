@@ -12,8 +12,14 @@ from django.test import Client
 from django.urls import reverse
 
 from stories import preview, revisions, scheduling, workflow
-from stories.models import Story
-from tests.factories import CorrectionFactory, StoryFactory, published_issue, user_in
+from stories.models import AuditEntry, Story
+from tests.factories import (
+    CorrectionFactory,
+    StoryFactory,
+    issue_with_stories,
+    published_issue,
+    user_in,
+)
 from tests.story_admin import change_url, story_form_data
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +113,28 @@ def test_edit_conflict_says_when_in_the_newsroom_zone(editor, writer, london):
     revisions.record_revision(Story.objects.get(pk=story.pk), editor)
     conflict = revisions.describe_conflict(story.pk, seen)
     assert conflict.events == [f"{editor.get_full_name()} saved it at {SHOWN}"]
+
+
+# -- the audit trail -----------------------------------------------------------
+
+
+def test_publication_steps_in_the_audit_trail_name_a_zone_with_no_abbreviation(settings, publisher):
+    settings.TIME_ZONE = "Asia/Dubai"
+    with time_machine.travel(SUMMER_NOON, tick=False):
+        issue = issue_with_stories(1)
+        workflow.schedule_issue(publisher, issue, SUMMER_NOON + timedelta(hours=1))
+        workflow.schedule_issue(publisher, issue, SUMMER_NOON + timedelta(hours=2))
+    with time_machine.travel(SUMMER_NOON + timedelta(hours=2, seconds=30), tick=False):
+        workflow.publish_due_issues()
+
+    comments = list(
+        AuditEntry.objects.filter(issue=issue).order_by("pk").values_list("comment", flat=True)
+    )
+    assert comments == [
+        "For Sun 1 Jun 2025, 17:00 UTC+04:00",
+        "For Sun 1 Jun 2025, 18:00 UTC+04:00 (was Sun 1 Jun 2025, 17:00 UTC+04:00)",
+        "Scheduled for Sun 1 Jun 2025, 18:00 UTC+04:00; bookkeeping ran 30 s after.",
+    ]
 
 
 # -- admin list columns --------------------------------------------------------
