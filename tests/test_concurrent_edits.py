@@ -112,6 +112,35 @@ def test_a_post_without_the_version_it_started_from_is_refused(client, editor, w
     assert story.dek == "Kept"
 
 
+# When a tampered or garbled page says it was opened: well formed but
+# impossible (month 13, 30 February, an offset past a day, a time before the
+# first year once moved to UTC). The refusal still names who saved, from the
+# version alone.
+IMPOSSIBLE_OPENING_TIMES = [
+    "2025-13-01T00:00",
+    "2025-02-30T09:00:00+00:00",
+    "2025-06-01T09:00:00+99:00",
+    "0001-01-01T00:00:00+01:00",
+]
+
+
+@pytest.mark.parametrize("opened_at", IMPOSSIBLE_OPENING_TIMES)
+def test_a_stale_save_from_a_page_with_an_impossible_opening_time_is_refused_not_an_error(
+    two_tabs, writer, opened_at
+):
+    story = StoryFactory(created_by=writer, dek="Original dek")
+    first, second = two_tabs
+    stale = story_form_data(first, story, dek="From the first tab")
+    second.post(change_url(story), story_form_data(second, story, dek="From the second tab"))
+
+    refused = first.post(change_url(story), {**stale, "opened_at": opened_at})
+
+    assert refused.status_code == 200
+    assert "Your changes were not saved: Sam Second saved it at" in refused.content.decode()
+    story.refresh_from_db()
+    assert story.dek == "From the second tab"
+
+
 def test_conflict_on_a_story_never_saved_in_the_admin_still_shows_what_changed(two_tabs, writer):
     # Demo and imported stories have no revisions until their first admin save.
     story = StoryFactory(created_by=writer, dek="Imported dek")
@@ -210,6 +239,25 @@ def test_a_review_decision_on_a_page_older_than_the_story_is_refused_naming_who_
     story.refresh_from_db()
     assert story.status == Story.Status.IN_REVIEW
     assert not AuditEntry.objects.filter(story=story).exclude(action="submitted").exists()
+
+
+@pytest.mark.parametrize("opened_at", IMPOSSIBLE_OPENING_TIMES)
+def test_a_review_decision_from_a_page_with_an_impossible_opening_time_is_answered(
+    two_tabs, writer, opened_at
+):
+    story = in_review(writer)
+    first, second = two_tabs
+    seen = panel_form(first.get(change_url(story)).content.decode(), "approve")
+    second.post(change_url(story), story_form_data(second, story, dek="A claim added late"))
+
+    response = first.post(
+        transition_url(story, "approve"), {**seen, "opened_at": opened_at}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert messages_of(response)[0].startswith("Not approved: Sam Second saved it at ")
+    story.refresh_from_db()
+    assert story.status == Story.Status.IN_REVIEW
 
 
 def test_a_review_decision_on_the_current_page_goes_through(client, editor, writer):

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin
@@ -9,6 +9,21 @@ from django.utils.dateparse import parse_datetime
 
 from stories import scheduling
 from stories.cache import content_changed
+
+
+def parse_opened_at(value: str | None) -> datetime | None:
+    """When a posted page says it was opened, or None if it does not say so
+    as a time that exists. The page writes it itself, so anything else is a
+    garbled or tampered form: the version it posted still decides."""
+    try:
+        opened_at = parse_datetime(value or "")
+        # A time just inside the first year can fall outside it in UTC,
+        # which is how the database compares it.
+        if opened_at is not None and timezone.is_aware(opened_at):
+            opened_at.astimezone(UTC)
+    except (ValueError, OverflowError):  # month 13, 30 February, an offset past a day
+        return None
+    return opened_at
 
 
 class InvalidatesPublicPages:
@@ -101,7 +116,7 @@ class VersionCheckedForm(forms.ModelForm):
                 code="no_version",
             )
         if seen != current:
-            message = self.stale_message(seen, parse_datetime(cleaned.get("opened_at") or ""))
+            message = self.stale_message(seen, parse_opened_at(cleaned.get("opened_at")))
             # Once shown what changed, saving again is a deliberate choice.
             data = self.data.copy()
             data[self.add_prefix("based_on_version")] = current

@@ -11,10 +11,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from stories import revisions, workflow
+from stories.admin.base import parse_opened_at
 from stories.models import AuditEntry, Story, StoryRevision
 
 S = Story.Status
@@ -45,7 +45,7 @@ def seen_version(request) -> dict | None:
         return None
     return {
         "based_on_version": version,
-        "opened_at": parse_datetime(request.POST.get("opened_at", "")),
+        "opened_at": parse_opened_at(request.POST.get("opened_at")),
     }
 
 
