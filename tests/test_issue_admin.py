@@ -570,6 +570,18 @@ def test_history_page_shows_every_publication_step_with_its_comment(client, publ
     assert publisher.get_full_name() in trail
 
 
+@pytest.mark.parametrize("object_id", ["abc", "1.5", "99999999999999999999999", "424242"])
+def test_history_page_of_an_issue_that_does_not_exist_says_so(client, editor, object_id):
+    client.force_login(editor)
+
+    response = client.get(reverse("admin:stories_issue_history", args=[object_id]), follow=True)
+
+    assert response.redirect_chain == [(reverse("admin:index"), 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        f"issue with ID “{object_id}” doesn’t exist. Perhaps it was deleted?"
+    ]
+
+
 def test_history_page_of_an_issue_never_published_says_so(client, editor):
     issue = issue_with_stories(1)
     client.force_login(editor)

@@ -124,6 +124,18 @@ def test_history_page_lists_revisions_for_comparison(client, editor):
     assert "Compare the two selected revisions" in page
 
 
+@pytest.mark.parametrize("object_id", ["abc", "1.5", "99999999999999999999999", "424242"])
+def test_history_page_of_a_story_that_does_not_exist_says_so(client, editor, object_id):
+    client.force_login(editor)
+
+    response = client.get(reverse("admin:stories_story_history", args=[object_id]), follow=True)
+
+    assert response.redirect_chain == [(reverse("admin:index"), 302)]
+    assert messages_of(response) == [
+        f"story with ID “{object_id}” doesn’t exist. Perhaps it was deleted?"
+    ]
+
+
 def test_restore_saves_the_old_content_as_a_new_revision(client, editor):
     story = StoryFactory(headline="Original", cited=False)
     story.topics.add("Chips")

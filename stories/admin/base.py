@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 
 from stories import scheduling
 from stories.cache import content_changed
+from stories.models import AuditEntry
 
 
 def parse_opened_at(value: str | None) -> datetime | None:
@@ -45,6 +47,27 @@ class InvalidatesPublicPages:
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         transaction.on_commit(content_changed)
+
+
+class AuditTrailHistory:
+    """Admin mixin: the history page shows the object's audit trail above
+    Django's change log (templates/admin/stories/<model>/object_history.html)."""
+
+    def history_context(self, pk) -> dict:
+        """What the history page of the object with primary key pk adds."""
+        # A lazy queryset: evaluated while rendering, after the permission
+        # check, in one query however long the trail. An audit entry points
+        # at a story or an issue through a field named after its model.
+        entries = AuditEntry.objects.filter(**{f"{self.opts.model_name}_id": pk})
+        return {"audit_entries": entries.select_related("actor").order_by("created_at", "pk")}
+
+    def history_view(self, request, object_id, extra_context=None):
+        try:
+            pk = self.opts.pk.to_python(unquote(object_id))
+        except ValidationError:
+            pk = None  # not an id at all; Django's view says there is no such object
+        extra = {} if pk is None else self.history_context(pk)
+        return super().history_view(request, object_id, {**extra, **(extra_context or {})})
 
 
 def zoned_time(field: str, description: str):

@@ -12,9 +12,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from stories import scheduling, workflow
-from stories.admin.base import InvalidatesPublicPages
+from stories.admin.base import AuditTrailHistory, InvalidatesPublicPages
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
-from stories.models import AuditEntry, Issue, IssueItem
+from stories.models import Issue, IssueItem
 
 
 class IssueItemFormSet(forms.BaseInlineFormSet):
@@ -63,7 +63,7 @@ PUBLICATION_ACTIONS = {
 
 
 @admin.register(Issue)
-class IssueAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
     form = IssueForm
     list_display = ["number", "headline", "status", "publication"]
     list_filter = ["status"]
@@ -133,19 +133,6 @@ class IssueAdmin(InvalidatesPublicPages, admin.ModelAdmin):
                 "lock": refusal if issue.is_locked else None,
             }
         }
-
-    # -- history -------------------------------------------------------------
-
-    def history_view(self, request, object_id, extra_context=None):
-        # A lazy queryset: evaluated while rendering, after the permission check,
-        # in one query however long the trail.
-        extra = {
-            "audit_entries": AuditEntry.objects.filter(issue_id=unquote(object_id))
-            .select_related("actor")
-            .order_by("created_at", "pk"),
-            **(extra_context or {}),
-        }
-        return super().history_view(request, object_id, extra)
 
     # -- publication views ---------------------------------------------------
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from stories import revisions, workflow
-from stories.admin.base import parse_opened_at
+from stories.admin.base import AuditTrailHistory, parse_opened_at
 from stories.models import AuditEntry, Story, StoryRevision
 
 S = Story.Status
@@ -49,7 +49,7 @@ def seen_version(request) -> dict | None:
     }
 
 
-class StoryWorkflowViews:
+class StoryWorkflowViews(AuditTrailHistory):
     """ModelAdmin mixin for Story; see the module docstring."""
 
     def get_urls(self):
@@ -190,19 +190,9 @@ class StoryWorkflowViews:
 
     # -- history and revisions -----------------------------------------------
 
-    def history_view(self, request, object_id, extra_context=None):
-        # Lazy querysets: evaluated while rendering, after the permission check.
-        story_id = unquote(object_id)
-        extra = {
-            "audit_entries": AuditEntry.objects.filter(story_id=story_id)
-            .select_related("actor")
-            .order_by("created_at", "pk"),
-            "revisions": StoryRevision.objects.filter(story_id=story_id)
-            .select_related("created_by")
-            .defer("data"),
-            **(extra_context or {}),
-        }
-        return super().history_view(request, object_id, extra)
+    def history_context(self, pk) -> dict:
+        revisions = StoryRevision.objects.filter(story_id=pk).select_related("created_by")
+        return {**super().history_context(pk), "revisions": revisions.defer("data")}
 
     def revision_compare_view(self, request, object_id):
         story = self._story_or_404(request, object_id)
