@@ -372,6 +372,7 @@ def test_withdrawing_an_issue_spares_a_story_an_upcoming_issue_holds(publisher):
     assert story.status == S.PUBLISHED
     assert not AuditEntry.objects.filter(story=story, action="withdrawn").exists()
     assert SearchDocument.objects.filter(story=story).exists()
+    assert not Story.objects.published().exists()  # until the upcoming issue's minute
     with time_machine.travel(upcoming.publish_at, tick=False):
         assert list(Story.objects.published()) == [story]
 
