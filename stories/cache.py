@@ -53,7 +53,7 @@ def next_publication_time() -> datetime | None:
     if cached is not None and (cached == "none" or cached > now):
         return None if cached == "none" else cached
     upcoming = (
-        Issue.objects.filter(status=Issue.Status.SCHEDULED, publish_at__gt=now)
+        Issue.objects.upcoming(now)
         .order_by("publish_at")
         .values_list("publish_at", flat=True)
         .first()

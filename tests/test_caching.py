@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stories import workflow
-from stories.models import Correction, Source, Topic
+from stories.models import Correction, Source, Story, Topic
 from tests.factories import (
     IssueFactory,
     TopicFactory,
@@ -286,3 +286,31 @@ def test_renaming_a_source_in_the_admin_refreshes_every_cached_page_naming_it(
     for url in urls:
         html = client.get(url).content.decode()
         assert "The Renamed Outlet" in html and old_name not in html, url
+
+
+def test_a_correction_to_a_story_readers_cannot_see_is_refused_in_the_admin(admin_client):
+    draft = approved_story(headline="Not out yet")
+    now = timezone.localtime()
+    response = admin_client.post(
+        reverse("admin:stories_correction_add"),
+        {
+            "story": draft.pk,
+            "text": "A note on nothing readers saw.",
+            "created_at_0": now.strftime("%Y-%m-%d"),
+            "created_at_1": now.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 200
+    assert "Corrections are for stories readers can see" in response.content.decode()
+    assert not Correction.objects.exists()
+
+
+def test_the_correction_forms_story_picker_offers_only_stories_readers_can_see(admin_client, story):
+    approved_story(headline="Cached but not out")
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "stories", "model_name": "correction", "field_name": "story", "term": "C"},
+    )
+    offered = {r["text"] for r in response.json()["results"]}
+    assert offered == {s.headline for s in Story.objects.published()}
+    assert story.headline in offered and "Cached but not out" not in offered

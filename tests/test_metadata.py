@@ -4,9 +4,10 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
-from stories.models import Story
+from stories.models import Correction, Story
 from stories.seo import json_ld
 from tests.factories import CorrectionFactory, published_issue
 from tests.reader_helpers import head_of, load_demo_newsroom
@@ -170,3 +171,22 @@ def test_later_pages_of_a_listing_are_canonical_at_their_own_page(client, monkey
     assert ", page 3 · " in html.split("</title>")[0]
     assert f'rel="prev" href="{base}?page=2"' not in html and 'rel="prev" href="?page=2"' in html
     assert f'rel="prev" href="{base}"' in client.get(f"{base}?page=2").content.decode()
+
+
+def test_deleting_corrections_in_bulk_also_modifies_their_stories(admin_client):
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start - timedelta(days=3), tick=False):
+        stories = list(published_issue(2).stories.all())
+        corrections = [CorrectionFactory(story=story) for story in stories]
+    with time_machine.travel(start, tick=False):
+        response = admin_client.post(
+            reverse("admin:stories_correction_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": [c.pk for c in corrections],
+                "post": "yes",
+            },
+        )
+    assert response.status_code == 302
+    assert not Correction.objects.exists()
+    assert {s.updated_at for s in Story.objects.filter(pk__in=[s.pk for s in stories])} == {start}

@@ -168,6 +168,13 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("authors")
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == "correction":
+            # The correction form's story picker offers what readers can see.
+            queryset = queryset.filter(pk__in=Story.objects.published().values("pk"))
+        return queryset, may_have_duplicates
+
     updated_at_zoned = zoned_time("updated_at", "updated")
 
     @admin.display(description="bylines")
