@@ -69,3 +69,12 @@ if _log_format == "json":
             },
         },
     }
+
+
+def post_worker_init(worker):
+    # What the worker has loaded by now (Django, the URLconf, the app's
+    # modules) lives as long as the worker: keep it out of the garbage
+    # collector's full passes, which otherwise walk it during requests.
+    import gc
+
+    gc.freeze()

@@ -135,4 +135,8 @@ def env_database(name: str, default: str, conn_max_age: int, connect_timeout: in
         # Fail fast when the database host is unreachable instead of holding
         # a worker for the kernel's TCP timeout; /readyz relies on it too.
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", connect_timeout)
+        # Parameters sent apart from the SQL, so psycopg prepares a statement
+        # the fifth time it runs: public pages repeat the same few queries,
+        # whose planning cost more than their execution.
+        config["OPTIONS"].setdefault("server_side_binding", True)
     return config

@@ -58,32 +58,47 @@ def first_public_date():
     )
 
 
+# Markdown sources: pages show the HTML rendered from them at save.
+MARKDOWN_SOURCES = ("body", "tldr", "why_it_matters", "key_points")
+
+
 def issue_queryset(issues, stories):
-    """issues with their items in order, limited to stories, and the public
-    neighbours for previous/next links, in two queries plus two prefetches."""
-    published = Issue.objects.published()
-    before = published.filter(number__lt=OuterRef("number")).order_by("-number")
-    after = published.filter(number__gt=OuterRef("number")).order_by("number")
+    """issues with their items in order, limited to stories: one query plus
+    three prefetches (items with their stories, bylines, citations)."""
     items = (
         IssueItem.objects.filter(story__in=stories)
         .select_related("story")
+        .defer(*(f"story__{field}" for field in MARKDOWN_SOURCES))
         .prefetch_related(
             _bylines("story__authors"),
             Prefetch("story__citations", Citation.objects.select_related("source")),
         )
         .order_by("position", "pk")
     )
-    return issues.annotate(
-        previous_number=Subquery(before.values("number")[:1]),
-        previous_headline=Subquery(before.values("headline")[:1]),
-        next_number=Subquery(after.values("number")[:1]),
-        next_headline=Subquery(after.values("headline")[:1]),
-    ).prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items"))
+    return issues.prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items"))
+
+
+def neighbours(issue) -> dict:
+    """The public issues just before and after issue, for its previous/next
+    links, in one small query (cheaper to build and plan than four correlated
+    subqueries on the issue's own query)."""
+    published = Issue.objects.published()
+    before = published.filter(number__lt=issue.number).order_by("-number").values("number")[:1]
+    after = published.filter(number__gt=issue.number).order_by("number").values("number")[:1]
+    rows = published.filter(Q(number=Subquery(before)) | Q(number=Subquery(after)))
+    found = {"previous": None, "next": None}
+    for number, headline in rows.values_list("number", "headline"):
+        found["previous" if number < issue.number else "next"] = (number, headline)
+    return found
 
 
 def issue_page_context(issue, *, is_home=False) -> dict:
     stories = [item.story for item in issue.visible_items]
-    return {"issue": issue, "meta": seo.issue_meta(issue, stories, is_home=is_home)}
+    return {
+        "issue": issue,
+        "neighbours": neighbours(issue),
+        "meta": seo.issue_meta(issue, stories, is_home=is_home),
+    }
 
 
 def story_page_context(story) -> dict:
@@ -170,7 +185,7 @@ def issue_detail(request, number, slug=None):
 
 @public_page
 def story_detail(request, slug):
-    story = get_or_not_found(Story.objects.published(), slug=slug)
+    story = get_or_not_found(Story.objects.published().defer(*MARKDOWN_SOURCES), slug=slug)
     return render(request, "stories/story_detail.html", story_page_context(story))
 
 

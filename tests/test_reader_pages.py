@@ -364,11 +364,12 @@ def test_issue_page_queries_do_not_grow_with_its_stories(
     issue = published_issue(n_stories)
     published_issue(1)
     _warm_schedule_horizon()
-    # 1 the issue with its previous/next neighbours (subqueries)
+    # 1 the issue
     # 2 its items joined to their stories, through the published gate
     # 3 the stories' bylines
     # 4 the stories' citations joined to their sources
-    with django_assert_num_queries(4):
+    # 5 its previous and next public issues
+    with django_assert_num_queries(5):
         response = client.get(f"/issues/{issue.number}/")
     assert response.content.decode().count('class="story-in-issue"') == n_stories
 
@@ -378,9 +379,9 @@ def test_home_page_queries_do_not_grow_with_stories(client, django_assert_num_qu
     published_issue(2)
     published_issue(n_stories)
     _warm_schedule_horizon()
-    # 1 latest issue with neighbours, 2 its items and stories, 3 bylines,
-    # 4 citations with sources, 5 the recent issues
-    with django_assert_num_queries(5):
+    # 1 latest issue, 2 its items and stories, 3 bylines, 4 citations with
+    # sources, 5 its previous and next issues, 6 the recent issues
+    with django_assert_num_queries(6):
         response = client.get("/")
     assert response.content.decode().count('class="story-in-issue"') == n_stories
 
@@ -426,8 +427,8 @@ def test_listing_page_queries_are_fixed(client, demo, django_assert_num_queries,
 @pytest.mark.page_cache
 def test_a_cold_schedule_horizon_costs_exactly_one_more_query(client, django_assert_num_queries):
     issue = published_issue(3)
-    # the four issue-page queries, then 5 the next scheduled publication
-    with django_assert_num_queries(5):
+    # the five issue-page queries, then 6 the next scheduled publication
+    with django_assert_num_queries(6):
         client.get(f"/issues/{issue.number}/")
     assert Issue.objects.count() == 1
     assert reverse("stories:issue", args=[issue.number]) == f"/issues/{issue.number}/"

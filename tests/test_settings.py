@@ -74,6 +74,7 @@ def test_postgres_url_gets_persistent_checked_connections():
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
+    assert config["OPTIONS"]["server_side_binding"] is True  # prepared statements
 
 
 def test_storage_is_utc_and_display_is_the_newsroom_zone(settings):
