@@ -107,8 +107,8 @@ MISSING = {
 
 
 def test_debug_404_pages_do_not_tell_a_draft_only_address_from_a_missing_one(client, settings):
-    # make run serves DEBUG error pages, which print the 404's message: it must
-    # be the same whether a draft holds the address or nothing does.
+    # DEBUG error pages (DJANGO_DEBUG=true make run) print the 404's message:
+    # it must be the same whether a draft holds the address or nothing does.
     settings.DEBUG = True
     published_issue(1)  # something public exists, so listings are not empty
     for kind, existing in _draft_only_things().items():

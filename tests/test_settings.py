@@ -109,7 +109,6 @@ def test_each_bad_value_stops_start_up_with_a_sentence_naming_its_variable(
     result = start_up(**{variable: value})
     assert result.returncode != 0
     assert sentence in result.stderr
-    assert "Traceback" in result.stderr  # stopped at import, before serving anything
     assert repr(value) in result.stderr or variable == "DATABASE_URL"
 
 

@@ -36,9 +36,7 @@ class StoryForm(VersionCheckedForm):
             "lead_image_credit",
         ]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.conflict = None
+    conflict = None  # what changed in between, once a save was refused as stale
 
     def stale_message(self, seen, opened_at):
         self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
@@ -47,7 +45,8 @@ class StoryForm(VersionCheckedForm):
 
 class CitedSourceFilter(admin.RelatedOnlyFieldListFilter):
     """Stories by the source they cite: every story that leans on an outlet
-    (CONTENT.md). Only sources some story cites are offered."""
+    (editors must be able to list them all). Only sources some story cites
+    are offered."""
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)

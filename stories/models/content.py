@@ -453,7 +453,7 @@ class Issue(models.Model):
     @property
     def is_locked(self) -> bool:
         """Scheduled and published issues keep their contents as they are."""
-        return self.status in (IssueStatus.SCHEDULED, IssueStatus.PUBLISHED)
+        return self.status in PUBLIC_ISSUE_STATUSES
 
 
 class IssueItem(models.Model):
