@@ -42,45 +42,33 @@ def test_dockerfile_serves_wsgi_with_gunicorn_config():
     assert "gunicorn" in cmd and "newsroom.wsgi" in cmd and "gunicorn.conf.py" in cmd
 
 
-def test_gunicorn_takes_workers_from_the_environment():
-    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
-    out = subprocess.run(
+def gunicorn_settings(*names: str, **environment: str) -> subprocess.CompletedProcess:
+    """Load gunicorn.conf.py as gunicorn does, with these variables set, and
+    print the named settings."""
+    code = f"import runpy; c = runpy.run_path('gunicorn.conf.py'); print(*(c[n] for n in {names}))"
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "GUNICORN_WORKERS": "7"},
-        check=True,
+        env={**os.environ, **environment},
     )
-    assert out.stdout.strip() == "7"
+
+
+def test_gunicorn_takes_workers_from_the_environment():
+    assert gunicorn_settings("workers", GUNICORN_WORKERS="7").stdout.split() == ["7"]
 
 
 @pytest.mark.parametrize("value", ["lots", "0", "-2", "²"])
 def test_a_bad_worker_count_stops_gunicorn_with_a_sentence(value):
-    code = "import runpy; runpy.run_path('gunicorn.conf.py')"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GUNICORN_WORKERS": value},
-    )
+    out = gunicorn_settings("workers", GUNICORN_WORKERS=value)
     assert out.returncode != 0
     assert f"GUNICORN_WORKERS must be a whole number of at least 1, not {value!r}." in out.stderr
 
 
 def test_gunicorn_takes_zero_where_it_means_no_limit():
-    code = (
-        "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
-        "print(c['max_requests'], c['timeout'])"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GUNICORN_MAX_REQUESTS": "0", "GUNICORN_TIMEOUT": "0"},
-        check=True,
+    out = gunicorn_settings(
+        "max_requests", "timeout", GUNICORN_MAX_REQUESTS="0", GUNICORN_TIMEOUT="0"
     )
     assert out.stdout.split() == ["0", "0"]
 
