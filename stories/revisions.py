@@ -238,6 +238,10 @@ class EditConflict:
 
     events: list[str]
     changes: list[FieldChange]
+    # The story as the form showed it and as it is now (snapshots), so a
+    # refused form can take in what others changed and its user did not.
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
 
     @property
     def who(self) -> str:
@@ -294,8 +298,9 @@ def describe_conflict(
     for entry in audit.order_by("created_at", "pk"):
         verb = ACTION_VERBS.get(entry.action, entry.action.replace("_", " "))
         events.append(f"{_name(entry.actor)} {verb} at {_when(entry.created_at)}")
-    changes = diff(base.data, snapshot(current)) if base else []
-    return EditConflict(events=events, changes=changes)
+    now = snapshot(current)
+    changes = diff(base.data, now) if base else []
+    return EditConflict(events=events, changes=changes, before=base.data if base else {}, after=now)
 
 
 # -- pruning -----------------------------------------------------------------

@@ -37,6 +37,11 @@ def story_form_data(client, story, **changes) -> dict:
     """What the change form would post as it is shown to client, with changes applied."""
     response = client.get(change_url(story))
     assert response.status_code == 200, response.status_code
+    return form_as_shown(response, **changes)
+
+
+def form_as_shown(response, **changes) -> dict:
+    """What a browser posts for the change form on this page, with changes applied."""
     data = _bound_values(response.context["adminform"].form)
     for inline in response.context["inline_admin_formsets"]:
         formset = inline.formset

@@ -11,7 +11,13 @@ from django.test import Client
 from stories import workflow
 from stories.models import AuditEntry, Story
 from tests.factories import StoryFactory, ensure_editorial_groups, user_in
-from tests.story_admin import change_url, messages_of, story_form_data, transition_url
+from tests.story_admin import (
+    change_url,
+    form_as_shown,
+    messages_of,
+    story_form_data,
+    transition_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +88,71 @@ def test_saving_again_after_seeing_the_conflict_is_accepted(two_tabs, writer):
     assert second.post(change_url(story), second_data).status_code == 302
     story.refresh_from_db()
     assert (story.dek, story.body) == ("First tab's dek", "Second tab's body")
+
+
+def test_saving_the_refused_form_again_keeps_what_the_other_tab_changed(two_tabs, writer):
+    story = StoryFactory(created_by=writer, headline="Original headline", tldr="")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, tldr="A TL;DR from the first tab")
+    second_data = story_form_data(second, story, headline="Headline from the second tab")
+    assert first.post(change_url(story), first_data).status_code == 302
+
+    refused = second.post(change_url(story), second_data)
+    assert "Their changes to TL;DR are now in the form below" in refused.content.decode()
+    # The browser posts the refused form again as it is shown.
+    assert second.post(change_url(story), form_as_shown(refused)).status_code == 302
+
+    story.refresh_from_db()
+    assert (story.headline, story.tldr) == (
+        "Headline from the second tab",
+        "A TL;DR from the first tab",
+    )
+
+
+def test_a_field_changed_in_both_tabs_keeps_yours_in_the_form_and_says_so(two_tabs, writer):
+    story = StoryFactory(created_by=writer, body="Original body")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, body="First tab's body")
+    second_data = story_form_data(second, story, body="Second tab's body")
+    first.post(change_url(story), first_data)
+
+    refused = second.post(change_url(story), second_data)
+    assert "You both changed Body: the form keeps yours" in refused.content.decode()
+    assert refused.context["adminform"].form["body"].value() == "Second tab's body"
+    assert second.post(change_url(story), form_as_shown(refused)).status_code == 302
+    story.refresh_from_db()
+    assert story.body == "Second tab's body"  # a deliberate choice, made after seeing theirs
+
+
+def test_bylines_changed_in_between_are_taken_into_the_refused_form(two_tabs, writer, editor):
+    story = StoryFactory(created_by=writer, authors=[writer])
+    first, second = two_tabs
+    first_data = story_form_data(first, story, authors=[writer.pk, editor.pk])
+    second_data = story_form_data(second, story, dek="A dek from the second tab")
+    first.post(change_url(story), first_data)
+
+    refused = second.post(change_url(story), second_data)
+    assert second.post(change_url(story), form_as_shown(refused)).status_code == 302
+    story.refresh_from_db()
+    assert set(story.authors.all()) == {writer, editor}
+    assert story.dek == "A dek from the second tab"
+
+
+def test_topic_rows_changed_in_between_mean_the_form_must_be_reloaded(two_tabs, writer):
+    story = StoryFactory(created_by=writer, headline="Original headline")
+    story.topics.add("DeepSeek")
+    first, second = two_tabs
+    first_data = story_form_data(first, story, **{"topics-0-DELETE": "on"})
+    second_data = story_form_data(second, story, headline="Headline from the second tab")
+    assert first.post(change_url(story), first_data).status_code == 302
+    assert list(story.topics.names()) == []
+
+    refused = second.post(change_url(story), second_data)
+    assert "They also changed Topics, which this form cannot take in" in refused.content.decode()
+    again = second.post(change_url(story), form_as_shown(refused))
+    assert again.status_code == 200  # refused again: it would put the topic back
+    story.refresh_from_db()
+    assert story.headline == "Original headline" and list(story.topics.names()) == []
 
 
 def test_a_status_change_since_opening_also_refuses_the_save(two_tabs, writer, second_editor):

@@ -117,6 +117,12 @@ class VersionCheckedForm(forms.ModelForm):
     def stale_message(self, seen: int, opened_at: datetime | None) -> str:
         raise NotImplementedError
 
+    def take_in_changes(self, data) -> bool:
+        """Put into the refused form's data what others changed since it was
+        opened, where its user left things as they were; say whether that
+        covered every change, so that saving the form again keeps them all."""
+        return True
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None:
@@ -140,9 +146,11 @@ class VersionCheckedForm(forms.ModelForm):
             )
         if seen != current:
             message = self.stale_message(seen, parse_opened_at(cleaned.get("opened_at")))
-            # Once shown what changed, saving again is a deliberate choice.
             data = self.data.copy()
-            data[self.add_prefix("based_on_version")] = current
+            if self.take_in_changes(data):
+                # The form now holds their changes and the user's: saving it
+                # again, once shown what changed, is a deliberate choice.
+                data[self.add_prefix("based_on_version")] = current
             data[self.add_prefix("opened_at")] = timezone.now().isoformat()
             self.data = data
             raise ValidationError(message, code="stale")

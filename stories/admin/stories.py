@@ -37,10 +37,39 @@ class StoryForm(VersionCheckedForm):
         ]
 
     conflict = None  # what changed in between, once a save was refused as stale
+    # After a refusal, the labels of the fields whose changes made in between
+    # the form took in (its user had left them alone), those changed on both
+    # sides (the user's version is kept, shown against theirs), and those a
+    # form cannot take in (topic and citation rows, the image): the form must
+    # then be reloaded before it can be saved.
+    taken_in, changed_on_both_sides, unmergeable = (), (), ()
 
     def stale_message(self, seen, opened_at):
         self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
         return self.conflict.message
+
+    def take_in_changes(self, data) -> bool:
+        taken, kept, unmergeable = [], [], []
+        before, after = self.conflict.before, self.conflict.after
+        for change in self.conflict.changes:
+            name = self.add_prefix(change.key)
+            if change.key in revisions.TEXT_FIELDS:
+                if (data.get(name) or "").replace("\r\n", "\n") == change.before:
+                    data[name] = change.after  # untouched here: take theirs
+                    taken.append(change.label)
+                else:
+                    kept.append(change.label)  # changed on both sides: shown above
+            elif change.key == "authors":
+                posted = sorted(int(pk) for pk in data.getlist(name) if pk.isdigit())
+                if posted == sorted(a["id"] for a in before.get("authors", [])):
+                    data.setlist(name, [str(a["id"]) for a in after.get("authors", [])])
+                    taken.append(change.label)
+                else:
+                    kept.append(change.label)
+            else:
+                unmergeable.append(change.label)
+        self.taken_in, self.changed_on_both_sides, self.unmergeable = taken, kept, unmergeable
+        return not unmergeable
 
 
 class CitedSourceFilter(admin.RelatedOnlyFieldListFilter):
