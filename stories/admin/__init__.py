@@ -1,3 +1,3 @@
 """The newsroom's admin, one module per area so each stays readable."""
 
-from stories.admin import audit, issues, reference, stories  # noqa: F401
+from stories.admin import audit, issues, reference, stories, users  # noqa: F401
