@@ -33,7 +33,8 @@ run: $(STAMP)
 	@# plain lines for a person rather than JSON for a collector.
 	@mkdir -p staticfiles
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} DJANGO_SECURE_COOKIES=false NEWSROOM_SERVE_MEDIA=true \
-	  NEWSROOM_LOG_FORMAT=plain $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	  NEWSROOM_LOG_FORMAT=plain NEWSROOM_SITE_URL=$${NEWSROOM_SITE_URL:-http://$(HOST):$(PORT)} \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## browser: make sure Chromium is there for the browser tests (installs it when run as root)
 browser:

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from stories.models import Story
 from tests.factories import CitationFactory, SourceFactory, StoryFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,11 @@ def test_source_story_count_links_to_the_stories_that_cite_it(
     response = client.get(link.group(1).replace("&amp;", "&"))
     assert response.status_code == 200
     assert listed(response) == {"Cites Reuters twice", "Cites Reuters and the FT"}
+
+
+def test_the_topic_filter_is_called_topic_as_on_the_site(client, editor, reuters_stories):
+    Story.objects.get(headline="Cites someone else").topics.add("DeepSeek")
+    client.force_login(editor)
+    html = client.get(STORIES).content.decode()
+    filters = html[html.index('id="changelist-filter"') :]
+    assert "By topic" in filters and "By Tags" not in filters

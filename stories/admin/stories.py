@@ -72,14 +72,15 @@ class StoryForm(VersionCheckedForm):
         return not unmergeable
 
 
-class CitedSourceFilter(admin.RelatedOnlyFieldListFilter):
-    """Stories by the source they cite: every story that leans on an outlet
-    (editors must be able to list them all). Only sources some story cites
-    are offered."""
+def titled(list_filter, title: str):
+    """list_filter shown as "By <title>" rather than by the field's own name."""
 
-    def __init__(self, field, request, params, model, model_admin, field_path):
-        super().__init__(field, request, params, model, model_admin, field_path)
-        self.title = "cited source"
+    class Titled(list_filter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
 
 
 class FollowsStoryPermission:
@@ -176,7 +177,12 @@ class TopicInline(RelatedRowInline):
 class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     form = StoryForm
     list_display = ["headline", "status", "bylines", "updated_at_zoned"]
-    list_filter = ["status", "topics", ("sources", CitedSourceFilter)]
+    list_filter = [
+        "status",
+        ("topics", titled(admin.RelatedOnlyFieldListFilter, "topic")),
+        # Every story that leans on an outlet; only sources some story cites.
+        ("sources", titled(admin.RelatedOnlyFieldListFilter, "cited source")),
+    ]
     search_fields = ["headline", "dek", "slug"]
     date_hierarchy = "created_at"
     prepopulated_fields = {"slug": ["headline"]}
