@@ -16,9 +16,9 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 
+from stories import scheduling
 from stories.cache import never_cache_privately
 from stories.models import Issue, PreviewLink, Story
 from stories.seo import absolute
@@ -56,7 +56,12 @@ def revoke_links(queryset) -> int:
 
 def _preview_response(request, target, *, shared: PreviewLink | None = None):
     """Render target with the public templates, marked as a preview."""
-    banner = {"shared": shared, "admin_url": _admin_url(target) if shared is None else ""}
+    banner = {
+        "shared": shared,
+        # Told as staff are told every time: in the newsroom's zone, named.
+        "until": scheduling.format_time(shared.expires_at) if shared else "",
+        "admin_url": _admin_url(target) if shared is None else "",
+    }
     if isinstance(target, Story):
         context = story_page_context(target)
         template = "stories/story_detail.html"
@@ -130,7 +135,7 @@ def share(request, kind: str, pk: int):
     except ValueError:
         messages.error(request, f"Choose how long the link lasts: {SHARE_LINK_DAYS} days.")
     else:
-        until = date_format(timezone.localtime(link.expires_at), "j F Y, H:i")
+        until = scheduling.format_time(link.expires_at)
         messages.success(
             request, f"Share link created; it works until {until} unless revoked: {share_url(link)}"
         )

@@ -163,3 +163,20 @@ def test_admin_lists_show_times_with_their_zone(editor, writer, london):
     assert column(links, "revoked_at_zoned") == [SHOWN]
     assert SHOWN in link_form
     assert "In the newsroom's time zone, Europe/London (BST, UTC+01:00) now." in link_form
+
+
+# -- share links ----------------------------------------------------------------
+
+
+def test_share_link_expiry_names_its_zone_in_the_admin_and_on_the_preview(client, editor, london):
+    story = StoryFactory(headline="Under embargo")
+    client.force_login(editor)
+    response = client.post(
+        reverse("stories:share_preview", args=["story", story.pk]), {"days": "7"}, follow=True
+    )
+    in_a_week = "Sun 8 Jun 2025, 13:00 BST"
+    assert f"it works until {in_a_week} unless revoked" in response.content.decode()
+
+    link = story.preview_links.get()
+    banner = Client().get(f"/p/{link.token}/").content.decode()
+    assert re.search(rf'This link works until <time datetime="[^"]+">{in_a_week}</time>', banner)
