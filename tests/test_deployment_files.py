@@ -126,3 +126,12 @@ def test_gunicorn_logs_json_in_production_and_plain_when_debugging():
     assert json_logs() is True
     assert json_logs(DJANGO_DEBUG="true") is False
     assert json_logs(NEWSROOM_LOG_FORMAT="plain") is False
+
+
+def test_make_run_serves_as_readers_see_it_and_links_to_its_own_port():
+    out = subprocess.run(
+        ["make", "-n", "run", "PORT=8321"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "NEWSROOM_SITE_URL=${NEWSROOM_SITE_URL:-http://127.0.0.1:8321}" in out
+    assert "DJANGO_DEBUG=${DJANGO_DEBUG:-false}" in out
+    assert "runserver 127.0.0.1:8321" in out
