@@ -83,7 +83,8 @@ def _admin_url(target) -> str:
     return reverse(f"admin:stories_{target._meta.model_name}_change", args=[target.pk])
 
 
-def _is_public(target) -> bool:
+def is_public(target) -> bool:
+    """Whether readers can open target's public page now (the published() gate)."""
     manager = Story.objects if isinstance(target, Story) else Issue.objects
     return manager.published().filter(pk=target.pk).exists()
 
@@ -117,7 +118,7 @@ def shared_preview(request, token):
         # Expired, revoked and made-up tokens look the same.
         raise not_found()
     target = link.story or link.issue
-    if _is_public(target):
+    if is_public(target):
         return never_cache_privately(redirect(target.get_absolute_url()))
     return _preview_response(request, target, shared=link)
 
