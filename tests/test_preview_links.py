@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.template.loader import render_to_string
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -199,3 +200,62 @@ def test_unknown_preview_kinds_are_404s(client, editor):
     client.force_login(editor)
     assert client.get("/preview/user/1/").status_code == 404
     assert user_in("Editors", username="e2").has_perm("stories.add_previewlink")
+
+
+# -- revoking one link from its own page ----------------------------------------------
+
+
+def test_editor_revokes_a_link_with_the_button_on_its_page(client, editor, draft):
+    link = create_share_link(editor, draft)
+    page_url = reverse("admin:stories_previewlink_change", args=[link.pk])
+    revoke_url = reverse("admin:stories_previewlink_revoke", args=[link.pk])
+    client.force_login(editor)
+    page = client.get(page_url).content.decode()
+    assert f'action="{revoke_url}"' in page and ">Revoke</button>" in page
+
+    response = client.post(revoke_url, follow=True)
+    assert response.redirect_chain == [(page_url, 302)]
+    assert "Revoked this link; it no longer opens anything." in response.content.decode()
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    assert ">Revoke</button>" not in response.content.decode()  # nothing left to revoke
+    assert Client().get(f"/p/{link.token}/").status_code == 404
+
+
+def test_revoking_a_revoked_link_again_keeps_when_it_was_revoked(client, editor, draft):
+    link = create_share_link(editor, draft)
+    client.force_login(editor)
+    revoke_url = reverse("admin:stories_previewlink_revoke", args=[link.pk])
+    client.post(revoke_url)
+    link.refresh_from_db()
+    first = link.revoked_at
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        response = client.post(revoke_url, follow=True)
+    assert "This link was already revoked." in response.content.decode()
+    link.refresh_from_db()
+    assert link.revoked_at == first
+
+
+def test_the_revoke_button_needs_a_post(client, editor, draft):
+    link = create_share_link(editor, draft)
+    client.force_login(editor)
+    response = client.get(reverse("admin:stories_previewlink_revoke", args=[link.pk]))
+    assert response.status_code == 405
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+@pytest.mark.parametrize("role", ["writer", "publisher"])
+def test_only_those_who_may_change_links_can_revoke_one(client, request, editor, draft, role):
+    link = create_share_link(editor, draft)
+    client.force_login(request.getfixturevalue(role))
+    response = client.post(reverse("admin:stories_previewlink_revoke", args=[link.pk]))
+    assert response.status_code == 403
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+def test_revoking_a_link_that_does_not_exist_is_a_404(client, editor):
+    client.force_login(editor)
+    response = client.post(reverse("admin:stories_previewlink_revoke", args=[12345]))
+    assert response.status_code == 404

@@ -1,11 +1,16 @@
 """Reference data editors curate: sources, topics, corrections, preview links."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
 from stories.models import Correction, PreviewLink, Source, Topic
@@ -131,3 +136,29 @@ class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
             f"Revoked {revoked} link{pluralize(revoked)}; they no longer open anything.",
             messages.SUCCESS,
         )
+
+    # -- the "Revoke" button on a link's own page --------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(require_POST(self.revoke_view)),
+                name="stories_previewlink_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request, object_id):
+        link = self.get_object(request, unquote(object_id))
+        if link is None:
+            raise Http404("No such share link.")
+        if not self.has_change_permission(request, link):
+            raise PermissionDenied
+        if revoke_links(PreviewLink.objects.filter(pk=link.pk)):
+            self.message_user(
+                request, "Revoked this link; it no longer opens anything.", messages.SUCCESS
+            )
+        else:
+            self.message_user(request, "This link was already revoked.", messages.INFO)
+        return redirect(reverse("admin:stories_previewlink_change", args=[link.pk]))
