@@ -7,7 +7,8 @@ from tests.factories import published_issue
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_reader_sees_latest_issue_and_can_open_an_issue_page(live_server, page):
+def test_reader_sees_latest_issue_and_can_open_an_issue_page(live_server, page, editorial_groups):
+    # editorial_groups: an earlier transactional test's flush removed them.
     older = published_issue(1, headline="The numbered digest")
     latest = published_issue(3, headline="The AI Crucible: a week of news")
     page.goto(live_server.url + "/")
