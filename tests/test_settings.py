@@ -74,7 +74,8 @@ def test_postgres_url_gets_persistent_checked_connections():
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
-    assert config["OPTIONS"]["server_side_binding"] is True  # prepared statements
+    assert config["OPTIONS"]["server_side_binding"] is True
+    assert config["OPTIONS"]["prepare_threshold"] == 5  # prepared statements
 
 
 def test_storage_is_utc_and_display_is_the_newsroom_zone(settings):
@@ -140,3 +141,15 @@ def test_good_redis_and_paths_start(tmp_path):
         DJANGO_ALLOWED_HOSTS=".news.example,localhost",
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_postgres_prepares_the_statements_a_connection_repeats(on_postgres):
+    from stories.models import Issue
+
+    for number in range(6):
+        list(Issue.objects.filter(number=number))
+    with on_postgres.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "stories_issue"' in statement for statement in prepared)
