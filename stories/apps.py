@@ -8,3 +8,6 @@ class StoriesConfig(AppConfig):
 
     def ready(self):
         from stories import checks  # noqa: F401  (registers system checks)
+        from stories.prerender import connect
+
+        connect()  # keeps pre-rendered story HTML in step with its sources

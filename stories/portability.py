@@ -48,6 +48,8 @@ from stories.models import (
     Issue,
     IssueItem,
     PreviewLink,
+    RenderedIssue,
+    RenderedStory,
     SearchDocument,
     Source,
     Story,
@@ -77,6 +79,8 @@ SECTIONS = {
 NOT_EXPORTED = {
     PreviewLink: "short-lived secrets handed to one reader, not content",
     SearchDocument: "derived from the stories; rebuilt by the import",
+    RenderedStory: "derived from the stories; rendered again by each story's next reader",
+    RenderedIssue: "derived from the issues' stories; rendered again by each issue's next reader",
 }
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
 BATCH = 500

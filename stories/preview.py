@@ -20,12 +20,12 @@ from django.views.decorators.http import require_POST
 
 from stories import scheduling
 from stories.cache import never_cache_privately
-from stories.models import Issue, PreviewLink, Story
+from stories.models import Issue, IssueItem, PreviewLink, Story
+from stories.prerender import issue_stories, render_issue
 from stories.seo import absolute
 from stories.views import (
     get_or_not_found,
     issue_page_context,
-    issue_queryset,
     not_found,
     story_page_context,
 )
@@ -67,9 +67,10 @@ def _preview_response(request, target, *, shared: PreviewLink | None = None):
         template = "stories/story_detail.html"
     else:
         # Stories a reader would see once it is out: everything but withdrawn ones.
-        stories = Story.objects.exclude(status=Story.Status.WITHDRAWN)
-        issue = issue_queryset(Issue.objects.filter(pk=target.pk), stories).get()
-        context = issue_page_context(issue)
+        shown = IssueItem.objects.filter(issue=target).exclude(story__status=Story.Status.WITHDRAWN)
+        # Rendered for this page only: the public one is kept for readers.
+        target.rendered = render_issue(target, issue_stories(shown))
+        context = issue_page_context(target)
         template = "stories/issue_detail.html"
     context.update(preview=banner, noindex=True)
     response = render(request, template, context)

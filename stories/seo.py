@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
@@ -73,15 +74,17 @@ def _publisher() -> dict:
     return {"@type": "Organization", "name": settings.SITE_NAME, "url": absolute("/")}
 
 
-def _person(user) -> dict:
+def _person(author: dict) -> dict:
     return {
         "@type": "Person",
-        "name": user.get_full_name() or user.get_username(),
-        "url": absolute(f"/authors/{user.get_username()}/"),
+        "name": author["name"],
+        "url": absolute(reverse("stories:author", args=[author["username"]])),
     }
 
 
-def story_meta(story, authors, citations, public_date) -> PageMeta:
+def story_meta(story, linked_data: dict, public_date) -> PageMeta:
+    """linked_data: the story's authors and cited works as kept with its
+    rendered HTML (stories/prerender.py)."""
     image = absolute(story.lead_image.url) if story.lead_image else ""
     meta = PageMeta(
         title=story.headline,
@@ -100,7 +103,7 @@ def story_meta(story, authors, citations, public_date) -> PageMeta:
         "description": meta.description,
         "url": meta.canonical,
         "mainEntityOfPage": {"@type": "WebPage", "@id": meta.canonical},
-        "author": [_person(a) for a in authors],
+        "author": [_person(author) for author in linked_data["authors"]],
         "publisher": _publisher(),
         "dateModified": story.updated_at,
     }
@@ -109,10 +112,10 @@ def story_meta(story, authors, citations, public_date) -> PageMeta:
     if image:
         data["image"] = [image]
     cited = [
-        {"@type": "CreativeWork", "name": c.title or c.source.name, "url": c.url}
-        if c.url
-        else {"@type": "CreativeWork", "name": c.title or c.source.name}
-        for c in citations
+        {"@type": "CreativeWork", "name": work["name"], "url": work["url"]}
+        if work["url"]
+        else {"@type": "CreativeWork", "name": work["name"]}
+        for work in linked_data["citations"]
     ]
     if cited:
         data["citation"] = cited
@@ -120,7 +123,9 @@ def story_meta(story, authors, citations, public_date) -> PageMeta:
     return meta
 
 
-def issue_meta(issue, stories, *, is_home: bool = False) -> PageMeta:
+def issue_meta(issue, linked_data: dict, *, is_home: bool = False) -> PageMeta:
+    """linked_data: the issue's stories and lead image as kept with its list
+    of stories (stories/prerender.py)."""
     path = "/" if is_home else issue.get_absolute_url()
     title = f"#{issue.number}: {issue.headline}"
     meta = PageMeta(
@@ -131,9 +136,8 @@ def issue_meta(issue, stories, *, is_home: bool = False) -> PageMeta:
         published=issue.publish_at,
         modified=issue.updated_at,
     )
-    lead = next((s for s in stories if s.lead_image), None)
-    if lead is not None:
-        meta.image, meta.image_alt = absolute(lead.lead_image.url), lead.lead_image_alt
+    if linked_data["image"]:
+        meta.image, meta.image_alt = absolute(linked_data["image"]), linked_data["image_alt"]
     data = {
         "@context": "https://schema.org",
         "@type": "CollectionPage",
@@ -148,10 +152,10 @@ def issue_meta(issue, stories, *, is_home: bool = False) -> PageMeta:
                 {
                     "@type": "ListItem",
                     "position": n,
-                    "url": absolute(story.get_absolute_url()),
-                    "name": story.headline,
+                    "url": absolute(story["path"]),
+                    "name": story["name"],
                 }
-                for n, story in enumerate(stories, start=1)
+                for n, story in enumerate(linked_data["stories"], start=1)
             ],
         },
     }

@@ -1,14 +1,17 @@
 """Public pages. Every query for reader-visible content starts from
-``Issue.objects.published()`` or ``Story.objects.published()``.
+``Issue.objects.published()``, ``Story.objects.published()`` or, for a story
+with the issues that carried it, ``IssueItem.objects.public()`` (the same rule
+read from the items' side).
 
 Each page does a small fixed number of queries whatever the number of
-stories (tests/test_reader_pages.py pins them), and anonymous readers are
-served from the page cache (stories/cache.py).
+stories (tests/test_reader_pages.py pins them), prints HTML rendered once and
+kept (stories/prerender.py), and anonymous readers are served from the page
+cache (stories/cache.py).
 """
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +19,7 @@ from django.urls import reverse
 from stories import seo
 from stories.cache import public_page
 from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
+from stories.prerender import ensure_issue_rendered, ensure_rendered
 
 PAGE_SIZE = 20
 RECENT_ISSUES = 5
@@ -43,11 +47,6 @@ def get_or_not_found(queryset, **lookup):
 # -- querysets shared with the preview pages ----------------------------------
 
 
-def _bylines(lookup="authors"):
-    """Authors with only what a byline needs (no password hashes in templates)."""
-    return Prefetch(lookup, get_user_model().objects.only("username", "first_name", "last_name"))
-
-
 def first_public_date():
     """When readers could first see a story: its earliest public issue."""
     return Subquery(
@@ -60,22 +59,6 @@ def first_public_date():
 
 # Markdown sources: pages show the HTML rendered from them at save.
 MARKDOWN_SOURCES = ("body", "tldr", "why_it_matters", "key_points")
-
-
-def issue_queryset(issues, stories):
-    """issues with their items in order, limited to stories: one query plus
-    three prefetches (items with their stories, bylines, citations)."""
-    items = (
-        IssueItem.objects.filter(story__in=stories)
-        .select_related("story")
-        .defer(*(f"story__{field}" for field in MARKDOWN_SOURCES))
-        .prefetch_related(
-            _bylines("story__authors"),
-            Prefetch("story__citations", Citation.objects.select_related("source")),
-        )
-        .order_by("position", "pk")
-    )
-    return issues.prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items"))
 
 
 def neighbours(issue) -> dict:
@@ -93,41 +76,40 @@ def neighbours(issue) -> dict:
 
 
 def issue_page_context(issue, *, is_home=False) -> dict:
-    stories = [item.story for item in issue.visible_items]
+    """What an issue page shows beside the issue row and its list of stories
+    (issue.rendered, stories/prerender.py): its previous and next issues."""
     return {
         "issue": issue,
         "neighbours": neighbours(issue),
-        "meta": seo.issue_meta(issue, stories, is_home=is_home),
+        "meta": seo.issue_meta(issue, issue.rendered.linked_data, is_home=is_home),
     }
 
 
-def story_page_context(story) -> dict:
-    """What a story page shows beside the story row: authors, topics,
-    citations with their sources, corrections and the public issues that
-    carried it, one small query each. For a single story, direct queries cost
-    less to build than prefetching (most of this page's time was the ORM's)."""
-    authors = list(
-        get_user_model().objects.filter(stories=story).only("username", "first_name", "last_name")
-    )
-    citations = list(story.citations.select_related("source"))
-    public_issues = list(
-        Issue.objects.published()
-        .filter(items__story=story)
-        .only("number", "headline", "slug", "publish_at")
-        .order_by("publish_at", "number")
-    )
+def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
+    """What a story page shows beside the story row and its kept HTML
+    (bylines, attribution, topics and corrections, stories/prerender.py): the
+    public issues that carried it, read here unless the caller has them."""
+    ensure_rendered([story])
+    if public_issues is None:
+        public_issues = list(
+            Issue.objects.published()
+            .filter(items__story=story)
+            .only(*ISSUE_LINK_FIELDS)
+            .order_by("publish_at", "number")
+        )
     # When readers could first see it: its earliest public issue.
     public_date = public_issues[0].publish_at if public_issues else None
     return {
         "story": story,
-        "authors": authors,
-        "topics": list(Topic.objects.filter(tagged_stories__content_object=story)),
-        "citations": citations,
-        "corrections": list(story.corrections.order_by("-created_at", "-pk")),
         "public_issues": public_issues,
         "public_date": public_date,
-        "meta": seo.story_meta(story, authors, citations, public_date),
+        "meta": seo.story_meta(story, story.rendered.linked_data, public_date),
     }
+
+
+# What a story page shows of each issue that carried it, and what it does not.
+ISSUE_LINK_FIELDS = ("number", "headline", "slug", "publish_at")
+ISSUE_TEXTS = ("intro", "intro_html", "closing_tldr", "closing_tldr_html")
 
 
 def _paginate(request, queryset):
@@ -156,16 +138,14 @@ def _story_listing(queryset):
 
 @public_page
 def home(request):
-    # Queries: the latest issue with its neighbours, its items and stories,
-    # their authors, their citations, and the recent issues list.
-    issue = (
-        issue_queryset(Issue.objects.published(), Story.objects.published())
-        .order_by("-publish_at", "-number")
-        .first()
-    )
+    # Queries: the latest issue with its list of stories, its neighbours, and
+    # the recent issues list.
+    latest = Issue.objects.published().select_related("rendered")
+    issue = latest.order_by("-publish_at", "-number").first()
     if issue is None:
         return render(request, "stories/home.html", {"issue": None, "recent": []})
     recent = Issue.objects.published().exclude(pk=issue.pk).order_by("-publish_at", "-number")
+    ensure_issue_rendered(issue)
     context = issue_page_context(issue, is_home=True)
     context["recent"] = recent[:RECENT_ISSUES]
     return render(request, "stories/home.html", context)
@@ -177,16 +157,31 @@ def issue_detail(request, number, slug=None):
         # Any slug goes to the one canonical address; whether the issue is
         # public is decided there, so the redirect reveals nothing.
         return redirect("stories:issue", number=number, permanent=True)
-    issue = get_or_not_found(
-        issue_queryset(Issue.objects.published(), Story.objects.published()), number=number
-    )
+    issue = get_or_not_found(Issue.objects.published().select_related("rendered"), number=number)
+    ensure_issue_rendered(issue)
     return render(request, "stories/issue_detail.html", issue_page_context(issue))
 
 
 @public_page
 def story_detail(request, slug):
-    story = get_or_not_found(Story.objects.published().defer(*MARKDOWN_SOURCES), slug=slug)
-    return render(request, "stories/story_detail.html", story_page_context(story))
+    # One query: the story's public appearances (IssueItem.objects.public(),
+    # the published() rule read from the items' side), each with the story,
+    # its kept HTML and the issue. None means readers may not see it.
+    appearances = list(
+        IssueItem.objects.public()
+        .filter(story__slug=slug)
+        .select_related("story", "story__rendered", "issue")
+        .defer(
+            *(f"story__{field}" for field in MARKDOWN_SOURCES),
+            *(f"issue__{field}" for field in ISSUE_TEXTS),
+        )
+        .order_by("issue__publish_at", "issue__number")
+    )
+    if not appearances:
+        raise not_found()
+    story = appearances[0].story
+    public_issues = [appearance.issue for appearance in appearances]
+    return render(request, "stories/story_detail.html", story_page_context(story, public_issues))
 
 
 @public_page

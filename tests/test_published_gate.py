@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from stories import workflow
-from stories.models import Issue, Story
+from stories.models import Issue, IssueItem, Story
 from tests.factories import (
     IssueFactory,
     StoryFactory,
@@ -25,8 +25,12 @@ def visible_issues():
     return set(Issue.objects.published())
 
 
-def visible_stories():
-    return set(Story.objects.published())
+def visible_stories(now=None):
+    stories = set(Story.objects.published(now))
+    # The items' side of the same rule, which story pages read: every test
+    # here holds the two to the same stories.
+    assert {item.story for item in IssueItem.objects.public(now)} == stories
+    return stories
 
 
 def test_draft_issue_and_its_stories_are_hidden():
@@ -105,3 +109,5 @@ def test_gate_accepts_an_explicit_now():
     later = timezone.now() + timedelta(minutes=10)
     assert issue in set(Issue.objects.published(now=later))
     assert issue not in visible_issues()
+    assert visible_stories(later) == set(issue.stories.all())
+    assert not visible_stories()

@@ -10,6 +10,7 @@ from stories.models.content import (
     Topic,
 )
 from stories.models.preview import PreviewLink
+from stories.models.rendered import RenderedIssue, RenderedStory
 from stories.models.revisions import StoryRevision
 from stories.models.search import SearchDocument
 
@@ -20,6 +21,8 @@ __all__ = [
     "Issue",
     "IssueItem",
     "PreviewLink",
+    "RenderedIssue",
+    "RenderedStory",
     "SearchDocument",
     "Source",
     "Story",

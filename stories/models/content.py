@@ -148,6 +148,7 @@ class StoryQuerySet(models.QuerySet):
     def published(self, now=None):
         """The one rule for which stories readers may see: those an issue
         readers may see holds, unless the story itself was withdrawn.
+        IssueItem.objects.public() is the same rule from the items' side.
 
         The issue is joined inside the EXISTS rather than nested as a second
         subquery: the same rows, a simpler plan, and less SQL to build on
@@ -456,12 +457,23 @@ class Issue(models.Model):
         return self.status in PUBLIC_ISSUE_STATUSES
 
 
+class IssueItemQuerySet(models.QuerySet):
+    def public(self, now=None):
+        """The items readers see: a story not withdrawn in an issue readers may
+        see. Story.objects.published() holds exactly the stories of these (a
+        test keeps the two together); a page that shows a story beside the
+        issues that carried it reads both from here in one query."""
+        return self.filter(public_issue(now, "issue__"), story__status__in=PUBLIC_STORY_STATUSES)
+
+
 class IssueItem(models.Model):
     """A story's place in an issue."""
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="items")
     story = models.ForeignKey(Story, on_delete=models.PROTECT, related_name="issue_items")
     position = models.PositiveIntegerField(default=0)
+
+    objects = IssueItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "pk"]

@@ -1,0 +1,55 @@
+"""A story's reader HTML that depends on more than its own row, rendered once
+and kept (stories/prerender.py renders, stores and invalidates it).
+
+Like the Markdown fields rendered at save, this keeps public pages from
+redoing per request what changes only on an edit: the byline (the authors'
+names), the attribution (the sources cited), the topics, and the whole block
+an issue shows for the story. It is derived data, rebuilt on demand, so it is
+neither exported nor edited.
+"""
+
+from django.db import models
+
+
+class RenderedStory(models.Model):
+    story = models.OneToOneField(
+        "stories.Story", on_delete=models.CASCADE, primary_key=True, related_name="rendered"
+    )
+    # Which templates and settings the HTML was rendered with: a row whose key
+    # is not the running code's is out of date, and is rendered again.
+    format_key = models.CharField(max_length=32)
+    byline_html = models.TextField(blank=True)
+    # Everything an issue shows for the story below its numbered headline.
+    teaser_html = models.TextField(blank=True)
+    # The story page's "Corrected on" line under the byline, if corrected.
+    correction_note_html = models.TextField(blank=True)
+    # The story page's attribution line, topic links and corrections.
+    footer_html = models.TextField(blank=True)
+    # The authors and cited works for the page's JSON-LD.
+    linked_data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "rendered story"
+
+    def __str__(self) -> str:
+        return f"Rendered story {self.story_id}"
+
+
+class RenderedIssue(models.Model):
+    """An issue's list of stories as readers see it, built from its stories'
+    kept HTML, and what the issue's metadata says of them."""
+
+    issue = models.OneToOneField(
+        "stories.Issue", on_delete=models.CASCADE, primary_key=True, related_name="rendered"
+    )
+    format_key = models.CharField(max_length=32)
+    # The <li> of every story readers see in the issue, in order.
+    stories_html = models.TextField(blank=True)
+    # The stories' headlines and addresses, and the first lead image.
+    linked_data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "rendered issue"
+
+    def __str__(self) -> str:
+        return f"Rendered issue {self.issue_id}"

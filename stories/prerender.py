@@ -1,0 +1,372 @@
+"""Story HTML rendered once and kept, so public pages only print it.
+
+An issue page used to render every story's byline, attribution and callouts
+per request from four queries' worth of rows, and a story page read its
+bylines, citations and topics in three more queries. That HTML changes only
+when the story, its bylines, its citations or its topics do, so it is rendered
+once and kept: a RenderedStory row per story (what an issue shows of it, its
+byline, its page's footer) and a RenderedIssue row per public issue (its list
+of stories, put together from theirs). Public pages read them in the same
+query as the story or issue.
+
+A row is rendered when first needed (``ensure_rendered`` and
+``ensure_issue_rendered``, called by the pages) and dropped by ``forget``
+whenever something it shows changes: a save of the story (its status too,
+which decides whether an issue lists it), a byline added or removed, a
+citation, topic or correction changed, a renamed author, source or topic, or
+an issue's stories added, removed or reordered (the receivers below). So a
+rename of a source that 5,000 stories cite is one DELETE, not 5,000 renders;
+each story is rendered again by its next reader.
+
+Race: a reader rendering from rows read just before an editor's change
+commits must not keep that HTML. Both sides lock the rows involved: the
+reader takes the story rows (and the issue row) with SELECT ... FOR UPDATE
+SKIP LOCKED before reading anything it renders, and ``forget`` takes them
+with SELECT ... FOR UPDATE before deleting. A render therefore either
+finishes before the change's delete, which then removes it, or starts after
+the change has committed and sees it. A reader that finds a row locked
+renders for its own response and keeps nothing.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.template.loader import get_template, render_to_string
+from django.utils.safestring import mark_safe
+
+from stories.models import (
+    Citation,
+    Correction,
+    Issue,
+    IssueItem,
+    RenderedIssue,
+    RenderedStory,
+    Source,
+    Story,
+    TaggedTopic,
+    Topic,
+)
+
+# Every template the kept HTML comes from, includes too: a deploy that changes
+# any of them changes the format key, and each story is rendered again by its
+# next reader. (A test holds this list to the templates' includes.)
+TEMPLATES = (
+    "stories/rendered/issue_stories.html",
+    "stories/rendered/teaser.html",
+    "stories/rendered/correction_note.html",
+    "stories/rendered/footer.html",
+    "stories/includes/byline.html",
+    "stories/includes/attribution.html",
+    "stories/includes/lead_image.html",
+)
+# Raise when Python code that shapes the kept HTML (a template filter, the
+# fields below) changes in a way the templates' text does not show.
+CODE_VERSION = 1
+# The story columns the kept HTML is rendered from; Story.save() drops the
+# rendering when it writes any of them.
+RENDERED_FIELDS = frozenset(
+    {
+        "headline",
+        "slug",
+        "dek",
+        "body",
+        "tldr",
+        "why_it_matters",
+        "key_points",
+        "lead_image",
+        "lead_image_alt",
+        "lead_image_caption",
+        "lead_image_credit",
+        "lead_image_renditions",
+        *Story.MARKDOWN_FIELDS.values(),
+        # Not shown, but it decides whether an issue's list holds the story.
+        "status",
+    }
+)
+KEPT_FIELDS = [
+    "format_key",
+    "byline_html",
+    "teaser_html",
+    "correction_note_html",
+    "footer_html",
+    "linked_data",
+]
+USER_NAME_FIELDS = frozenset({"username", "first_name", "last_name"})
+
+
+@lru_cache(maxsize=1)
+def format_key() -> str:
+    """What the running code renders with: its templates' text, the media
+    address the images are linked under, the zone dates are shown in, and
+    CODE_VERSION."""
+    digest = hashlib.sha256(f"{CODE_VERSION}|{settings.MEDIA_URL}|{settings.TIME_ZONE}".encode())
+    for name in TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()[:32]
+
+
+# What an issue's list reads of each story beside its kept HTML.
+ISSUE_STORY_FIELDS = ("headline", "slug", "lead_image", "lead_image_alt")
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def _kept(obj):
+    """obj's kept rendering (a story's or an issue's) if current, else None."""
+    try:
+        rendered = obj.rendered
+    except (RenderedStory.DoesNotExist, RenderedIssue.DoesNotExist):
+        return None
+    return rendered if rendered.format_key == format_key() else None
+
+
+def ensure_rendered(stories: Iterable[Story]) -> None:
+    """Give every story in stories a current ``story.rendered``: the kept one
+    (load stories with select_related("rendered") to make this free), or one
+    rendered now and kept for the next reader."""
+    stale = [story for story in stories if _kept(story) is None]
+    if not stale:
+        return
+    fresh = render_and_keep([story.pk for story in stale])
+    for story in stale:
+        story.rendered = fresh[story.pk]
+
+
+def render_and_keep(story_ids: list[int]) -> dict[int, RenderedStory]:
+    """Render the stories' HTML from their current rows; keep each rendering
+    whose story row this transaction could lock (see the module's note)."""
+    with transaction.atomic():
+        lockable = set(
+            Story.objects.filter(pk__in=story_ids)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        rendered = {story.pk: render(story) for story in _with_everything_shown(story_ids)}
+        kept = [rendering for pk, rendering in rendered.items() if pk in lockable]
+        if kept:
+            RenderedStory.objects.bulk_create(
+                kept, update_conflicts=True, unique_fields=["story"], update_fields=KEPT_FIELDS
+            )
+    return rendered
+
+
+def issue_stories(items) -> list[Story]:
+    """The stories of items (IssueItem rows of one issue) in order, each with
+    its kept HTML if any: one query."""
+    items = (
+        items.select_related("story", "story__rendered")
+        .only(
+            *(f"story__{field}" for field in ISSUE_STORY_FIELDS),
+            "story__rendered__format_key",
+            "story__rendered__teaser_html",
+        )
+        .order_by("position", "pk")
+    )
+    return [item.story for item in items]
+
+
+def ensure_issue_rendered(issue: Issue) -> None:
+    """Give a public issue a current ``issue.rendered``: the kept one (load it
+    with select_related("rendered") to make this free), or one rendered now
+    from its stories' kept HTML and kept for the next reader."""
+    if _kept(issue) is None:
+        issue.rendered = render_issue_and_keep(issue)
+
+
+def render_issue_and_keep(issue: Issue) -> RenderedIssue:
+    with transaction.atomic():
+        # Locked before the stories are read (see the module's note): the
+        # issue's row against changes to its items, every story it holds
+        # against edits, including a withdrawal that would take it off the list.
+        issue_locked = (
+            Issue.objects.filter(pk=issue.pk).select_for_update(skip_locked=True).exists()
+        )
+        held = set(IssueItem.objects.filter(issue=issue).values_list("story_id", flat=True))
+        locked = set(
+            Story.objects.filter(pk__in=held)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        rendering = render_issue(
+            issue, issue_stories(IssueItem.objects.public().filter(issue=issue))
+        )
+        if issue_locked and locked == held:
+            RenderedIssue.objects.bulk_create(
+                [rendering],
+                update_conflicts=True,
+                unique_fields=["issue"],
+                update_fields=["format_key", "stories_html", "linked_data"],
+            )
+    return rendering
+
+
+def render_issue(issue: Issue, stories: list[Story]) -> RenderedIssue:
+    """The list an issue shows of stories (in order), with what its metadata
+    says of them; public pages keep it, previews render it each time."""
+    ensure_rendered(stories)
+    lead = next((story for story in stories if story.lead_image), None)
+    return RenderedIssue(
+        issue=issue,
+        format_key=format_key(),
+        stories_html=render_to_string(
+            "stories/rendered/issue_stories.html", {"stories": stories}
+        ).strip(),
+        linked_data={
+            "stories": [
+                {"name": story.headline, "path": story.get_absolute_url()} for story in stories
+            ],
+            "image": lead.lead_image.url if lead else "",
+            "image_alt": lead.lead_image_alt if lead else "",
+        },
+    )
+
+
+def _with_everything_shown(story_ids):
+    people = get_user_model().objects.only("username", "first_name", "last_name")
+    return Story.objects.filter(pk__in=story_ids).prefetch_related(
+        Prefetch("authors", people),
+        Prefetch("citations", Citation.objects.select_related("source")),
+        "topics",
+        Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
+    )
+
+
+def render(story: Story) -> RenderedStory:
+    """The kept HTML of story, whose authors, citations (with sources),
+    topics and corrections are prefetched."""
+    authors = list(story.authors.all())
+    citations = list(story.citations.all())
+    topics = sorted(story.topics.all(), key=lambda topic: topic.name)
+    corrections = list(story.corrections.all())
+    byline = render_to_string("stories/includes/byline.html", {"authors": authors}).strip()
+    context = {
+        "story": story,
+        "byline": mark_safe(byline),
+        "citations": citations,
+        "topics": topics,
+        "corrections": corrections,
+    }
+    return RenderedStory(
+        story_id=story.pk,
+        format_key=format_key(),
+        byline_html=byline,
+        teaser_html=render_to_string("stories/rendered/teaser.html", context).strip(),
+        correction_note_html=render_to_string(
+            "stories/rendered/correction_note.html", context
+        ).strip(),
+        footer_html=render_to_string("stories/rendered/footer.html", context).strip(),
+        linked_data={
+            "authors": [
+                {"name": a.get_full_name() or a.get_username(), "username": a.get_username()}
+                for a in authors
+            ],
+            "citations": [{"name": c.title or c.source.name, "url": c.url} for c in citations],
+        },
+    )
+
+
+# -- forgetting ---------------------------------------------------------------
+
+
+def forget(stories: Q | Iterable[int]) -> None:
+    """Drop the kept HTML of stories (a Q on Story, or ids) and of the issues
+    holding them: it no longer matches what they show. Locks the stories' rows
+    first (see the module's note)."""
+    condition = stories if isinstance(stories, Q) else Q(pk__in=list(stories))
+    with transaction.atomic():
+        ids = list(
+            Story.objects.filter(condition)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            RenderedStory.objects.filter(story_id__in=ids).delete()
+            RenderedIssue.objects.filter(issue__items__story_id__in=ids).delete()
+
+
+def forget_issue(issue_id: int) -> None:
+    """Drop an issue's kept list: its stories were added, removed or reordered.
+    Locks the issue's row first (see the module's note)."""
+    with transaction.atomic():
+        if Issue.objects.filter(pk=issue_id).select_for_update().exists():
+            RenderedIssue.objects.filter(issue_id=issue_id).delete()
+
+
+def _story_saved(sender, instance, raw, created, update_fields, **kwargs):
+    if raw or created:
+        return
+    if update_fields is not None and not RENDERED_FIELDS.intersection(update_fields):
+        return
+    forget([instance.pk])
+
+
+def _bylines_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+        return
+    if not reverse:
+        forget([instance.pk])
+    elif action == "pre_clear":
+        # A person's bylines cleared: which stories is only known before.
+        forget(Q(authors=instance))
+    elif pk_set:
+        forget(pk_set)
+
+
+def _row_of_story_changed(sender, instance, raw=False, **kwargs):
+    # A citation, correction or topic tag was added, changed or removed.
+    if not raw:
+        forget([instance.content_object_id if sender is TaggedTopic else instance.story_id])
+
+
+def _item_changed(sender, instance, raw=False, **kwargs):
+    if not raw:
+        forget_issue(instance.issue_id)
+
+
+def _person_saved(sender, instance, raw, update_fields, created, **kwargs):
+    if raw or created:
+        return
+    if update_fields is not None and not USER_NAME_FIELDS.intersection(update_fields):
+        return
+    # Whether the name changed is not known here without another query; a
+    # save of a person with no bylines deletes nothing.
+    forget(Q(authors=instance))
+
+
+def _person_deleted(sender, instance, **kwargs):
+    forget(Q(authors=instance))
+
+
+def _source_saved(sender, instance, raw, created, **kwargs):
+    if not (raw or created):
+        forget(Q(citations__source=instance))
+
+
+def _topic_saved(sender, instance, raw, created, **kwargs):
+    if not (raw or created):
+        forget(Q(pk__in=TaggedTopic.objects.filter(tag=instance).values("content_object")))
+
+
+def connect() -> None:
+    """Hook forget() to every change the kept HTML shows (from AppConfig.ready)."""
+    User = get_user_model()
+    uid = "stories.prerender"
+    post_save.connect(_story_saved, sender=Story, dispatch_uid=f"{uid}.story")
+    m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
+    for model in (Citation, Correction, TaggedTopic):
+        post_save.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.s")
+        post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")
+    post_save.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.s")
+    post_delete.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.d")
+    post_save.connect(_person_saved, sender=User, dispatch_uid=f"{uid}.person")
+    pre_delete.connect(_person_deleted, sender=User, dispatch_uid=f"{uid}.person.d")
+    post_save.connect(_source_saved, sender=Source, dispatch_uid=f"{uid}.source")
+    post_save.connect(_topic_saved, sender=Topic, dispatch_uid=f"{uid}.topic")

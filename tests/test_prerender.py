@@ -1,0 +1,296 @@
+"""Story HTML rendered once and kept (stories/prerender.py): every change a
+reader could see in it reaches the public pages, and nothing else re-renders."""
+
+import re
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.template.loader import get_template
+
+from stories import prerender, workflow
+from stories.models import Citation, IssueItem, RenderedIssue, RenderedStory, Story
+from tests.factories import (
+    CitationFactory,
+    CorrectionFactory,
+    SourceFactory,
+    TopicFactory,
+    ensure_editorial_groups,
+    published_issue,
+    user_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def story():
+    story = published_issue(1).stories.get()
+    story.topics.add("Chips")
+    return story
+
+
+def pages(client, story) -> str:
+    """The story page and its issue's page, as a reader gets them now."""
+    issue = story.issues.get()
+    return (
+        client.get(story.get_absolute_url()).content.decode()
+        + client.get(issue.get_absolute_url()).content.decode()
+    )
+
+
+def kept(story) -> bool:
+    return RenderedStory.objects.filter(story=story).exists()
+
+
+def test_the_first_reader_renders_it_and_later_readers_reuse_it(client, story):
+    assert not kept(story)
+    first = pages(client, story)
+    rendering = RenderedStory.objects.get(story=story)
+    assert rendering.format_key == prerender.format_key()
+    assert story.authors.get().get_full_name() in rendering.byline_html
+    listed = RenderedIssue.objects.get(issue=story.issues.get())
+    assert rendering.teaser_html in listed.stories_html
+    assert pages(client, story) == first
+
+
+def test_renaming_an_author_reaches_every_byline(client, story):
+    author = story.authors.get()
+    pages(client, story)
+    author.first_name, author.last_name = "Renamed", "Writer"
+    author.save()
+    shown = pages(client, story)
+    assert shown.count("Renamed Writer") >= 2  # story page and issue page
+    assert '"name": "Renamed Writer"' in shown  # the story's JSON-LD
+
+
+def test_bylines_added_and_removed_from_either_side_are_shown(client, story):
+    pages(client, story)
+    guest = user_in("Writers", username="guest", first_name="Guest", last_name="Author")
+    story.authors.add(guest)
+    assert "Guest Author" in pages(client, story)
+    guest.stories.remove(story)
+    assert "Guest Author" not in pages(client, story)
+    guest.stories.add(story)
+    assert "Guest Author" in pages(client, story)
+    guest.stories.clear()
+    assert "Guest Author" not in pages(client, story)
+    story.authors.add(guest)
+    pages(client, story)
+    guest.delete()
+    assert "Guest Author" not in pages(client, story)
+
+
+def test_citations_added_changed_removed_and_sources_renamed_are_shown(client, story):
+    pages(client, story)
+    citation = CitationFactory(story=story, source=SourceFactory(name="Chip Weekly"))
+    assert "Chip Weekly" in pages(client, story)
+    citation.title = "The fab report"
+    citation.save()
+    assert "The fab report" in pages(client, story)
+    source = citation.source
+    source.name = "Chip Monthly"
+    source.save()
+    shown = pages(client, story)
+    assert "Chip Monthly" in shown and "Chip Weekly" not in shown
+    citation.delete()
+    assert "Chip Monthly" not in pages(client, story)
+
+
+def test_topics_added_removed_and_renamed_are_shown(client, story):
+    pages(client, story)
+    story.topics.add("Export controls")
+    assert "Export controls" in pages(client, story)
+    topic = TopicFactory(name="Export controls")
+    topic.name = "Export rules"
+    topic.save()
+    shown = pages(client, story)
+    assert "Export rules" in shown and "Export controls" not in shown
+    story.topics.remove(topic)
+    assert "Export rules" not in pages(client, story)
+    story.topics.clear()
+    assert 'rel="tag"' not in pages(client, story)
+
+
+def test_an_edit_of_the_story_is_shown(client, story):
+    pages(client, story)
+    story.dek = "A sharper standfirst."
+    story.why_it_matters = "- It changes **everything**."
+    story.save()
+    shown = pages(client, story)
+    assert shown.count("A sharper standfirst.") >= 2
+    assert "<strong>everything</strong>" in shown
+
+
+def test_a_withdrawn_story_leaves_its_issue_list_at_once(client, story):
+    issue = story.issues.get()
+    other = published_issue(1).stories.get()
+    IssueItem.objects.create(issue=issue, story=other, position=2)
+    assert other.headline in pages(client, story)
+    workflow.withdraw_story(user_in("Editors", username="ed"), other, "Wrong figures.")
+    shown = client.get(issue.get_absolute_url()).content.decode()
+    assert other.headline not in shown and story.headline in shown
+
+
+def test_an_issue_list_follows_its_stories_order_and_membership(client, story):
+    issue = story.issues.get()
+    second = published_issue(1).stories.get()
+    item = IssueItem.objects.create(issue=issue, story=second, position=2)
+    shown = client.get(issue.get_absolute_url()).content.decode()
+    assert shown.index(story.headline) < shown.index(second.headline)
+    item.position = 0
+    item.save()
+    shown = client.get(issue.get_absolute_url()).content.decode()
+    assert shown.index(second.headline) < shown.index(story.headline)
+    item.delete()
+    assert second.headline not in client.get(issue.get_absolute_url()).content.decode()
+
+
+def test_a_correction_added_or_removed_is_shown(client, story):
+    pages(client, story)
+    correction = CorrectionFactory(story=story, text="The figure was **$5m**, not $6m.")
+    shown = client.get(story.get_absolute_url()).content.decode()
+    assert "<strong>$5m</strong>" in shown and "Corrected on" in shown
+    correction.delete()
+    shown = client.get(story.get_absolute_url()).content.decode()
+    assert "$5m" not in shown and "Corrected on" not in shown
+
+
+def test_a_save_of_fields_readers_do_not_see_keeps_the_rendering(client, story):
+    pages(client, story)
+    story.save(update_fields=["submitted_at"])
+    assert kept(story) and RenderedIssue.objects.filter(issue=story.issues.get()).exists()
+
+
+def test_new_templates_render_every_story_again(client, story, monkeypatch):
+    pages(client, story)
+    RenderedStory.objects.filter(story=story).update(footer_html="<p>old templates</p>")
+    RenderedIssue.objects.update(stories_html="<li>old templates</li>")
+    assert pages(client, story).count("old templates") == 2
+    monkeypatch.setattr(prerender, "CODE_VERSION", prerender.CODE_VERSION + 1)
+    prerender.format_key.cache_clear()
+    try:
+        assert "old templates" not in pages(client, story)
+        assert RenderedStory.objects.get(story=story).format_key == prerender.format_key()
+        assert RenderedIssue.objects.get().format_key == prerender.format_key()
+    finally:
+        prerender.format_key.cache_clear()
+
+
+def test_the_format_key_covers_every_template_the_kept_html_includes():
+    included = set()
+    for name in prerender.TEMPLATES:
+        source = get_template(name).template.source
+        included |= set(re.findall(r'{%\s*include\s+"([^"]+)"', source))
+    assert included <= set(prerender.TEMPLATES)
+
+
+def test_the_top_story_of_an_issue_loads_its_image_first():
+    html = (
+        '<p class="dek">Dek</p>\n  <figure class="lead-image">\n  <img src="/m/a.jpg" '
+        'alt="A" loading="lazy" decoding="async">'
+    )
+    from stories.templatetags.reader import eager_lead_image
+
+    assert 'alt="A" fetchpriority="high" decoding="async"' in eager_lead_image(html)
+    body_image = '<div class="body prose"><img src="/m/b.jpg" loading="lazy"></div>'
+    assert eager_lead_image(body_image) == body_image  # only the lead image
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_render_racing_an_edit_is_not_kept(on_postgres):
+    """While an editor's transaction holds the story's row, a reader renders
+    for its own page but keeps nothing; the edit's own forget() then has
+    nothing stale to miss."""
+    ensure_editorial_groups()  # an earlier transactional test's flush emptied them
+    story = published_issue(1).stories.get()
+    locked, release = threading.Event(), threading.Event()
+
+    def editor_transaction():
+        with transaction.atomic():
+            Story.objects.select_for_update().get(pk=story.pk)
+            Citation.objects.filter(story=story).update(title="Changed while the reader renders")
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    editor = threading.Thread(target=editor_transaction)
+    editor.start()
+    try:
+        assert locked.wait(10)
+        fresh = prerender.render_and_keep([story.pk])[story.pk]
+        assert "Changed while the reader renders" not in fresh.footer_html  # not committed yet
+        assert not kept(story)
+    finally:
+        release.set()
+        editor.join()
+    fresh = prerender.render_and_keep([story.pk])[story.pk]
+    assert "Changed while the reader renders" in fresh.footer_html
+    assert kept(story)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forget_waits_for_a_render_in_progress_then_drops_it(on_postgres):
+    ensure_editorial_groups()
+    story = published_issue(1).stories.get()
+    author = story.authors.get()
+    rendering, renamed = threading.Event(), threading.Event()
+
+    def slow_reader():
+        real_render = prerender.render
+
+        def render_then_wait(s):
+            rendered = real_render(s)
+            rendering.set()
+            renamed.wait(2)  # the rename below blocks on the lock meanwhile
+            return rendered
+
+        prerender.render = render_then_wait
+        try:
+            prerender.render_and_keep([story.pk])
+        finally:
+            prerender.render = real_render
+            connection.close()
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    assert rendering.wait(10)
+    author.first_name = "Mid-render"
+    author.save()  # forget() waits for the reader's lock, then deletes its row
+    renamed.set()
+    reader.join()
+    assert not kept(story)
+    assert "Mid-render" in prerender.render_and_keep([story.pk])[story.pk].byline_html
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("held", ["issue", "story"])
+def test_an_issue_list_rendered_while_its_rows_are_held_is_not_kept(on_postgres, held):
+    """An editor's transaction holding the issue (its items changing) or one
+    of its stories (say, a withdrawal) keeps readers from keeping a list
+    rendered meanwhile."""
+    ensure_editorial_groups()
+    issue = published_issue(2)
+    locked, release = threading.Event(), threading.Event()
+
+    def editor_transaction():
+        with transaction.atomic():
+            model = type(issue) if held == "issue" else Story
+            row = issue.pk if held == "issue" else issue.stories.first().pk
+            model.objects.select_for_update().get(pk=row)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    editor = threading.Thread(target=editor_transaction)
+    editor.start()
+    try:
+        assert locked.wait(10)
+        rendering = prerender.render_issue_and_keep(issue)
+        assert rendering.stories_html.count('class="story-in-issue"') == 2
+        assert not RenderedIssue.objects.filter(issue=issue).exists()
+    finally:
+        release.set()
+        editor.join()
+    prerender.render_issue_and_keep(issue)
+    assert RenderedIssue.objects.filter(issue=issue).exists()
