@@ -231,7 +231,7 @@ def test_search_query_count_does_not_grow_with_results(client, django_assert_num
     def count_for(n: int) -> None:
         client.get("/search/", {"q": "hovercraft"})  # warm the cached filter choices
         # filters' choices come from the cache; then 1 page of stories, 1 for
-        # their snippets; on PostgreSQL also SET LOCAL enable_seqscan.
+        # their snippets; on PostgreSQL also the search's plan settings (SET LOCAL).
         expected = 2 + (connection.vendor == "postgresql")
         with django_assert_num_queries(expected):
             response = client.get("/search/", {"q": "hovercraft"})
@@ -247,7 +247,7 @@ def test_search_on_a_cold_cache_reads_the_filter_choices_once(client, django_ass
     publish(approved_story(headline="Hovercraft"))
     # 1 next scheduled publication (page-cache horizon), 3 filter choices
     # (topics, sources, authors), 1 page of stories, 1 snippets, and on
-    # PostgreSQL SET LOCAL enable_seqscan.
+    # PostgreSQL the search's plan settings (SET LOCAL).
     with django_assert_num_queries(6 + (connection.vendor == "postgresql")):
         client.get("/search/", {"q": "hovercraft"})
 

@@ -48,6 +48,20 @@ def test_matching_inside_the_search_plan_goes_through_the_gin_index(on_postgres)
     assert "Bitmap Index Scan on stories_searchdocument_vector_gin" in plan
 
 
+@pytest.mark.django_db(transaction=True)  # as in a request: no transaction around it
+def test_the_search_plan_settings_hold_for_its_transaction_only(on_postgres):
+    def settings_now():
+        with on_postgres.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('work_mem')")
+            return cursor.fetchone()
+
+    before = settings_now()
+    with index_scan_plan():
+        # The GIN index's path, and room to sort a common word's matches.
+        assert settings_now() == ("off", "32MB")
+    assert settings_now() == before
+
+
 def test_ts_rank_orders_headline_then_dek_then_body(on_postgres):
     published_issue(
         stories=[

@@ -75,7 +75,7 @@ def test_postgres_url_gets_persistent_checked_connections():
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
     assert config["OPTIONS"]["server_side_binding"] is True
-    assert config["OPTIONS"]["prepare_threshold"] == 5  # prepared statements
+    assert "prepare_threshold" not in config["OPTIONS"]  # see the next test
 
 
 def test_storage_is_utc_and_display_is_the_newsroom_zone(settings):
@@ -144,12 +144,13 @@ def test_good_redis_and_paths_start(tmp_path):
 
 
 @pytest.mark.django_db
-def test_postgres_prepares_the_statements_a_connection_repeats(on_postgres):
+def test_postgres_never_runs_a_page_query_on_a_generic_plan(on_postgres):
+    """Statements are not prepared, so each is planned for its own values (a
+    prepared one soon gets a generic plan; see newsroom/env.py)."""
     from stories.models import Issue
 
-    for number in range(6):
+    for number in range(8):
         list(Issue.objects.filter(number=number))
     with on_postgres.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any('FROM "stories_issue"' in statement for statement in prepared)
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)
