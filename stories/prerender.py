@@ -25,10 +25,20 @@ SKIP LOCKED before reading anything it renders, and ``forget`` takes them
 with SELECT ... FOR UPDATE before deleting. A render therefore either
 finishes before the change's delete, which then removes it, or starts after
 the change has committed and sees it. A reader that finds a row locked
-renders for its own response and keeps nothing.
+renders for its own response and keeps nothing; an issue's list is kept only
+while the issue is public. A rename finds its stories by a query, which
+cannot see a byline, citation or tag another transaction is adding, so it
+forgets them again after it commits (``forget``).
+
+Public GET requests therefore write these rows: the app's database role needs
+write access (as the admin's does), and during a rolling deploy that changes
+the templates, old and new servers re-render each other's rows until the old
+ones are gone.
 """
 
 import hashlib
+import importlib
+import inspect
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -36,7 +46,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.template.loader import get_template, render_to_string
 from django.utils.safestring import mark_safe
 
@@ -65,9 +75,9 @@ TEMPLATES = (
     "stories/includes/attribution.html",
     "stories/includes/lead_image.html",
 )
-# Raise when Python code that shapes the kept HTML (a template filter, the
-# fields below) changes in a way the templates' text does not show.
-CODE_VERSION = 1
+# The Python that shapes the kept HTML (this module, the template filters,
+# image srcsets): a deploy that changes it renders every story again too.
+CODE_MODULES = ("stories.prerender", "stories.templatetags.reader", "stories.images")
 # The story columns the kept HTML is rendered from; Story.save() drops the
 # rendering when it writes any of them.
 RENDERED_FIELDS = frozenset(
@@ -97,17 +107,19 @@ KEPT_FIELDS = [
     "footer_html",
     "linked_data",
 ]
-USER_NAME_FIELDS = frozenset({"username", "first_name", "last_name"})
 
 
 @lru_cache(maxsize=1)
 def format_key() -> str:
-    """What the running code renders with: its templates' text, the media
-    address the images are linked under, the zone dates are shown in, and
-    CODE_VERSION."""
-    digest = hashlib.sha256(f"{CODE_VERSION}|{settings.MEDIA_URL}|{settings.TIME_ZONE}".encode())
+    """What the running code renders with: its templates' and modules' text,
+    and the settings that change their output (where images are served from,
+    the zone and language dates are written in)."""
+    shown_settings = (settings.MEDIA_URL, settings.TIME_ZONE, settings.LANGUAGE_CODE)
+    digest = hashlib.sha256(repr((shown_settings, settings.STORAGES["default"])).encode())
     for name in TEMPLATES:
         digest.update(get_template(name).template.source.encode())
+    for module in CODE_MODULES:
+        digest.update(inspect.getsource(importlib.import_module(module)).encode())
     return digest.hexdigest()[:32]
 
 
@@ -185,8 +197,13 @@ def render_issue_and_keep(issue: Issue) -> RenderedIssue:
         # Locked before the stories are read (see the module's note): the
         # issue's row against changes to its items, every story it holds
         # against edits, including a withdrawal that would take it off the list.
+        # Kept only if the issue is still public under the lock: a list
+        # rendered as it is withdrawn must not wait for its republication.
         issue_locked = (
-            Issue.objects.filter(pk=issue.pk).select_for_update(skip_locked=True).exists()
+            Issue.objects.published()
+            .filter(pk=issue.pk)
+            .select_for_update(skip_locked=True)
+            .exists()
         )
         held = set(IssueItem.objects.filter(issue=issue).values_list("story_id", flat=True))
         locked = set(
@@ -278,23 +295,38 @@ def render(story: Story) -> RenderedStory:
 def forget(stories: Q | Iterable[int]) -> None:
     """Drop the kept HTML of stories (a Q on Story, or ids) and of the issues
     holding them: it no longer matches what they show. Locks the stories' rows
-    first (see the module's note)."""
+    first, in id order as every other lock on several stories (see the
+    module's note).
+
+    A Q picks stories from what is committed: a byline, citation or tag being
+    added by another transaction right now is not seen, and a reader could
+    render that story between the two commits with the name this change
+    replaces. So a Q is applied again once this transaction has committed,
+    when everything rendered before it is dropped and every later reader
+    sees the change."""
     condition = stories if isinstance(stories, Q) else Q(pk__in=list(stories))
     with transaction.atomic():
         ids = list(
             Story.objects.filter(condition)
             .order_by("pk")
-            .select_for_update()
+            .select_for_update(of=("self",))
             .values_list("pk", flat=True)
         )
         if ids:
             RenderedStory.objects.filter(story_id__in=ids).delete()
             RenderedIssue.objects.filter(issue__items__story_id__in=ids).delete()
+    if isinstance(stories, Q):
+
+        def again():
+            forget(list(Story.objects.filter(condition).values_list("pk", flat=True)))
+
+        transaction.on_commit(again)
 
 
 def forget_issue(issue_id: int) -> None:
-    """Drop an issue's kept list: its stories were added, removed or reordered.
-    Locks the issue's row first (see the module's note)."""
+    """Drop an issue's kept list: its stories were added, removed or
+    reordered, or it was published or withdrawn. Locks the issue's row first
+    (see the module's note)."""
     with transaction.atomic():
         if Issue.objects.filter(pk=issue_id).select_for_update().exists():
             RenderedIssue.objects.filter(issue_id=issue_id).delete()
@@ -320,25 +352,72 @@ def _bylines_changed(sender, instance, action, reverse, pk_set, **kwargs):
         forget(pk_set)
 
 
+# What a save compares with the stored row: the story (or issue) a row
+# belongs to, so a row moved to another is forgotten on both; and what kept
+# HTML shows of a person, source or topic, so a password change or a source's
+# new description re-renders nothing.
+COMPARED = {
+    Citation: ("story_id",),
+    Correction: ("story_id",),
+    TaggedTopic: ("content_object_id",),
+    IssueItem: ("issue_id",),
+    Source: ("name", "slug"),
+    Topic: ("name", "slug"),
+}
+PERSON_SHOWN = ("username", "first_name", "last_name")
+
+
+def _compared(model) -> tuple[str, ...]:
+    return COMPARED.get(model, PERSON_SHOWN)
+
+
+def _remember_before(sender, instance, raw=False, update_fields=None, **kwargs):
+    if raw or instance.pk is None:
+        return
+    compared = {field.removesuffix("_id") for field in _compared(sender)}
+    if update_fields is not None and not compared.intersection(update_fields):
+        return  # say, a sign-in stamping last_login
+    stored = sender._default_manager.filter(pk=instance.pk)
+    instance._prerender_before = stored.values_list(*_compared(sender)).first()
+
+
+def _before(instance) -> tuple:
+    return getattr(instance, "_prerender_before", None) or ()
+
+
+def _changed(sender, instance) -> bool:
+    before = getattr(instance, "_prerender_before", None)
+    return before is not None and before != tuple(
+        getattr(instance, field) for field in _compared(sender)
+    )
+
+
 def _row_of_story_changed(sender, instance, raw=False, **kwargs):
-    # A citation, correction or topic tag was added, changed or removed.
-    if not raw:
-        forget([instance.content_object_id if sender is TaggedTopic else instance.story_id])
+    # A citation, correction or topic tag was added, changed, moved or removed.
+    if raw:
+        return
+    (field,) = _compared(sender)
+    forget({getattr(instance, field), *_before(instance)})
 
 
 def _item_changed(sender, instance, raw=False, **kwargs):
-    if not raw:
-        forget_issue(instance.issue_id)
+    if raw:
+        return
+    for issue_id in {instance.issue_id, *_before(instance)}:
+        forget_issue(issue_id)
 
 
-def _person_saved(sender, instance, raw, update_fields, created, **kwargs):
+def _issue_saved(sender, instance, raw, created, update_fields, **kwargs):
+    # Published or withdrawn: a list rendered just before must not outlive it.
     if raw or created:
         return
-    if update_fields is not None and not USER_NAME_FIELDS.intersection(update_fields):
-        return
-    # Whether the name changed is not known here without another query; a
-    # save of a person with no bylines deletes nothing.
-    forget(Q(authors=instance))
+    if update_fields is None or {"status", "publish_at"} & set(update_fields):
+        forget_issue(instance.pk)
+
+
+def _person_saved(sender, instance, raw, created, **kwargs):
+    if not (raw or created) and _changed(sender, instance):
+        forget(Q(authors=instance))
 
 
 def _person_deleted(sender, instance, **kwargs):
@@ -346,12 +425,12 @@ def _person_deleted(sender, instance, **kwargs):
 
 
 def _source_saved(sender, instance, raw, created, **kwargs):
-    if not (raw or created):
+    if not (raw or created) and _changed(sender, instance):
         forget(Q(citations__source=instance))
 
 
 def _topic_saved(sender, instance, raw, created, **kwargs):
-    if not (raw or created):
+    if not (raw or created) and _changed(sender, instance):
         forget(Q(pk__in=TaggedTopic.objects.filter(tag=instance).values("content_object")))
 
 
@@ -360,7 +439,10 @@ def connect() -> None:
     User = get_user_model()
     uid = "stories.prerender"
     post_save.connect(_story_saved, sender=Story, dispatch_uid=f"{uid}.story")
+    post_save.connect(_issue_saved, sender=Issue, dispatch_uid=f"{uid}.issue")
     m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
+    for model in (*COMPARED, User):
+        pre_save.connect(_remember_before, sender=model, dispatch_uid=f"{uid}.{model}.before")
     for model in (Citation, Correction, TaggedTopic):
         post_save.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.s")
         post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")

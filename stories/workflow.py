@@ -535,7 +535,12 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     issue.status, issue.published_at = I.PUBLISHED, now
     issue.save(update_fields=["status", "published_at", "publish_at"])
     _audit(actor, "published", issue, before, I.PUBLISHED, comment)
-    stories = Story.objects.select_for_update().filter(issue_items__issue=issue, status=S.APPROVED)
+    # Locked in id order, as every lock on several stories (stories/prerender.py).
+    stories = (
+        Story.objects.select_for_update(of=("self",))
+        .filter(issue_items__issue=issue, status=S.APPROVED)
+        .order_by("pk")
+    )
     for story in stories:
         story.published_at = story.published_at or issue.publish_at
         prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
@@ -586,9 +591,10 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
         issue__in=Issue.objects.published_or_upcoming().exclude(pk=issue.pk)
     ).values("story")
     stories = (
-        Story.objects.select_for_update()
+        Story.objects.select_for_update(of=("self",))
         .filter(issue_items__issue=issue, status__in=[S.APPROVED, S.PUBLISHED])
         .exclude(pk__in=still_wanted)
+        .order_by("pk")
     )
     now = timezone.now()
     for story in stories:

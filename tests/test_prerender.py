@@ -3,19 +3,23 @@ reader could see in it reaches the public pages, and nothing else re-renders."""
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.template.loader import get_template
+from django.urls import reverse
+from django.utils import timezone
 
 from stories import prerender, workflow
-from stories.models import Citation, IssueItem, RenderedIssue, RenderedStory, Story
+from stories.models import Citation, Issue, IssueItem, RenderedIssue, RenderedStory, Story
 from tests.factories import (
     CitationFactory,
     CorrectionFactory,
     SourceFactory,
     TopicFactory,
     ensure_editorial_groups,
+    issue_with_stories,
     published_issue,
     user_in,
 )
@@ -167,7 +171,7 @@ def test_new_templates_render_every_story_again(client, story, monkeypatch):
     RenderedStory.objects.filter(story=story).update(footer_html="<p>old templates</p>")
     RenderedIssue.objects.update(stories_html="<li>old templates</li>")
     assert pages(client, story).count("old templates") == 2
-    monkeypatch.setattr(prerender, "CODE_VERSION", prerender.CODE_VERSION + 1)
+    monkeypatch.setattr(prerender, "CODE_MODULES", (*prerender.CODE_MODULES, "stories.seo"))
     prerender.format_key.cache_clear()
     try:
         assert "old templates" not in pages(client, story)
@@ -294,3 +298,85 @@ def test_an_issue_list_rendered_while_its_rows_are_held_is_not_kept(on_postgres,
         editor.join()
     prerender.render_issue_and_keep(issue)
     assert RenderedIssue.objects.filter(issue=issue).exists()
+
+
+def test_a_correction_moved_to_another_story_leaves_the_first(client, admin_client):
+    first = published_issue(1).stories.get()
+    second = published_issue(1).stories.get()
+    correction = CorrectionFactory(story=first, text="Misattributed **quote**.")
+    assert "<strong>quote</strong>" in client.get(first.get_absolute_url()).content.decode()
+    when = timezone.localtime(correction.created_at)
+    response = admin_client.post(
+        reverse("admin:stories_correction_change", args=[correction.pk]),
+        {
+            "story": second.pk,
+            "text": correction.text,
+            "created_at_0": when.strftime("%Y-%m-%d"),
+            "created_at_1": when.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302
+    assert "<strong>quote</strong>" in client.get(second.get_absolute_url()).content.decode()
+    shown = client.get(first.get_absolute_url()).content.decode()
+    assert "<strong>quote</strong>" not in shown and "Corrected on" not in shown
+
+
+def test_a_password_change_or_a_new_source_description_renders_nothing_again(client, story):
+    pages(client, story)
+    author = story.authors.get()
+    author.set_password("another correct horse")
+    author.save()
+    source = story.citations.get().source
+    source.description = "A weekly digest."
+    source.save()
+    assert kept(story)
+
+
+def test_a_list_rendered_as_its_issue_is_withdrawn_is_not_kept(client):
+    """A reader that loaded the issue just before a withdrawal must not keep
+    the (empty) list it then renders: it would be shown again once the issue
+    is republished, its stories having stayed published for another issue."""
+    issue = published_issue(1)
+    story = issue.stories.get()
+    later = issue_with_stories(0)
+    IssueItem.objects.create(issue=later, story=story)
+    publisher = user_in("Publishers", username="pub")
+    workflow.schedule_issue(publisher, later, timezone.now() + timedelta(days=1))
+    loaded = Issue.objects.published().get(pk=issue.pk)  # the reader's first query
+    workflow.withdraw_issue(publisher, issue, "Legal hold")  # commits meanwhile
+    prerender.ensure_issue_rendered(loaded)  # the same reader, a moment later
+    assert not RenderedIssue.objects.filter(issue=issue).exists()
+    workflow.publish_issue_now(publisher, issue)
+    assert story.headline in client.get(issue.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_racing_a_new_byline_keeps_no_old_name(on_postgres):
+    """The rename picks the person's stories before another editor's new
+    byline commits; a reader renders that story with the old name in
+    between. The rename forgets its stories again once it commits."""
+    ensure_editorial_groups()
+    story = published_issue(1).stories.get()
+    guest = user_in("Writers", username="guest", first_name="Old", last_name="Name")
+    renamed, release = threading.Event(), threading.Event()
+
+    def admin_renames():
+        with transaction.atomic():
+            guest.first_name = "New"
+            guest.save()
+            renamed.set()
+            release.wait(10)
+        connection.close()
+
+    editor = threading.Thread(target=admin_renames)
+    editor.start()
+    try:
+        assert renamed.wait(10)
+        story.authors.add(guest)  # another editor's byline, committed at once
+        assert "Old Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
+        assert kept(story)
+    finally:
+        release.set()
+        editor.join()
+    assert not kept(story)
+    assert "New Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
