@@ -47,6 +47,9 @@ def test_writer_and_editor_take_a_story_from_draft_to_approved(live_server, log_
     # The writer drafts a story and submits it.
     writer.get_by_role("link", name="My drafts").click()
     writer.get_by_role("link", name="Write a new story").click()
+    # The admin autofocuses the first field; on a busy machine that can land
+    # after a later field was focused, taking its typing. Wait for it first.
+    expect(writer.get_by_label("Headline")).to_be_focused()
     writer.get_by_label("Headline").fill("DeepSeek cuts its prices again")
     writer.get_by_label("Body").fill("DeepSeek lowered its API prices by half.")
     writer.get_by_role("button", name="Save and continue editing").click()
