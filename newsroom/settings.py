@@ -54,7 +54,7 @@ SITE_URL = env_str("NEWSROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env_str("NEWSROOM_SITE_NAME", "The Newsroom")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "newsroom.admin_site.NewsroomAdminConfig",  # django.contrib.admin, people named
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

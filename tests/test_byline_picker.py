@@ -4,7 +4,7 @@ the newsroom for a byline, without being given the user admin."""
 import pytest
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from tests.factories import StoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +73,16 @@ def test_the_users_admin_itself_still_lists_every_user_for_a_superuser(admin_cli
     response = admin_client.get(reverse("admin:auth_user_changelist"), {"q": "wren"})
     assert response.status_code == 200
     assert response.context["cl"].result_count == 3
+
+
+def test_people_are_offered_and_shown_by_name_with_their_username(client, writer, people):
+    client.force_login(writer)
+    response = client.get(AUTOCOMPLETE, {**BYLINES, "term": "wren"})
+    assert [row["text"] for row in response.json()["results"]] == ["Wren Staff (wren-staff)"]
+    nameless = UserFactory(username="nameless", first_name="", last_name="")
+    response = client.get(AUTOCOMPLETE, {**BYLINES, "term": "nameless"})
+    assert [row["text"] for row in response.json()["results"]] == ["nameless"]
+    story = StoryFactory(created_by=writer, authors=[writer, people["staff"], nameless])
+    form = client.get(reverse("admin:stories_story_change", args=[story.pk])).content.decode()
+    assert f'<option value="{people["staff"].pk}" selected>Wren Staff (wren-staff)</option>' in form
+    assert f'<option value="{nameless.pk}" selected>nameless</option>' in form

@@ -10,6 +10,7 @@ from django.utils import timezone
 from stories import revisions, workflow
 from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
 from stories.admin.story_views import StoryWorkflowViews
+from stories.admin.users import person_label
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
 
@@ -201,6 +202,13 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("authors")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "authors":
+            # The chosen bylines show as the picker offers them: by name.
+            field.label_from_instance = person_label
+        return field
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
