@@ -13,10 +13,12 @@ A row is rendered when first needed (``ensure_rendered`` and
 ``ensure_issue_rendered``, called by the pages) and dropped by ``forget``
 whenever something it shows changes: a save of the story (its status too,
 which decides whether an issue lists it), a byline added or removed, a
-citation, topic or correction changed, a renamed author, source or topic, or
-an issue's stories added, removed or reordered (the receivers below). So a
-rename of a source that 5,000 stories cite is one DELETE, not 5,000 renders;
-each story is rendered again by its next reader.
+citation, topic or correction added, changed, moved or removed, a renamed
+author, source or topic, an issue's stories added, removed or reordered, or
+the issue published or withdrawn (the receivers below); and when the code or
+templates it was rendered with change (``format_key``). So a rename of a
+source that 5,000 stories cite is one DELETE, not 5,000 renders; each story
+is rendered again by its next reader.
 
 Race: a reader rendering from rows read just before an editor's change
 commits must not keep that HTML. Both sides lock the rows involved: the
