@@ -63,16 +63,13 @@ MARKDOWN_SOURCES = ("body", "tldr", "why_it_matters", "key_points")
 
 def neighbours(issue) -> dict:
     """The public issues just before and after issue, for its previous/next
-    links, in one small query (cheaper to build and plan than four correlated
-    subqueries on the issue's own query)."""
-    published = Issue.objects.published()
-    before = published.filter(number__lt=issue.number).order_by("-number").values("number")[:1]
-    after = published.filter(number__gt=issue.number).order_by("number").values("number")[:1]
-    rows = published.filter(Q(number=Subquery(before)) | Q(number=Subquery(after)))
-    found = {"previous": None, "next": None}
-    for number, headline in rows.values_list("number", "headline"):
-        found["previous" if number < issue.number else "next"] = (number, headline)
-    return found
+    links: two single-table index lookups, which Django builds and PostgreSQL
+    plans faster than one query with two subqueries."""
+    published = Issue.objects.published().values_list("number", "headline")
+    return {
+        "previous": published.filter(number__lt=issue.number).order_by("-number").first(),
+        "next": published.filter(number__gt=issue.number).order_by("number").first(),
+    }
 
 
 def issue_page_context(issue, *, is_home=False) -> dict:

@@ -375,10 +375,11 @@ def test_issue_page_queries_do_not_grow_with_its_stories(
     issue = published_issue(n_stories)
     published_issue(1)
     _warm_schedule_horizon()
-    # 1 the issue with its kept list of stories, 2 its previous and next issues
-    with django_assert_num_queries(2 + ISSUE_RENDER_QUERIES):
+    # 1 the issue with its kept list of stories, 2 its previous and 3 its
+    # next public issue
+    with django_assert_num_queries(3 + ISSUE_RENDER_QUERIES):
         first = client.get(f"/issues/{issue.number}/").content.decode()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         again = client.get(f"/issues/{issue.number}/").content.decode()
     assert again == first
     assert again.count('class="story-in-issue"') == n_stories
@@ -390,10 +391,10 @@ def test_home_page_queries_do_not_grow_with_stories(client, django_assert_num_qu
     published_issue(n_stories)
     _warm_schedule_horizon()
     # 1 the latest issue with its kept list of stories, 2 its previous and
-    # next issues, 3 the recent issues
-    with django_assert_num_queries(3 + ISSUE_RENDER_QUERIES):
+    # 3 its next public issue, 4 the recent issues
+    with django_assert_num_queries(4 + ISSUE_RENDER_QUERIES):
         client.get("/")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         response = client.get("/")
     assert response.content.decode().count('class="story-in-issue"') == n_stories
 
@@ -443,8 +444,8 @@ def test_a_cold_schedule_horizon_costs_exactly_one_more_query(client, django_ass
     issue = published_issue(3)
     client.get(f"/issues/{issue.number}/")  # renders the stories' kept HTML
     content_changed()  # drops the cached page and the schedule horizon
-    # the two issue-page queries, then 3 the next scheduled publication
-    with django_assert_num_queries(3):
+    # the three issue-page queries, then 4 the next scheduled publication
+    with django_assert_num_queries(4):
         client.get(f"/issues/{issue.number}/")
     assert Issue.objects.count() == 1
     assert reverse("stories:issue", args=[issue.number]) == f"/issues/{issue.number}/"
