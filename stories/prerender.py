@@ -50,7 +50,6 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.template.loader import get_template, render_to_string
-from django.utils.safestring import mark_safe
 
 from stories.models import (
     Citation,
@@ -125,8 +124,18 @@ def format_key() -> str:
     return digest.hexdigest()[:32]
 
 
-# What an issue's list reads of each story beside its kept HTML.
-ISSUE_STORY_FIELDS = ("headline", "slug", "lead_image", "lead_image_alt")
+# What an issue's list reads of each story beside its kept HTML: the story's
+# own fields it shows around that HTML (and the metadata's lead image).
+ISSUE_STORY_FIELDS = (
+    "headline",
+    "slug",
+    "dek",
+    "lead_image",
+    "lead_image_alt",
+    "lead_image_caption",
+    "lead_image_credit",
+    "lead_image_renditions",
+)
 
 
 # -- reading ------------------------------------------------------------------
@@ -179,6 +188,7 @@ def issue_stories(items) -> list[Story]:
         .only(
             *(f"story__{field}" for field in ISSUE_STORY_FIELDS),
             "story__rendered__format_key",
+            "story__rendered__byline_html",
             "story__rendered__teaser_html",
         )
         .order_by("position", "pk")
@@ -267,7 +277,6 @@ def render(story: Story) -> RenderedStory:
     byline = render_to_string("stories/includes/byline.html", {"authors": authors}).strip()
     context = {
         "story": story,
-        "byline": mark_safe(byline),
         "citations": citations,
         "topics": topics,
         "corrections": corrections,

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.template.loader import get_template
 from django.urls import reverse
@@ -18,11 +19,13 @@ from tests.factories import (
     CorrectionFactory,
     SourceFactory,
     TopicFactory,
+    approved_story,
     ensure_editorial_groups,
     issue_with_stories,
     published_issue,
     user_in,
 )
+from tests.reader_helpers import image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -189,16 +192,23 @@ def test_the_format_key_covers_every_template_the_kept_html_includes():
     assert included <= set(prerender.TEMPLATES)
 
 
-def test_the_top_story_of_an_issue_loads_its_image_first():
-    html = (
-        '<p class="dek">Dek</p>\n  <figure class="lead-image">\n  <img src="/m/a.jpg" '
-        'alt="A" loading="lazy" decoding="async">'
+def test_the_top_story_of_an_issue_loads_its_image_first(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    stories = [approved_story(headline=f"Pictured {n}") for n in range(2)]
+    for story in stories:
+        story.lead_image = SimpleUploadedFile("a.jpg", image_bytes(600, 400), "image/jpeg")
+        story.lead_image_alt, story.lead_image_credit = "A chart", "Newsroom graphics"
+        story.body = "![An inline chart](https://example.com/chart.png)"
+        story.save()
+    issue = published_issue(stories=stories)
+    shown = client.get(issue.get_absolute_url()).content.decode()
+    first, second = (
+        re.search(r'<figure class="lead-image">.*?</figure>', part, re.S).group(0)
+        for part in shown.split('class="story-in-issue"')[1:]
     )
-    from stories.templatetags.reader import eager_lead_image
-
-    assert 'alt="A" fetchpriority="high" decoding="async"' in eager_lead_image(html)
-    body_image = '<div class="body prose"><img src="/m/b.jpg" loading="lazy"></div>'
-    assert eager_lead_image(body_image) == body_image  # only the lead image
+    assert 'fetchpriority="high"' in first and 'loading="lazy"' not in first
+    assert 'loading="lazy"' in second and "fetchpriority" not in second
+    assert shown.count('loading="lazy"') == 3  # the second lead image and both inline ones
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,7 +19,8 @@ class RenderedStory(models.Model):
     # is not the running code's is out of date, and is rendered again.
     format_key = models.CharField(max_length=32)
     byline_html = models.TextField(blank=True)
-    # Everything an issue shows for the story below its numbered headline.
+    # What an issue shows of the story below its headline, dek, byline and
+    # lead image: callouts, body and attribution.
     teaser_html = models.TextField(blank=True)
     # The story page's "Corrected on" line under the byline, if corrected.
     correction_note_html = models.TextField(blank=True)

@@ -1,7 +1,5 @@
 """Template helpers for the reader's site and its admin preview tools."""
 
-import re
-
 from django import template
 from django.conf import settings
 from django.urls import reverse
@@ -38,19 +36,6 @@ def demote_headings(html: str) -> str:
             f"</h{level}>", f"</h{level + 1}>"
         )
     return mark_safe(html)
-
-
-# The lead image as templates/stories/includes/lead_image.html writes it when
-# not eager. Sanitised Markdown cannot hold a <figure>, so this only ever
-# matches that template's output.
-_LAZY_LEAD_IMAGE = re.compile(r'(<figure class="lead-image">\s*<img\b[^>]*?) loading="lazy"')
-
-
-@register.filter
-def eager_lead_image(html: str) -> str:
-    """Kept story HTML (stories/prerender.py) with its lead image fetched
-    first rather than lazily: for the story at the top of a page."""
-    return mark_safe(_LAZY_LEAD_IMAGE.sub(r'\1 fetchpriority="high"', html, count=1))
 
 
 @register.simple_tag(takes_context=True)
