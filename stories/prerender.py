@@ -63,6 +63,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
+from stories.templatetags.reader import display_name
 
 # Every template the kept HTML comes from, includes too: a deploy that changes
 # any of them changes the format key, and each story is rendered again by its
@@ -79,25 +80,18 @@ TEMPLATES = (
 # The Python that shapes the kept HTML (this module, the template filters,
 # image srcsets): a deploy that changes it renders every story again too.
 CODE_MODULES = ("stories.prerender", "stories.templatetags.reader", "stories.images")
-# The story columns the kept HTML is rendered from; Story.save() drops the
-# rendering when it writes any of them.
-RENDERED_FIELDS = frozenset(
+# The story columns kept HTML never shows: a save that writes only these
+# keeps it. Any other column (a new one too) drops it; the status is not
+# shown but decides whether an issue's list holds the story.
+UNSHOWN_FIELDS = frozenset(
     {
-        "headline",
-        "slug",
-        "dek",
-        "body",
-        "tldr",
-        "why_it_matters",
-        "key_points",
-        "lead_image",
-        "lead_image_alt",
-        "lead_image_caption",
-        "lead_image_credit",
-        "lead_image_renditions",
-        *Story.MARKDOWN_FIELDS.values(),
-        # Not shown, but it decides whether an issue's list holds the story.
-        "status",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+        "submitted_at",
+        "status_changed_at",
+        "published_at",
     }
 )
 KEPT_FIELDS = [
@@ -291,10 +285,7 @@ def render(story: Story) -> RenderedStory:
         ).strip(),
         footer_html=render_to_string("stories/rendered/footer.html", context).strip(),
         linked_data={
-            "authors": [
-                {"name": a.get_full_name() or a.get_username(), "username": a.get_username()}
-                for a in authors
-            ],
+            "authors": [{"name": display_name(a), "username": a.get_username()} for a in authors],
             "citations": [{"name": c.title or c.source.name, "url": c.url} for c in citations],
         },
     )
@@ -346,7 +337,7 @@ def forget_issue(issue_id: int) -> None:
 def _story_saved(sender, instance, raw, created, update_fields, **kwargs):
     if raw or created:
         return
-    if update_fields is not None and not RENDERED_FIELDS.intersection(update_fields):
+    if update_fields is not None and UNSHOWN_FIELDS.issuperset(update_fields):
         return
     forget([instance.pk])
 
@@ -358,7 +349,7 @@ def _bylines_changed(sender, instance, action, reverse, pk_set, **kwargs):
         forget([instance.pk])
     elif action == "pre_clear":
         # A person's bylines cleared: which stories is only known before.
-        forget(Q(authors=instance))
+        forget(_stories_showing(instance))
     elif pk_set:
         forget(pk_set)
 
@@ -426,23 +417,22 @@ def _issue_saved(sender, instance, raw, created, update_fields, **kwargs):
         forget_issue(instance.pk)
 
 
-def _person_saved(sender, instance, raw, created, **kwargs):
+def _stories_showing(thing) -> Q:
+    """The stories whose kept HTML names thing: a person, a source or a topic."""
+    if isinstance(thing, Source):
+        return Q(citations__source=thing)
+    if isinstance(thing, Topic):
+        return Q(pk__in=TaggedTopic.objects.filter(tag=thing).values("content_object"))
+    return Q(authors=thing)
+
+
+def _renamed(sender, instance, raw, created, **kwargs):
     if not (raw or created) and _changed(sender, instance):
-        forget(Q(authors=instance))
+        forget(_stories_showing(instance))
 
 
 def _person_deleted(sender, instance, **kwargs):
-    forget(Q(authors=instance))
-
-
-def _source_saved(sender, instance, raw, created, **kwargs):
-    if not (raw or created) and _changed(sender, instance):
-        forget(Q(citations__source=instance))
-
-
-def _topic_saved(sender, instance, raw, created, **kwargs):
-    if not (raw or created) and _changed(sender, instance):
-        forget(Q(pk__in=TaggedTopic.objects.filter(tag=instance).values("content_object")))
+    forget(_stories_showing(instance))
 
 
 def connect() -> None:
@@ -459,7 +449,6 @@ def connect() -> None:
         post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")
     post_save.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.s")
     post_delete.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.d")
-    post_save.connect(_person_saved, sender=User, dispatch_uid=f"{uid}.person")
+    for model in (User, Source, Topic):
+        post_save.connect(_renamed, sender=model, dispatch_uid=f"{uid}.{model}.renamed")
     pre_delete.connect(_person_deleted, sender=User, dispatch_uid=f"{uid}.person.d")
-    post_save.connect(_source_saved, sender=Source, dispatch_uid=f"{uid}.source")
-    post_save.connect(_topic_saved, sender=Topic, dispatch_uid=f"{uid}.topic")
