@@ -3,6 +3,7 @@ reader could see in it reaches the public pages, and nothing else re-renders."""
 
 import re
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -48,6 +49,32 @@ def pages(client, story) -> str:
 
 def kept(story) -> bool:
     return RenderedStory.objects.filter(story=story).exists()
+
+
+@contextmanager
+def held_open(work):
+    """Run work() in a transaction on another connection and keep that
+    transaction open (its row locks, its uncommitted writes) until the block
+    ends; then it commits."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                work()
+                started.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert started.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join()
 
 
 def test_the_first_reader_renders_it_and_later_readers_reuse_it(client, story):
@@ -218,26 +245,15 @@ def test_a_render_racing_an_edit_is_not_kept(on_postgres):
     nothing stale to miss."""
     ensure_editorial_groups()  # an earlier transactional test's flush emptied them
     story = published_issue(1).stories.get()
-    locked, release = threading.Event(), threading.Event()
 
-    def editor_transaction():
-        with transaction.atomic():
-            Story.objects.select_for_update().get(pk=story.pk)
-            Citation.objects.filter(story=story).update(title="Changed while the reader renders")
-            locked.set()
-            release.wait(10)
-        connection.close()
+    def edit():
+        Story.objects.select_for_update().get(pk=story.pk)
+        Citation.objects.filter(story=story).update(title="Changed while the reader renders")
 
-    editor = threading.Thread(target=editor_transaction)
-    editor.start()
-    try:
-        assert locked.wait(10)
+    with held_open(edit):
         fresh = prerender.render_and_keep([story.pk])[story.pk]
         assert "Changed while the reader renders" not in fresh.footer_html  # not committed yet
         assert not kept(story)
-    finally:
-        release.set()
-        editor.join()
     fresh = prerender.render_and_keep([story.pk])[story.pk]
     assert "Changed while the reader renders" in fresh.footer_html
     assert kept(story)
@@ -285,27 +301,13 @@ def test_an_issue_list_rendered_while_its_rows_are_held_is_not_kept(on_postgres,
     rendered meanwhile."""
     ensure_editorial_groups()
     issue = published_issue(2)
-    locked, release = threading.Event(), threading.Event()
+    model = type(issue) if held == "issue" else Story
+    row = issue.pk if held == "issue" else issue.stories.first().pk
 
-    def editor_transaction():
-        with transaction.atomic():
-            model = type(issue) if held == "issue" else Story
-            row = issue.pk if held == "issue" else issue.stories.first().pk
-            model.objects.select_for_update().get(pk=row)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    editor = threading.Thread(target=editor_transaction)
-    editor.start()
-    try:
-        assert locked.wait(10)
+    with held_open(lambda: model.objects.select_for_update().get(pk=row)):
         rendering = prerender.render_issue_and_keep(issue)
         assert rendering.stories_html.count('class="story-in-issue"') == 2
         assert not RenderedIssue.objects.filter(issue=issue).exists()
-    finally:
-        release.set()
-        editor.join()
     prerender.render_issue_and_keep(issue)
     assert RenderedIssue.objects.filter(issue=issue).exists()
 
@@ -368,25 +370,14 @@ def test_a_rename_racing_a_new_byline_keeps_no_old_name(on_postgres):
     ensure_editorial_groups()
     story = published_issue(1).stories.get()
     guest = user_in("Writers", username="guest", first_name="Old", last_name="Name")
-    renamed, release = threading.Event(), threading.Event()
 
-    def admin_renames():
-        with transaction.atomic():
-            guest.first_name = "New"
-            guest.save()
-            renamed.set()
-            release.wait(10)
-        connection.close()
+    def rename():
+        guest.first_name = "New"
+        guest.save()
 
-    editor = threading.Thread(target=admin_renames)
-    editor.start()
-    try:
-        assert renamed.wait(10)
+    with held_open(rename):
         story.authors.add(guest)  # another editor's byline, committed at once
         assert "Old Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
         assert kept(story)
-    finally:
-        release.set()
-        editor.join()
     assert not kept(story)
     assert "New Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
