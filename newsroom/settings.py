@@ -66,14 +66,19 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "axes",
+    "newsroom.apps.NewsroomConfig",  # deploy checks
     "stories",
 ]
+# The demo and benchmark data (load_demo, generate_bench_data) where the
+# development tools are present: a checkout has them, an installed package not.
+if importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     # First: load-balancer probes skip host checks, HTTPS redirects and sessions.
-    "stories.health.HealthCheckMiddleware",
+    "newsroom.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "stories.security.ContentSecurityPolicyMiddleware",
+    "newsroom.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,7 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "stories.context_processors.site",
+                "newsroom.context_processors.site",
             ],
         },
     },
@@ -154,7 +159,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # The lockout page, in the admin's look, saying when to try again.
-AXES_LOCKOUT_CALLABLE = "stories.security.lockout_response"
+AXES_LOCKOUT_CALLABLE = "newsroom.security.lockout_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_time_zone("NEWSROOM_TIME_ZONE", "UTC")
@@ -252,7 +257,7 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
     NEWSROOM_PROXY_COUNT = env_int("NEWSROOM_PROXY_COUNT", 1, minimum=1)
 else:
     NEWSROOM_PROXY_COUNT = 0
-AXES_CLIENT_IP_CALLABLE = "stories.security.client_ip_address"
+AXES_CLIENT_IP_CALLABLE = "newsroom.security.client_ip_address"
 
 # Content-Security-Policy (stories/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so

@@ -8,12 +8,12 @@ admin.site.site_header = f"{settings.SITE_NAME} admin"
 admin.site.site_title = settings.SITE_NAME
 admin.site.index_title = "Newsroom"
 
-# /healthz and /readyz are not routes: stories.health.HealthCheckMiddleware
+# /healthz and /readyz are not routes: newsroom.health.HealthCheckMiddleware
 # answers them ahead of host checks, HTTPS redirects and sessions.
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("stories.discovery_urls")),
-    path("", include("stories.urls")),
+    path("", include("stories.discovery.urls")),
+    path("", include("stories.reader.urls")),
 ]
 
 if settings.NEWSROOM_SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):

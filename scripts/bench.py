@@ -71,7 +71,7 @@ def discover_urls() -> dict[str, str]:
     from django.db.models import Count
     from django.urls import reverse
 
-    from stories.discovery_views import _encode_cursor
+    from stories.discovery.views import _encode_cursor
     from stories.models import Issue, Story, Topic
 
     published = Issue.objects.published()

@@ -7,7 +7,6 @@ class StoriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from stories import checks  # noqa: F401  (registers system checks)
-        from stories.prerender import connect
+        from stories.publishing.prerender import connect
 
         connect()  # keeps pre-rendered story HTML in step with its sources

@@ -40,7 +40,6 @@ from django.core.serializers.base import DeserializationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from stories.cache import content_changed
 from stories.models import (
     AuditEntry,
     Citation,
@@ -58,6 +57,7 @@ from stories.models import (
     Topic,
 )
 from stories.models.search import rebuild_index
+from stories.publishing.cache import content_changed
 
 FORMAT = "newsroom-content"
 FORMAT_VERSION = 1

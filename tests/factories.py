@@ -1,4 +1,4 @@
-"""Test data. Status changes go through stories.workflow, as in production."""
+"""Test data. Status changes go through stories.editorial.workflow, as in production."""
 
 from datetime import timedelta
 
@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import Citation, Correction, Issue, IssueItem, Source, Story, Topic
 
 

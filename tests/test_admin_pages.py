@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import AuditEntry, Correction, PreviewLink, Source, Story, StoryRevision, Topic
 from tests.factories import (
     CitationFactory,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from tests.factories import (
     TopicFactory,
     approved_story,

@@ -7,7 +7,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import Correction, Source, Story, Topic
 from tests.factories import (
     IssueFactory,
@@ -156,7 +156,7 @@ def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
     """A request whose queries run just before an issue's minute and finishes
     just after must not cache the page without that issue for the full
     timeout: the horizon is the one read before rendering."""
-    from stories import views
+    from stories.reader import views
 
     upcoming = scheduled_issue(1, in_minutes=1, headline="Goes live mid-render")
     minute = upcoming.publish_at

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import AuditEntry, Story
 from tests.factories import StoryFactory, ensure_editorial_groups, user_in
 from tests.story_admin import (

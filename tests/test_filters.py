@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from tests.factories import (
     CitationFactory,
     SourceFactory,

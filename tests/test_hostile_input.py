@@ -27,7 +27,8 @@ from django.db import connection
 from django.test import Client
 from PIL import Image, ImageFile
 
-from stories import rendering, workflow
+from stories import rendering
+from stories.editorial import workflow
 from stories.images import validate_lead_image
 from stories.models import Citation, Correction, Issue, IssueItem, Source, Story
 from tests.data.xss_corpus import CASES

@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import AuditEntry, Issue, IssueItem
 from tests.factories import (
     IssueFactory,

@@ -19,8 +19,11 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
-from stories import discovery_views, sitemaps, views, workflow
+from stories.discovery import sitemaps
+from stories.discovery import views as discovery_views
+from stories.editorial import workflow
 from stories.models import Issue, IssueItem, PreviewLink, Story
+from stories.reader import views
 from tests.factories import (
     CitationFactory,
     CorrectionFactory,

@@ -72,7 +72,7 @@ def test_second_run_changes_nothing_and_says_so(capsys, monkeypatch, tmp_path, s
 def test_generated_password_is_printed_when_none_is_given(capsys, monkeypatch, tmp_path, settings):
     monkeypatch.delenv("NEWSROOM_DEMO_PASSWORD", raising=False)
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr("stories.management.commands.load_demo.PASSWORD_FILE", tmp_path / "pw")
+    monkeypatch.setattr("devtools.management.commands.load_demo.PASSWORD_FILE", tmp_path / "pw")
     call_command("load_demo")
     password = (tmp_path / "pw").read_text().strip()
     assert len(password) >= 12

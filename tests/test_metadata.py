@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stories.models import Correction, Story
-from stories.seo import json_ld
+from stories.reader.seo import json_ld
 from tests.factories import CorrectionFactory, published_issue
 from tests.reader_helpers import head_of, load_demo_newsroom
 
@@ -147,7 +147,7 @@ def test_editing_or_removing_a_correction_modifies_the_story_but_not_its_edit_ve
 
 
 def test_later_pages_of_a_listing_are_canonical_at_their_own_page(client, monkeypatch, settings):
-    from stories import views
+    from stories.reader import views
 
     settings.SITE_URL = SITE
     monkeypatch.setattr(views, "PAGE_SIZE", 1)

@@ -18,8 +18,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 
-from stories import cache, workflow
+from stories.editorial import workflow
 from stories.models import AuditEntry, Issue, Story
+from stories.publishing import cache
 from tests.factories import (
     StoryFactory,
     issue_with_stories,

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import AuditEntry, Story
 from tests.factories import StoryFactory, published_issue, scheduled_issue
 from tests.story_admin import change_url, messages_of, story_form_data, transition_url

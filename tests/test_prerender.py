@@ -13,8 +13,9 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import prerender, workflow
+from stories.editorial import workflow
 from stories.models import Citation, Issue, IssueItem, RenderedIssue, RenderedStory, Story
+from stories.publishing import prerender
 from tests.factories import (
     CitationFactory,
     CorrectionFactory,
@@ -201,7 +202,7 @@ def test_new_templates_render_every_story_again(client, story, monkeypatch):
     RenderedStory.objects.filter(story=story).update(footer_html="<p>old templates</p>")
     RenderedIssue.objects.update(stories_html="<li>old templates</li>")
     assert pages(client, story).count("old templates") == 2
-    monkeypatch.setattr(prerender, "CODE_MODULES", (*prerender.CODE_MODULES, "stories.seo"))
+    monkeypatch.setattr(prerender, "CODE_MODULES", (*prerender.CODE_MODULES, "stories.reader.seo"))
     prerender.format_key.cache_clear()
     try:
         assert "old templates" not in pages(client, story)

@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import PreviewLink
-from stories.preview import create_share_link
+from stories.reader.preview import create_share_link
 from tests.factories import (
     IssueFactory,
     StoryFactory,

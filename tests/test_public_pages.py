@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from stories import workflow
+from stories.editorial import workflow
 from tests.factories import IssueFactory, StoryFactory, published_issue, scheduled_issue, user_in
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.management.commands import publish_scheduled
 from stories.models import AuditEntry, Issue, Story
 from tests.factories import scheduled_issue
@@ -57,7 +57,7 @@ def test_one_pass_records_due_issues_and_says_which():
 
 @pytest.mark.django_db
 def test_a_pass_that_records_an_issue_clears_the_page_cache(django_capture_on_commit_callbacks):
-    from stories.cache import content_generation
+    from stories.publishing.cache import content_generation
 
     due = scheduled_issue(1, in_minutes=5)
     before = content_generation()

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import Issue, IssueItem, Story
 from tests.factories import (
     IssueFactory,

@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import workflow
-from stories.cache import content_changed, page_cache_timeout
+from stories.editorial import workflow
 from stories.models import Issue, IssueItem, Story
+from stories.publishing.cache import content_changed, page_cache_timeout
 from tests.factories import (
     CorrectionFactory,
     IssueFactory,
@@ -226,9 +226,9 @@ def test_author_page_lists_only_published_stories(client, demo):
 
 
 def test_listing_pages_paginate_and_refuse_pages_past_the_end(client, settings):
-    import stories.views
+    import stories.reader.views
 
-    stories.views.PAGE_SIZE, old = 2, stories.views.PAGE_SIZE
+    stories.reader.views.PAGE_SIZE, old = 2, stories.reader.views.PAGE_SIZE
     try:
         issue = published_issue(3)
         author = issue.stories.first().created_by
@@ -240,7 +240,7 @@ def test_listing_pages_paginate_and_refuse_pages_past_the_end(client, settings):
         assert client.get(f"/authors/{author.username}/?page=3").status_code == 404
         assert client.get(f"/authors/{author.username}/?page=x").status_code == 404
     finally:
-        stories.views.PAGE_SIZE = old
+        stories.reader.views.PAGE_SIZE = old
 
 
 def test_home_page_shows_the_empty_state_before_anything_is_published(client, db):

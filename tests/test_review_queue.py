@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import revisions, workflow
+from stories.editorial import revisions, workflow
 from stories.models import AuditEntry, Story
 from tests.factories import StoryFactory, user_in
 from tests.story_admin import change_url, messages_of

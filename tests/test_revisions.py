@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import revisions, workflow
+from stories.editorial import revisions, workflow
 from stories.models import Citation, Story, StoryRevision
 from tests.factories import SourceFactory, StoryFactory, published_issue
 from tests.story_admin import change_url, messages_of, story_form_data

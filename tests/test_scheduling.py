@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import scheduling, workflow
-from stories.cache import next_publication_time, page_cache_timeout
+from stories.editorial import scheduling, workflow
 from stories.models import Issue, Story
+from stories.publishing.cache import next_publication_time, page_cache_timeout
 from tests.factories import (
     StoryFactory,
     approved_story,

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import scheduling
+from stories.editorial import scheduling
 from stories.models import AuditEntry, Issue
 
 pytestmark = [

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from stories import workflow
+from stories.discovery.search import parse_query
+from stories.editorial import workflow
 from stories.models import SearchDocument, Story
-from stories.search import parse_query
 from tests.factories import (
     StoryFactory,
     approved_story,

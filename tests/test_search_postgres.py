@@ -5,9 +5,15 @@ Skipped with a reason on SQLite."""
 import pytest
 from django.db import connection
 
-from stories.filters import published_stories
+from stories.discovery.filters import published_stories
+from stories.discovery.search import (
+    index_scan_plan,
+    matching,
+    parse_query,
+    postgres_query,
+    snippets,
+)
 from stories.models import SearchDocument
-from stories.search import index_scan_plan, matching, parse_query, postgres_query, snippets
 from tests.factories import approved_story, published_issue
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

@@ -144,7 +144,7 @@ def test_robots_txt_disallows_every_preview_address_the_site_actually_serves(cli
 
 
 def test_a_section_past_its_limit_continues_on_a_second_page_in_the_index(client, monkeypatch):
-    from stories import sitemaps
+    from stories.discovery import sitemaps
 
     monkeypatch.setattr(sitemaps.SiteSitemap, "limit", 2)
     for _ in range(3):

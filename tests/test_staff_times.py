@@ -11,8 +11,9 @@ from django.template import Context, Template
 from django.test import Client
 from django.urls import reverse
 
-from stories import preview, revisions, scheduling, workflow
+from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Story
+from stories.reader import preview
 from tests.factories import (
     CorrectionFactory,
     StoryFactory,

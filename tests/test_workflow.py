@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.core import mail
 
-from stories import workflow
+from stories.editorial import workflow
+from stories.editorial.workflow import WorkflowError
 from stories.models import AuditEntry, SearchDocument, Story
-from stories.workflow import WorkflowError
 from tests.factories import (
     StoryFactory,
     issue_with_stories,

@@ -8,9 +8,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from stories import scheduling
-from stories.cache import content_changed
+from stories.editorial import scheduling
 from stories.models import AuditEntry
+from stories.publishing.cache import content_changed
 
 
 def parse_opened_at(value: str | None) -> datetime | None:

@@ -9,8 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from stories import scheduling
 from stories.admin.base import VersionCheckedForm
+from stories.editorial import scheduling
 from stories.models import AuditEntry, Issue
 
 AUDIT_VERBS = {

@@ -1,5 +1,5 @@
 """The issue admin: assembling an issue, and the buttons that schedule,
-unschedule, publish and withdraw it (each a call into stories.workflow)."""
+unschedule, publish and withdraw it (each a call into stories.editorial.workflow)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,9 +11,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from stories import scheduling, workflow
 from stories.admin.base import AuditTrailHistory, InvalidatesPublicPages
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
+from stories.editorial import scheduling, workflow
 from stories.models import Issue, IssueItem
 
 

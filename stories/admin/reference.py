@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
 from stories.models import Correction, PreviewLink, Source, Topic
-from stories.preview import revoke_links, share_url
+from stories.reader.preview import revoke_links, share_url
 
 # The story list's "cited source" filter (StoryAdmin.list_filter), by source id.
 CITED_SOURCE_PARAM = "sources__id__exact"

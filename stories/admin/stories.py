@@ -7,10 +7,10 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.utils import timezone
 
-from stories import revisions, workflow
 from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
 from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
+from stories.editorial import revisions, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
 

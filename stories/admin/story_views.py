@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from stories import revisions, workflow
 from stories.admin.base import AuditTrailHistory, parse_opened_at
+from stories.editorial import revisions, workflow
 from stories.models import AuditEntry, Story, StoryRevision
 
 S = Story.Status

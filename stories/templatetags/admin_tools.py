@@ -3,7 +3,7 @@
 from django import template
 
 from stories.models import Issue, Story
-from stories.preview import is_public
+from stories.reader.preview import is_public
 
 register = template.Library()
 

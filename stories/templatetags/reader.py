@@ -42,7 +42,7 @@ def demote_headings(html: str) -> str:
 def preview_tools(context, obj) -> dict | None:
     """Addresses for the admin's "Preview" and "Create share link" tools."""
     from stories.models import Issue, Story
-    from stories.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS
+    from stories.reader.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS
 
     if not isinstance(obj, Story | Issue) or obj.pk is None:
         return None

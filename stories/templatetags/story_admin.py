@@ -2,7 +2,7 @@
 
 from django import template
 
-from stories import scheduling
+from stories.editorial import scheduling
 from stories.models import Issue, Story
 
 register = template.Library()

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from stories.revisions import prune_revisions
+from stories.editorial.revisions import prune_revisions
 
 
 class Command(BaseCommand):

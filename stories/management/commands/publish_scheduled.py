@@ -14,8 +14,8 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from stories import scheduling
-from stories.workflow import PublishRun, WorkflowError, publish_due_issues
+from stories.editorial import scheduling
+from stories.editorial.workflow import PublishRun, WorkflowError, publish_due_issues
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from stories import converters, preview, views  # noqa: F401  (converters registers topicslug)
+from stories.reader import converters, preview, views  # noqa: F401  (converters registers topicslug)
 
 app_name = "stories"
 

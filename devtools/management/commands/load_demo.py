@@ -15,8 +15,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from stories import workflow
-from stories.demo_content import ISSUES, SOURCES, TOPICS, UNPUBLISHED_STORIES
+from devtools.demo_content import ISSUES, SOURCES, TOPICS, UNPUBLISHED_STORIES
+from stories.editorial import workflow
 from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
 
 MARKER_SLUG = "ais-sputnik-moment"

@@ -3,8 +3,10 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from stories import converters, discovery_views, feeds, sitemaps  # noqa: F401
-from stories.cache import public_page
+from stories.discovery import feeds, sitemaps
+from stories.discovery import views as discovery_views
+from stories.publishing.cache import public_page
+from stories.reader import converters  # noqa: F401  (registers topicslug)
 
 app_name = "discovery"
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Max
 
-from stories import cache
 from stories.models import AuditEntry, Citation, Source, Story, StoryRevision
+from stories.publishing import cache
 
 # Snapshot keys in the order a reader of a comparison expects, with their labels.
 FIELD_LABELS = {
@@ -173,7 +173,11 @@ def restore_revision(
 
     based_on_version is the version of the story the comparison page showed;
     a restore over a change made since then is refused, as an edit would be."""
-    from stories.workflow import WorkflowError, refuse_if_changed_since, story_edit_refusal
+    from stories.editorial.workflow import (
+        WorkflowError,
+        refuse_if_changed_since,
+        story_edit_refusal,
+    )
 
     story = Story.objects.select_for_update().get(pk=story.pk)
     if revision.story_id != story.pk:
@@ -227,7 +231,7 @@ def _name(user) -> str:
 
 def _when(moment: datetime) -> str:
     # Imported here: scheduling imports the workflow, which imports this module.
-    from stories.scheduling import format_time
+    from stories.editorial.scheduling import format_time
 
     return format_time(moment)
 

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from stories.models import Citation, Issue, Story, TaggedTopic
-from stories.views import not_found
+from stories.reader.views import not_found
 
 SECTION_LIMIT = 10_000
 

@@ -19,9 +19,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from stories import cache, revisions, scheduling
+from stories.editorial import revisions, scheduling
 from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
 from stories.models.search import sync_issue_stories
+from stories.publishing import cache
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.http import urlencode
 
-from stories.filters import (
+from stories.discovery.filters import (
     PAGING_PARAMETERS,
     IssueFilterSet,
     StoryFilterSet,
     published_stories,
 )
+from stories.discovery.search import index_scan_plan, matching, parse_query, snippets
 from stories.models import Issue, IssueItem, Story
-from stories.search import index_scan_plan, matching, parse_query, snippets
 
 RESULTS_PER_PAGE = 20
 # Search pages past this are refused: relevance beyond 500 results helps no

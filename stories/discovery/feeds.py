@@ -24,9 +24,9 @@ from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, Syn
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
-from stories.filters import published_stories
+from stories.discovery.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
-from stories.views import get_or_not_found
+from stories.reader.views import get_or_not_found
 
 # Items per feed: issues hold many full stories, so fewer of them.
 FEED_LENGTH = 20

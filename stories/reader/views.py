@@ -16,10 +16,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from stories import seo
-from stories.cache import public_page
 from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
-from stories.prerender import ensure_issue_rendered, ensure_rendered
+from stories.publishing.cache import public_page
+from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
+from stories.reader import seo
 
 PAGE_SIZE = 20
 RECENT_ISSUES = 5

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from stories import workflow
+from stories.editorial import workflow
 from stories.models import Issue, IssueItem
 
 # The value format of <input type="datetime-local">, minute precision.

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from stories.benchdata import Generator, Sizes, print_progress
+from devtools.benchdata import Generator, Sizes, print_progress
 
 
 class Command(BaseCommand):

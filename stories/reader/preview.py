@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from stories import scheduling
-from stories.cache import never_cache_privately
+from stories.editorial import scheduling
 from stories.models import Issue, IssueItem, PreviewLink, Story
-from stories.prerender import issue_stories, render_issue
-from stories.seo import absolute
-from stories.views import (
+from stories.publishing.cache import never_cache_privately
+from stories.publishing.prerender import issue_stories, render_issue
+from stories.reader.seo import absolute
+from stories.reader.views import (
     get_or_not_found,
     issue_page_context,
     not_found,

@@ -30,8 +30,8 @@ from django_filters import (
 )
 from django_filters.fields import DateRangeField
 
-from stories.cache import cache_timeout_until, content_generation, next_publication_time
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.publishing.cache import cache_timeout_until, content_generation, next_publication_time
 
 # Query parameters that position a page of results; a change of filters drops them.
 PAGING_PARAMETERS = ("page", "after", "before")

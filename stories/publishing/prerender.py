@@ -79,7 +79,7 @@ TEMPLATES = (
 )
 # The Python that shapes the kept HTML (this module, the template filters,
 # image srcsets): a deploy that changes it renders every story again too.
-CODE_MODULES = ("stories.prerender", "stories.templatetags.reader", "stories.images")
+CODE_MODULES = ("stories.publishing.prerender", "stories.templatetags.reader", "stories.images")
 # The story columns kept HTML never shows: a save that writes only these
 # keeps it. Any other column (a new one too) drops it; the status is not
 # shown but decides whether an issue's list holds the story.
@@ -438,7 +438,7 @@ def _person_deleted(sender, instance, **kwargs):
 def connect() -> None:
     """Hook forget() to every change the kept HTML shows (from AppConfig.ready)."""
     User = get_user_model()
-    uid = "stories.prerender"
+    uid = "stories.publishing.prerender"
     post_save.connect(_story_saved, sender=Story, dispatch_uid=f"{uid}.story")
     post_save.connect(_issue_saved, sender=Issue, dispatch_uid=f"{uid}.issue")
     m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
