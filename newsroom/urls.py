@@ -20,12 +20,9 @@ if settings.NEWSROOM_SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
     # Uploads from the app itself: for development and `make run`. Production
     # serves them from a media bucket or the web server in front.
     from django.urls import re_path
-    from django.views.static import serve
+
+    from stories.images import serve_media
 
     urlpatterns += [
-        re_path(
-            rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        )
+        re_path(rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<path>.*)$", serve_media)
     ]

@@ -1,14 +1,28 @@
 """HTTP caching headers, conditional requests and the server-side page cache."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
+from stories.discovery import views as discovery_views
 from stories.editorial import workflow
-from stories.models import Correction, Source, Story, Topic
+from stories.models import Correction, Issue, Source, Story, Topic
+from stories.publishing.cache import (
+    PAGE_KEY_PREFIX,
+    content_changed,
+    never_cache_privately,
+    public_page,
+    single,
+)
+from stories.reader import views
 from tests.factories import (
     IssueFactory,
     TopicFactory,
@@ -316,3 +330,240 @@ def test_the_correction_forms_story_picker_offers_only_stories_readers_can_see(a
     offered = {r["text"] for r in response.json()["results"]}
     assert offered == {s.headline for s in Story.objects.published()}
     assert story.headline in offered and "Cached but not out" not in offered
+
+
+# -- the key: only what a page reads, in one spelling --------------------------
+
+
+def stored_pages() -> int:
+    """Pages held in the (local-memory) test cache."""
+    backend = caches["default"]
+    assert isinstance(backend, LocMemCache)
+    return sum(PAGE_KEY_PREFIX in key for key in backend._cache)
+
+
+@pytest.fixture
+def topics_newsroom(monkeypatch):
+    """Two published stories, both on DeepSeek and Mistral; listings one story a page."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    deepseek, mistral = TopicFactory(name="DeepSeek"), TopicFactory(name="Mistral")
+    stories = [approved_story(headline=f"Open weights story {n}") for n in range(2)]
+    for story in stories:
+        story.topics.add(deepseek, mistral)
+    published_issue(stories=stories, number=1)
+    return {"deepseek": deepseek, "mistral": mistral}
+
+
+def chips(response) -> list[str]:
+    return re.findall(r'<span class="chip-label">([^<]*)</span>', response.content.decode())
+
+
+def test_an_escaped_ampersand_in_a_value_is_not_a_second_parameter(client, topics_newsroom):
+    odd = client.get("/search/?topic=deepseek%26topic%3Dmistral")
+    assert "The topics filter was ignored" in odd.content.decode()
+    both = client.get("/search/?topic=deepseek&topic=mistral")
+    assert chips(both) == ["Topic: DeepSeek", "Topic: Mistral"]
+    assert "ignored" not in both.content.decode()
+    # And the other way round: the two-topic page does not answer the odd one.
+    content_changed()
+    assert chips(client.get("/search/?topic=deepseek&topic=mistral")) == [
+        "Topic: DeepSeek",
+        "Topic: Mistral",
+    ]
+    again = client.get("/search/?topic=deepseek%26topic%3Dmistral")
+    assert "The topics filter was ignored" in again.content.decode()
+
+
+def test_two_searches_that_differ_only_in_escaping_are_two_entries(client, topics_newsroom):
+    one_text = client.get("/search/?q=deepseek%26q%3Dmistral")
+    last_word = client.get("/search/?q=deepseek&q=mistral")  # the search box reads the last
+    assert 'value="deepseek&amp;q=mistral"' in one_text.content.decode()
+    assert 'value="mistral"' in last_word.content.decode()
+    assert stored_pages() == 2
+
+
+def test_unknown_parameters_make_no_new_entries_and_no_renders(
+    client, topics_newsroom, django_assert_num_queries
+):
+    pages = ["/", "/issues/1/", "/topics/deepseek/", "/search/?q=weights", "/feeds/issues.rss"]
+    first = {url: client.get(url).content for url in pages}
+    entries = stored_pages()
+    junk = [f"junk{n}={n}" for n in range(300)] + ["utm_source=mail", "fbclid=x", "PAGE=2", "Q=x"]
+    with django_assert_num_queries(0):  # no render: every answer comes from the cache
+        for url in pages:
+            glue = "&" if "?" in url else "?"
+            for parameter in junk:
+                assert client.get(url + glue + parameter).content == first[url], parameter
+            assert client.get(url + glue + "&".join(junk)).content == first[url]
+    assert stored_pages() == entries
+
+
+def test_order_repeats_and_blanks_of_parameters_a_page_reads_share_one_entry(
+    client, topics_newsroom, django_assert_num_queries
+):
+    client.get("/search/?sort=oldest&topic=deepseek&topic=mistral")
+    client.get("/issues/?topic=deepseek&sort=oldest")
+    client.get("/search/?q=open+weights")
+    entries = stored_pages()
+    same = [
+        "/search/?topic=mistral&topic=deepseek&sort=oldest",
+        "/search/?topic=deepseek&topic=mistral&topic=deepseek&sort=newest&sort=oldest",
+        "/search/?q=&source=&author=&date_after=&date_before=&topic=mistral&topic=deepseek"
+        "&sort=oldest",
+        "/issues/?sort=oldest&topic=deepseek&topic=deepseek&after=&before=",
+        "/search/?q=%20open%20%20%20weights%20",
+    ]
+    with django_assert_num_queries(0):
+        for url in same:
+            assert client.get(url).status_code == 200, url
+    assert stored_pages() == entries
+
+
+def test_a_page_number_has_one_spelling_and_page_1_is_the_page_without_one(
+    client, topics_newsroom, django_assert_num_queries
+):
+    first = client.get("/topics/deepseek/")
+    second = client.get("/topics/deepseek/?page=2")
+    assert first.content != second.content
+    with django_assert_num_queries(0):
+        for url in ["?page=1", "?page=0001", "?page=", "?page=2&page=1", "?page=%201%20"]:
+            assert client.get("/topics/deepseek/" + url).content == first.content, url
+        for url in ["?page=02", "?page=1&page=2", "?page=000000000000000000000002"]:
+            assert client.get("/topics/deepseek/" + url).content == second.content, url
+    assert stored_pages() == 2
+
+
+def test_an_address_spelled_differently_is_the_same_entry(
+    client, topics_newsroom, django_assert_num_queries
+):
+    page = client.get("/issues/1/")
+    story = client.get("/feeds/issues.atom")
+    with django_assert_num_queries(0):
+        assert client.get("/issues/01/").content == page.content
+        assert client.get("/issues/0000001/").content == page.content
+        # The host's case and port: pages take absolute addresses from SITE_URL.
+        assert client.get("/issues/1/", headers={"host": "LocalHost:8123"}).content == (
+            page.content
+        )
+        assert client.get("/feeds/issues.atom", headers={"host": "127.0.0.1:9"}).content == (
+            story.content
+        )
+    assert stored_pages() == 2
+
+
+def test_pages_that_refuse_some_of_their_input_are_not_kept(
+    client, topics_newsroom, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(discovery_views, "ISSUES_PER_PAGE", 1)
+    published_issue(1, number=2)
+    cursor = QueryDict(client.get("/issues/").context["next_url"][1:])["after"]
+    refused = {
+        "/search/?q=weights&page=26": "Page numbers go from 1 to",
+        "/search/?q=weights&page=abc": "Page numbers go from 1 to",
+        "/search/?topic=nothing-like-it": "The topics filter was ignored",
+        "/search/?sort=sideways": "The sort by filter was ignored",
+        "/issues/?after=not-a-cursor": "That archive page address is not valid",
+        # A real cursor padded with zeros names the same page by another address.
+        f"/issues/?after=0{cursor}": "That archive page address is not valid",
+    }
+    entries = stored_pages()
+    for url, notice in refused.items():
+        response = client.get(url)
+        assert response.status_code == 200 and notice in response.content.decode(), url
+        assert "no-store" in response["Cache-Control"] and "ETag" not in response, url
+    assert stored_pages() == entries
+    for url in [
+        "/topics/deepseek/?page=abc",
+        "/topics/deepseek/?page=0",
+        "/sitemap-stories.xml?p=9",
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert stored_pages() == entries
+    assert "not valid" not in client.get(f"/issues/?after={cursor}").content.decode()
+    assert stored_pages() == entries + 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/search/?q=%00",
+        "/search/?topic=%00&source=%00&author=%00&sort=%00&date_after=%00",
+        "/search/?page=" + "9" * 5000,
+        "/issues/?after=%00&before=" + "1" * 5000 + ".1",
+        "/topics/deepseek/?page=%00",
+        "/topics/deepseek/?page=" + "9" * 5000,
+        "/topics/deepseek/?page=%D9%A3",  # an Arabic-Indic three: not one of our digits
+        "/sitemap-stories.xml?p=-1",
+        "/search/?q=" + "deepseek " * 2000,
+    ],
+)
+def test_hostile_query_values_get_an_answer_not_an_error(client, topics_newsroom, url):
+    assert client.get(url).status_code in (200, 404)
+
+
+def test_a_search_past_its_length_limit_shares_the_entry_of_what_is_searched(
+    client, topics_newsroom, django_assert_num_queries
+):
+    words = " ".join(["deepseek"] * 40)  # far past the 200 characters a search reads
+    client.get("/search/", {"q": words})
+    with django_assert_num_queries(0):
+        client.get("/search/", {"q": words + " mistral"})
+    assert stored_pages() == 1
+
+
+def test_every_field_of_every_public_form_is_a_parameter_its_page_reads(client, topics_newsroom):
+    reads = {"/search/": discovery_views.SEARCH_QUERY, "/issues/": discovery_views.ARCHIVE_QUERY}
+    forms = []
+    for url in ["/", "/search/?q=weights", "/issues/"]:
+        html = client.get(url).content.decode()
+        forms += re.findall(r'<form[^>]*\saction="([^"]+)"[^>]*>(.*?)</form>', html, re.S)
+    assert {action for action, _ in forms} == set(reads)
+    for action, form in forms:
+        names = set(re.findall(r'\sname="([^"]+)"', form))
+        assert names and names <= set(reads[action]), names - set(reads[action])
+
+
+def test_head_and_get_share_one_entry_with_one_etag(client, story, django_assert_num_queries):
+    url = story.get_absolute_url()
+    head = client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    with django_assert_num_queries(0):
+        get = client.get(url)
+        not_modified = client.head(url, headers={"if-none-match": get["ETag"]})
+    assert story.headline in get.content.decode()
+    assert get["ETag"] == head["ETag"] and not_modified.status_code == 304
+    assert not_modified["ETag"] == get["ETag"]
+    assert "Cookie" in get["Vary"] and "Cookie" in not_modified["Vary"]
+
+
+def test_logged_in_staff_are_never_served_the_anonymous_copy(client, story):
+    issue = story.issues.get()
+    anonymous = client.get(issue.get_absolute_url())
+    # A change that skipped the usual invalidation: the anonymous copy stays.
+    Issue.objects.filter(pk=issue.pk).update(headline="Quietly retitled")
+    assert client.get(issue.get_absolute_url()).content == anonymous.content
+    client.force_login(user_in("Editors", username="cache-editor"))
+    staff = client.get(issue.get_absolute_url() + "?utm_source=x")
+    assert "Quietly retitled" in staff.content.decode()
+    assert "private" in staff["Cache-Control"] and "ETag" not in staff
+
+
+def test_a_page_that_varies_on_a_header_or_is_marked_private_is_never_kept(rf):
+    renders = []
+
+    def view(request):
+        renders.append(request.GET.urlencode())
+        response = HttpResponse("a page")
+        if "vary" in request.path:
+            response["Vary"] = "Accept-Language"
+        if "private" in request.path:
+            never_cache_privately(response)
+        return response
+
+    page = public_page(view, query={"q": single})
+    for path in ["/vary/", "/private/", "/plain/"]:
+        for _ in range(2):
+            request = rf.get(path, {"q": " ai ", "junk": "1"})
+            request.user = AnonymousUser()
+            page(request)
+    assert renders == ["q=ai"] * 5  # the plain page once, the others every time

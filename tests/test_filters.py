@@ -97,9 +97,10 @@ def test_active_filters_show_as_chips_that_remove_themselves(client, newsroom):
             r'<li class="chip"><span class="chip-label">([^<]*?)</span> <a href="([^"]*)"', body
         )
     )
+    # Links keep the parameters in the one order pages read them (by name).
     assert chips == {
-        "Topic: DeepSeek": "?q=model&amp;topic=openai&amp;source=sequence-radar",
-        "Topic: OpenAI": "?q=model&amp;topic=deepseek&amp;source=sequence-radar",
+        "Topic: DeepSeek": "?q=model&amp;source=sequence-radar&amp;topic=openai",
+        "Topic: OpenAI": "?q=model&amp;source=sequence-radar&amp;topic=deepseek",
         "Source: Sequence Radar": "?q=model&amp;topic=deepseek&amp;topic=openai",
     }
 

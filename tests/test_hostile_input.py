@@ -408,7 +408,7 @@ def jpeg_with_html_inside() -> bytes:
 
 
 REFUSED_UPLOADS = {
-    "an SVG named .jpg": ("chart.jpg", SVG, "not an image we can read"),
+    "an SVG named .jpg": ("chart.jpg", SVG, "SVG images are not accepted"),
     "an HTML page named .jpg": ("photo.jpg", HTML, "not an image we can read"),
     "a GIF header followed by script": (
         "a.gif",
@@ -417,16 +417,6 @@ REFUSED_UPLOADS = {
     ),
     "a truncated JPEG": ("cut.jpg", image_bytes(600, 400)[:700], "not an image we can read"),
     "an empty file": ("empty.jpg", b"", "not an image we can read"),
-    "an image polyglot named .html": (
-        "page.html",
-        jpeg_with_html_inside(),
-        "File extension “html” is not allowed",
-    ),
-    "an image polyglot named .svg": (
-        "page.svg",
-        jpeg_with_html_inside(),
-        "File extension “svg” is not allowed",
-    ),
 }
 
 
@@ -470,13 +460,12 @@ def test_a_hostile_upload_is_refused_in_the_admin_with_a_clear_error_and_the_inp
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("name", ["photo.jpg", "page.html", "page.svg", "page.pdf", "page"])
 def test_an_image_with_html_inside_is_stored_as_the_image_it_is_and_re_encoded_for_readers(
-    client, writer, media
+    client, writer, media, name
 ):
     client.force_login(writer)
-    data = add_story_form(
-        client, lead_image=SimpleUploadedFile("photo.jpg", jpeg_with_html_inside())
-    )
+    data = add_story_form(client, lead_image=SimpleUploadedFile(name, jpeg_with_html_inside()))
 
     response = client.post("/admin/stories/story/add/", data)
 

@@ -190,6 +190,10 @@ class Crawler:
                 self.leaks.append(f"{marker!r} in {where} of {path}")
 
     def _check_results(self, path: str, response) -> None:
+        if response.context is None:
+            # From the page cache: rendered, and checked, under another
+            # address of the same page (?page=1 is the first page).
+            return
         for story in response.context["results"]:
             if story.slug not in self.published_slugs:
                 self.leaks.append(f"unpublished story {story.slug!r} in the results of {path}")

@@ -22,6 +22,7 @@ from stories.discovery.filters import (
 )
 from stories.discovery.search import index_scan_plan, matching, parse_query, snippets
 from stories.models import Issue, IssueItem, Story
+from stories.publishing.cache import never_cache_privately, page_number, several, single
 
 RESULTS_PER_PAGE = 20
 # Search pages past this are refused: relevance beyond 500 results helps no
@@ -34,6 +35,35 @@ STORY_ORDER = {
     "newest": ("-published_on", "-pk"),
     "oldest": ("published_on", "pk"),
 }
+
+
+def search_text(values: list[str]) -> list[str]:
+    """The search box as the search reads it (parse_query: trimmed, cut to
+    its length limit), its spaces collapsed, which no search can tell apart."""
+    text = " ".join(parse_query(values[-1] if values else "").text.split())
+    return [text] if text else []
+
+
+# The query parameters each page reads, and how (stories/cache.py): the
+# filter form's fields, paging, and the search box. Nothing else reaches the
+# views or the page cache's key.
+FILTER_QUERY = {
+    "topic": several,
+    "source": single,
+    "author": single,
+    "date_after": single,
+    "date_before": single,
+    "sort": single,
+}
+SEARCH_QUERY = {**FILTER_QUERY, "q": search_text, "page": page_number}
+ARCHIVE_QUERY = {**FILTER_QUERY, "after": single, "before": single}
+
+
+def _answer(request, template: str, context: dict):
+    """The page; one that reports input it ignored answers that request's
+    address alone, so no cache keeps it (each odd value would be a copy)."""
+    response = render(request, template, context)
+    return never_cache_privately(response) if context["notices"] else response
 
 
 def _with(params, **changes) -> str:
@@ -103,7 +133,7 @@ def search(request):
             previous_url=_with(params, page=number - 1) if number > 1 else None,
             next_url=_with(params, page=number + 1) if has_next else None,
         )
-    return render(request, "stories/search.html", context)
+    return _answer(request, "stories/search.html", context)
 
 
 def _encode_cursor(issue: Issue) -> str:
@@ -112,8 +142,12 @@ def _encode_cursor(issue: Issue) -> str:
 
 
 def _decode_cursor(raw: str) -> tuple[datetime, int] | None:
+    """The position a cursor names, written only as _encode_cursor writes it
+    (no padding or leading zeros): one address per archive page."""
     try:
         micros, number = (int(part) for part in raw.split("."))
+        if raw != f"{micros}.{number}":
+            return None
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros), number
     except (ValueError, OverflowError):
         return None
@@ -182,4 +216,4 @@ def archive(request):
         else None,
         "next_url": _with(params, after=_encode_cursor(rows[-1])) if rows and has_next else None,
     }
-    return render(request, "stories/archive.html", context)
+    return _answer(request, "stories/archive.html", context)

@@ -10,15 +10,16 @@ issue going live on its minute is never hidden behind a cached page.
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
+from functools import partial, wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
-from django.utils.http import quote_etag
+from django.utils.http import quote_etag, urlencode
 
 GENERATION_KEY = "newsroom:content-generation"
 NEXT_PUBLICATION_KEY = "newsroom:next-publication"
@@ -82,22 +83,51 @@ def page_cache_timeout() -> int:
 # -- public page responses ----------------------------------------------------
 
 PAGE_KEY_PREFIX = "newsroom:page"
-# Query parameters that never change what a page shows: tracking links must
-# not fill the cache with copies of the same page.
-TRACKING_PARAMETERS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref", "msclkid"})
 
 
 # Headers a view sets that belong to the page and so are kept with it.
 KEPT_HEADERS = ("X-Robots-Tag", "Content-Language", "Link")
 
 
-def _shown_parameters(request) -> str:
-    return "&".join(
-        f"{name}={value}"
-        for name, values in sorted(request.GET.lists())
-        if not name.startswith("utm_") and name not in TRACKING_PARAMETERS
-        for value in values
-    )
+# How a page reads each query parameter it declares (public_page's `query`).
+# Each takes the values a request gave and returns the ones the page will
+# see, in one spelling: requests a page cannot tell apart (parameter order,
+# repeats, blanks, padding, leading zeros) then share one cache entry, and
+# the key holds nothing the page ignores.
+
+
+def single(values: list[str]) -> list[str]:
+    """A value read with QueryDict.get(): the last one given, trimmed; a
+    blank one is no value at all, as in a submitted form's empty field."""
+    value = values[-1].strip() if values else ""
+    return [value] if value else []
+
+
+def several(values: list[str]) -> list[str]:
+    """Values read with getlist() that act as a set (all must match):
+    their order and repeats change nothing."""
+    return sorted({value.strip() for value in values} - {""})
+
+
+def page_number(values: list[str]) -> list[str]:
+    """A page number: page 1 is the page without one and leading zeros
+    count for nothing. Anything but digits is handed on as given, for the
+    page to refuse."""
+    values = single(values)
+    if values and values[0].isascii() and values[0].isdigit():
+        number = values[0].lstrip("0") or "0"
+        return [] if number == "1" else [number]
+    return values
+
+
+def _canonical_query(given: QueryDict, reads: dict) -> str:
+    """The parameters a page reads, each in its one spelling, sorted and
+    URL-encoded: names and values are escaped, so no value can pass for a
+    separate parameter (``?topic=a%26topic%3Db`` is one odd topic)."""
+    pairs = []
+    for name in sorted(reads):
+        pairs += [(name, value) for value in reads[name](given.getlist(name))]
+    return urlencode(pairs)
 
 
 def browser_cache_seconds() -> int:
@@ -111,7 +141,21 @@ def browser_cache_seconds() -> int:
 
 
 def page_key(request) -> str:
-    address = f"{request.get_host()}{request.path}?{_shown_parameters(request)}"
+    """The cache key of the page a request asks for: its route and the values
+    the route captured (so /issues/01/ is /issues/1/), and the query the page
+    reads (request.GET once public_page has reduced it).
+
+    The host takes no part: pages build absolute addresses from SITE_URL
+    (feeds, sitemaps, SEO tags), never from the Host header, whose case and
+    port a client may vary at will.
+    """
+    match = request.resolver_match
+    if match is None:
+        page = request.path
+    else:
+        captured = [*enumerate(match.args), *sorted(match.kwargs.items())]
+        page = f"{match.route}?{urlencode(captured)}"
+    address = f"{page}?{request.GET.urlencode()}"
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     return f"{PAGE_KEY_PREFIX}:{content_generation()}:{digest}"
 
@@ -122,20 +166,48 @@ def never_cache_privately(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def public_page(view):
+def _kept_for_everyone(response: HttpResponse) -> bool:
+    """Whether response is a page every anonymous reader may be given: a
+    complete success that sets no cookie, depends on no request header the
+    key leaves out (a Vary of its own) and was not marked private or
+    no-store by its view (a page answering input it refused, say)."""
+    if response.status_code != 200 or response.cookies or response.streaming:
+        return False
+    if response.has_header("Vary"):
+        return False
+    directives = {
+        directive.split("=", 1)[0].strip().lower()
+        for directive in response.get("Cache-Control", "").split(",")
+    }
+    return not directives & {"private", "no-store"}
+
+
+def public_page(view=None, *, query: dict[str, Callable[[list[str]], list[str]]] | None = None):
     """Serve an anonymous reader's page from the server-side cache, with an
     ETag so a returning reader gets a 304.
+
+    ``query`` declares the query parameters the page reads, each with how it
+    reads them (single, several, page_number or the view's own): the view
+    sees only those, in their one spelling, and they alone take part in the
+    cache key. Anything else in the address (utm_* tags, junk) is dropped
+    before the view runs, so it can neither change the page nor make another
+    copy of it. Used bare (``@public_page``), the page reads no parameters.
 
     Entries are keyed by the content generation, so any change readers could
     see makes every cached page (listings included) unreachable at once.
     Logged-in staff always get a fresh, uncacheable page; only successful
-    pages are cached, never errors or redirects.
+    pages are cached, never errors, redirects or pages their view marked
+    private.
     """
+    if view is None:
+        return partial(public_page, query=query)
+    reads = dict(query or {})
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
+        request.GET = QueryDict(_canonical_query(request.GET, reads))
         if request.user.is_authenticated:
             return never_cache_privately(view(request, *args, **kwargs))
 
@@ -149,7 +221,7 @@ def public_page(view):
             keep = settings.NEWSROOM_PAGE_CACHE or browser_cache_seconds() > 0
             upcoming = next_publication_time() if keep else None
             response = view(request, *args, **kwargs)
-            if response.status_code != 200 or response.cookies or response.streaming:
+            if not _kept_for_everyone(response):
                 return response
             if hasattr(response, "render"):
                 response.render()

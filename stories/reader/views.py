@@ -17,12 +17,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
-from stories.publishing.cache import public_page
+from stories.publishing.cache import page_number, public_page
 from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
 
 PAGE_SIZE = 20
 RECENT_ISSUES = 5
+# The one query parameter a listing reads (stories/cache.py drops the rest).
+LISTING_QUERY = {"page": page_number}
 
 
 # -- the one "not found" ------------------------------------------------------
@@ -199,7 +201,7 @@ def topic_list(request):
     return render(request, "stories/topic_list.html", {"topics": topics, "meta": meta})
 
 
-@public_page
+@public_page(query=LISTING_QUERY)
 def topic_detail(request, slug):
     topic = get_or_not_found(Topic.objects.all(), slug=slug)
     page = _paginate(request, _story_listing(Story.objects.published().filter(topics=topic)))
@@ -233,7 +235,7 @@ def source_list(request):
     return render(request, "stories/source_list.html", {"sources": sources, "meta": meta})
 
 
-@public_page
+@public_page(query=LISTING_QUERY)
 def source_detail(request, slug):
     source = get_or_not_found(Source.objects.all(), slug=slug)
     stories = Story.objects.published().filter(
@@ -255,7 +257,7 @@ def source_detail(request, slug):
     return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
-@public_page
+@public_page(query=LISTING_QUERY)
 def author_detail(request, username):
     if "\x00" in username:
         # No username holds a NUL, and PostgreSQL refuses one in a query.
