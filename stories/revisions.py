@@ -4,6 +4,12 @@ and the description of an edit conflict.
 Every save of a story in the admin keeps a snapshot of what an editor can
 change (text, image fields, bylines, topics, citations). Restoring an old
 revision saves a new one, so history is only ever added to.
+
+Snapshots name people by username (with the name shown in comparisons), never
+by user id: ids are handed out afresh when content is restored into another
+database (stories/portability.py), usernames are what a restore keeps.
+Snapshots written before that held {"id", "name"}; migration 0007 rewrote
+them, and they are still read (by id, in the database that wrote them).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 
 from stories import cache
 from stories.models import AuditEntry, Citation, Source, Story, StoryRevision
@@ -53,10 +60,7 @@ def snapshot(story: Story) -> dict:
     """The editable state of story as stored in the database (three queries)."""
     data = {name: getattr(story, name) for name in TEXT_FIELDS}
     data["lead_image"] = story.lead_image.name or ""
-    data["authors"] = [
-        {"id": u.pk, "name": u.get_full_name() or u.get_username()}
-        for u in story.authors.order_by("pk")
-    ]
+    data["authors"] = [person(u) for u in story.authors.order_by("username")]
     data["topics"] = sorted(story.topics.names())
     data["citations"] = [
         {
@@ -73,6 +77,26 @@ def snapshot(story: Story) -> dict:
     # an edit conflict can tell which saves happened after a form was opened.
     data["version"] = story.version
     return data
+
+
+def person(user) -> dict:
+    """A byline in a snapshot: who (the username survives a restore) and the
+    name comparisons show."""
+    return {"username": user.get_username(), "name": user.get_full_name() or user.get_username()}
+
+
+def people(entries) -> QuerySet:
+    """The accounts a snapshot's bylines name; people deleted since are left out."""
+    usernames = [e["username"] for e in entries if e.get("username")]
+    # Snapshots from before usernames: their ids mean something only in the
+    # database that wrote them, which is the only place they are still read.
+    legacy_ids = [e["id"] for e in entries if not e.get("username") and e.get("id")]
+    return get_user_model().objects.filter(Q(username__in=usernames) | Q(pk__in=legacy_ids))
+
+
+def people_ids(entries) -> list[int]:
+    """The ids, in this database, of the people a snapshot's bylines name."""
+    return sorted(people(entries).values_list("pk", flat=True))
 
 
 def record_revision(story: Story, user, note: str = "") -> StoryRevision:
@@ -190,8 +214,7 @@ def restore_revision(
             setattr(story, name, data[name])
     story.lead_image.name = data.get("lead_image") or ""
     story.save()
-    User = story.authors.model
-    story.authors.set(User.objects.filter(pk__in=[a["id"] for a in data.get("authors", [])]))
+    story.authors.set(people(data.get("authors", [])))
     story.topics.set(data.get("topics", []))
     existing_sources = set(
         Source.objects.filter(
