@@ -209,6 +209,15 @@ def restore_revision(
         story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
     )
     data = revision.data
+    slug = data.get("slug")
+    taken = Story.objects.filter(slug=slug).exclude(pk=story.pk).first() if slug else None
+    if taken is not None:
+        # Addresses are unique; another story may have taken this one since.
+        raise WorkflowError(
+            f"Revision {revision.number} was not restored: its address ({slug}) now belongs "
+            f"to the story “{taken.headline}”. Give one of the two another slug, then restore "
+            "again."
+        )
     for name in TEXT_FIELDS:
         if name in data:
             setattr(story, name, data[name])

@@ -353,3 +353,20 @@ def test_a_snapshot_from_before_usernames_still_compares_and_restores(client, wr
     client.post(restore_url(story, 1), seen(story))
 
     assert list(story.authors.all()) == [writer]
+
+
+def test_restoring_an_address_another_story_took_since_is_refused_with_a_sentence(client, editor):
+    story = StoryFactory(headline="First", slug="first")
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, slug="renamed"))
+    StoryFactory(headline="Another story", slug="first")
+    story.refresh_from_db()
+
+    response = client.post(restore_url(story, 1), seen(story), follow=True)
+
+    assert messages_of(response)[-1] == (
+        "Revision 1 was not restored: its address (first) now belongs to the story "
+        "“Another story”. Give one of the two another slug, then restore again."
+    )
+    story.refresh_from_db()
+    assert story.slug == "renamed" and story.revisions.count() == 2
