@@ -12,7 +12,7 @@ File layout (format version 1)::
     {"format": "newsroom-content", "version": 1, "exported_at": "...",
      "counts": {"stories": 12, ...},
      "users": [{"username": ..., "first_name": ..., "groups": [...]}, ...],
-     "media": ["lead-images/2025/01/x.jpg", ...],
+     "media": ["lead-images/2025/01/x.jpg", "lead-images/renditions/x-480w.webp", ...],
      "sources": [{"model": "stories.source", "pk": 1, "fields": {...}}, ...],
      ... one list per entry of SECTIONS, in that order ...}
 
@@ -41,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from stories.cache import content_changed
+from stories.images import rendition_files
 from stories.models import (
     AuditEntry,
     Citation,
@@ -132,13 +133,20 @@ def _users() -> list[dict]:
     ]
 
 
+def story_files(lead_image: str, renditions: dict) -> set[str]:
+    """The files a story's page needs: its lead image and the image's copies."""
+    return {lead_image, *rendition_files(renditions)} if lead_image else set()
+
+
 def _media() -> list[str]:
     paths = set()
     for name, renditions in Story.objects.exclude(lead_image="").values_list(
         "lead_image", "lead_image_renditions"
     ):
-        paths.add(name)
-        paths.update(str(path) for path in (renditions or {}).values())
+        paths |= story_files(name, renditions)
+    # Restoring an older revision brings its image back.
+    images = StoryRevision.objects.values_list("data__lead_image", flat=True).distinct()
+    paths.update(name for name in images if isinstance(name, str) and name)
     return sorted(paths)
 
 

@@ -254,6 +254,46 @@ def test_every_model_of_the_app_is_exported_or_left_out_for_a_stated_reason():
         assert link._meta.auto_created in exported, link.__name__
 
 
+# -- the media list ----------------------------------------------------------
+
+
+def test_export_lists_every_file_the_content_depends_on(demo):
+    from django.core.files.storage import default_storage
+
+    from stories.models import StoryRevision
+
+    story = Story.objects.get(slug="ais-sputnik-moment")
+    renditions = story.lead_image_renditions["files"]
+    assert len(renditions) >= 2
+    StoryRevision.objects.create(
+        story=story, number=1, data={"lead_image": "lead-images/2024/12/earlier.jpg"}
+    )
+
+    media = json.loads(export())["media"]
+
+    assert media == sorted(
+        {story.lead_image.name, *renditions.values(), "lead-images/2024/12/earlier.jpg"}
+    )
+    stored = [path for path in media if path != "lead-images/2024/12/earlier.jpg"]
+    assert all(default_storage.exists(path) for path in stored)
+
+
+def test_import_names_missing_renditions_by_their_paths(demo, tmp_path, settings):
+    story = Story.objects.get(slug="ais-sputnik-moment")
+    expected = sorted({story.lead_image.name, *story.lead_image_renditions["files"].values()})
+    path = tmp_path / "backup.json"
+    path.write_text(export())
+    fresh_database()
+    settings.MEDIA_ROOT = tmp_path / "empty-media"
+    out = io.StringIO()
+
+    call_command("import_content", str(path), stdout=out, stderr=io.StringIO())
+
+    warning = out.getvalue()
+    assert f"{len(expected)} media files the content refers to are not in media storage" in warning
+    assert f"(e.g. {', '.join(expected[:5])})" in warning
+
+
 # -- revisions after a restore -----------------------------------------------
 
 
