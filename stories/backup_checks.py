@@ -11,8 +11,9 @@ of unsaved rows only if every part is what export_content writes:
   as a form's would (choices, lengths, URL schemes, slugs);
 - ids are unique within a section, unique fields and constraints hold, and
   every reference points at a record of the file (people at its users);
-- media paths are relative, normalised paths inside media storage, and the
-  media list names exactly the files the records refer to;
+- times carry their UTC offset; media paths are relative, normalised paths
+  inside media storage, images are named as images, and the media list
+  names exactly the files the records refer to;
 - rendered HTML is never taken from the file: it is rendered again from the
   Markdown by the project's renderer.
 
@@ -50,7 +51,7 @@ from stories.images import ACCEPTED_FORMATS
 from stories.models import Story, Topic
 from stories.rendering import render_markdown
 
-# Far above any newsroom's export (40,000 stories make about 150 MB), and
+# Far above any newsroom's export (40,000 stories make about 200 MB), and
 # small enough that reading a file cannot take the server's memory with it.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 HEADER = ("format", "version", "exported_at", "counts", "users", "media")
@@ -121,9 +122,8 @@ def read_export(stream: IO[bytes], name: str, max_bytes: int = MAX_FILE_BYTES) -
     if len(raw) > max_bytes:
         raise ImportRefused(
             f"{name} is larger than {filesizeformat(max_bytes)} ({max_bytes:,} bytes), the most "
-            "an import reads; "
-            "nothing was imported. If it really is a backup of this size, raise the limit "
-            "with --max-bytes."
+            "an import reads; nothing was imported. If it really is a backup of this size, "
+            "raise the limit with --max-bytes."
         )
     try:
         text = raw.decode("utf-8")

@@ -530,6 +530,14 @@ def test_a_file_larger_than_the_limit_is_refused_before_it_is_read_whole(backup,
     assert Story.objects.count() == 2
 
 
+@pytest.mark.parametrize("limit", ["-5", "0", "lots", "9" * 40])
+def test_a_size_limit_that_is_not_a_number_of_bytes_is_refused_with_a_sentence(
+    backup, tmp_path, limit
+):
+    sentence = refusal(tmp_path, backup, f"--max-bytes={limit}")
+    assert sentence == (f"Error: argument --max-bytes: '{limit}' is not a number of bytes above 0")
+
+
 def test_an_import_the_database_refuses_midway_leaves_nothing_behind(backup, tmp_path, monkeypatch):
     from django.db import DatabaseError, models
 

@@ -1,5 +1,6 @@
 """Restore a file written by export_content into an empty newsroom."""
 
+import argparse
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="The JSON file written by export_content ('-' for stdin).")
         parser.add_argument(
             "--max-bytes",
-            type=int,
+            type=byte_count,
             default=MAX_FILE_BYTES,
             help=f"Refuse files larger than this (default {MAX_FILE_BYTES:,} bytes).",
         )
@@ -62,3 +63,13 @@ class Command(BaseCommand):
                     f"in media storage (e.g. {shown}); restore them from the media backup."
                 )
             )
+
+
+def byte_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 0 < count < sys.maxsize:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of bytes above 0")
+    return count
