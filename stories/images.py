@@ -355,6 +355,15 @@ def renditions_are_current(renditions: dict, file) -> bool:
     return bool(renditions) and renditions.get("source") == file.name
 
 
+def rendition_files(renditions: dict) -> list[str]:
+    """The storage paths of the resized copies a lead_image_renditions value
+    names (its other keys are the source's name and size, not files)."""
+    files = renditions.get("files") if isinstance(renditions, dict) else None
+    if not isinstance(files, dict):
+        return []
+    return [path for path in files.values() if isinstance(path, str) and path]
+
+
 def srcset(file, renditions: dict) -> str:
     """The srcset attribute's value: every rendition plus the original."""
     if not file:

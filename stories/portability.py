@@ -1,25 +1,44 @@
 """Export the newsroom's content to a versioned JSON file and restore it.
 
 This is the one place outside stories/workflow.py that writes status fields:
-a restore must bring back each story's and issue's status, timestamps,
-version number and rendered HTML exactly as they were, so rows are written
-raw (``save_base(raw=True)``, as Django's loaddata does) without going
-through the workflow, ``save()`` or the auto-timestamps. It only ever writes
-into an empty newsroom, so no transition is skipped or replayed.
+a restore must bring back each story's and issue's status, timestamps and
+version number exactly as they were, so rows are written raw
+(``save_base(raw=True)``, as Django's loaddata does) without going through
+the workflow, ``save()`` or the auto-timestamps. It only ever writes into an
+empty newsroom, so no transition is skipped or replayed.
 
-File layout (format version 1)::
+File layout (format version 2)::
 
-    {"format": "newsroom-content", "version": 1, "exported_at": "...",
+    {"format": "newsroom-content", "version": 2, "exported_at": "...",
      "counts": {"stories": 12, ...},
      "users": [{"username": ..., "first_name": ..., "groups": [...]}, ...],
-     "media": ["lead-images/2025/01/x.jpg", ...],
+     "media": ["lead-images/2025/01/x.jpg", "lead-images/renditions/x-480w.webp", ...],
      "sources": [{"model": "stories.source", "pk": 1, "fields": {...}}, ...],
      ... one list per entry of SECTIONS, in that order ...}
 
+Version 2 names people in revision snapshots by username (version 1 used
+user ids, which a restore does not keep) and lists in ``media`` every file
+the content refers to: lead images, their resized copies and the images of
+older revisions. Version 1 files are still read (backup_checks._legacy_people).
+
+A file is untrusted input, checked whole before anything is written
+(stories/backup_checks.py): each section holds only its own model's records
+with only the fields of FIELDS, each value must be one the model's form would
+take, references must point at records of the file, media paths must stay
+inside media storage, and Markdown is rendered again rather than HTML taken
+from the file. A refusal names the record and the field; the restore itself
+is one transaction.
+
 People are referred to by username, so the file can be restored into a
-database whose accounts have other ids. Passwords are never exported:
-accounts the import has to create get no usable password. Models left out
-on purpose are listed, with the reason, in NOT_EXPORTED.
+database whose accounts have other ids. An account that already exists is
+the same person and is kept exactly as it is. An account the import has to
+create gets no usable password (nobody can sign in as it, and Django's
+password reset skips such accounts until an operator sets one with
+``changepassword``), is never a superuser, is given no permissions of its
+own, and joins no group but the newsroom's three roles (Writers, Editors,
+Publishers); its staff flag is kept so that bylines stay choosable in the
+byline picker, which offers staff only. Models left out on purpose are
+listed, with the reason, in NOT_EXPORTED.
 
 The search index is derived from the stories, so it is not in the file: the
 raw saves of a restore skip Story.save(), which keeps it, and the import
@@ -27,69 +46,48 @@ therefore rebuilds it for the restored stories before it commits.
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import serializers
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import default_storage
 from django.core.management.color import no_style
-from django.core.serializers.base import DeserializationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from stories.models import (
-    AuditEntry,
-    Citation,
-    Correction,
-    Issue,
-    IssueItem,
-    PreviewLink,
-    RenderedIssue,
-    RenderedStory,
-    SearchDocument,
-    Source,
-    Story,
-    StoryRevision,
-    TaggedTopic,
-    Topic,
+from stories import backup_checks
+from stories.backup_format import (
+    BATCH,
+    FIELDS,
+    FORMAT,
+    FORMAT_VERSION,
+    NOT_EXPORTED,
+    ROLES,
+    SECTIONS,
+    USER_FIELDS,
+    ImportRefused,
+    Progress,
+    story_files,
 )
+from stories.models import Story, StoryRevision
 from stories.models.search import rebuild_index
 from stories.publishing.cache import content_changed
 
-FORMAT = "newsroom-content"
-FORMAT_VERSION = 1
-# In an order where everything a row points to is restored before it.
-SECTIONS = {
-    "sources": Source,
-    "topics": Topic,
-    "stories": Story,
-    "story_topics": TaggedTopic,
-    "citations": Citation,
-    "corrections": Correction,
-    "story_revisions": StoryRevision,
-    "issues": Issue,
-    "issue_items": IssueItem,
-    "audit_trail": AuditEntry,
-}
-# Every other model of the stories app is in SECTIONS; a test holds the two
-# lists to the app's models, so a new model cannot silently miss the backups.
-NOT_EXPORTED = {
-    PreviewLink: "short-lived secrets handed to one reader, not content",
-    SearchDocument: "derived from the stories; rebuilt by the import",
-    RenderedStory: "derived from the stories; rendered again by each story's next reader",
-    RenderedIssue: "derived from the issues' stories; rendered again by each issue's next reader",
-}
-USER_FIELDS = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
-BATCH = 500
+# The format is defined in backup_format; the commands and tests read it here.
+__all__ = [
+    "FORMAT_VERSION",
+    "NOT_EXPORTED",
+    "SECTIONS",
+    "ImportRefused",
+    "export_content",
+    "import_content",
+]
 
-Progress = Callable[[str, int, int], None]
-
-
-class ImportRefused(Exception):
-    """The file cannot be restored here; the message says why and what to do."""
+# -- exporting ---------------------------------------------------------------
 
 
 def _encode(value: Any) -> Any:
@@ -112,13 +110,18 @@ def _queryset(model):
 
 
 def _records(model) -> Iterator[dict]:
+    def serialize(objects):
+        return serializers.serialize(
+            "python", objects, use_natural_foreign_keys=True, fields=FIELDS[model]
+        )
+
     batch = []
     for obj in _queryset(model).iterator(chunk_size=BATCH):
         batch.append(obj)
         if len(batch) == BATCH:
-            yield from serializers.serialize("python", batch, use_natural_foreign_keys=True)
+            yield from serialize(batch)
             batch = []
-    yield from serializers.serialize("python", batch, use_natural_foreign_keys=True)
+    yield from serialize(batch)
 
 
 def _users() -> list[dict]:
@@ -137,8 +140,10 @@ def _media() -> list[str]:
     for name, renditions in Story.objects.exclude(lead_image="").values_list(
         "lead_image", "lead_image_renditions"
     ):
-        paths.add(name)
-        paths.update(str(path) for path in (renditions or {}).values())
+        paths |= story_files(name, renditions)
+    # Restoring an older revision brings its image back.
+    images = StoryRevision.objects.values_list("data__lead_image", flat=True).distinct()
+    paths.update(name for name in images if isinstance(name, str) and name)
     return sorted(paths)
 
 
@@ -174,18 +179,7 @@ def export_content(out: IO[str], progress: Progress | None = None) -> dict[str, 
     return counts
 
 
-def _check_format(data: Any) -> None:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ImportRefused("This is not a Newsroom content export (no 'newsroom-content' format).")
-    version = data.get("version")
-    if version != FORMAT_VERSION:
-        raise ImportRefused(
-            f"This export uses format version {version!r}; this Newsroom reads version "
-            f"{FORMAT_VERSION}. Import it with the Newsroom release that wrote it."
-        )
-    missing = [name for name in SECTIONS if not isinstance(data.get(name), list)]
-    if missing:
-        raise ImportRefused(f"The export is incomplete: no {', '.join(missing)} section.")
+# -- importing ---------------------------------------------------------------
 
 
 def _check_empty() -> None:
@@ -202,19 +196,34 @@ def _check_empty() -> None:
         )
 
 
-def _restore_users(users: Iterable[dict]) -> int:
+def _missing_media(paths: list[str]) -> list[str]:
+    # Read before anything is written: a storage that fails here leaves the
+    # database as it was. Every path was checked to stay inside media storage.
+    try:
+        return [path for path in paths if not default_storage.exists(path)]
+    except (OSError, SuspiciousOperation) as error:
+        raise ImportRefused(
+            f"Media storage could not be read ({error}); nothing was imported. "
+            "Check DJANGO_MEDIA_ROOT or the media bucket's settings and try again."
+        ) from None
+
+
+def _restore_users(users: dict[str, dict]) -> tuple[dict[str, int], int]:
+    """Each person's id here, by username; and how many accounts were created."""
     User = get_user_model()
-    groups = {group.name: group for group in Group.objects.all()}
+    ids = dict(User.objects.filter(username__in=list(users)).values_list("username", "pk"))
+    roles = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
     created = 0
-    for data in users:
-        if User.objects.filter(username=data["username"]).exists():
+    for username, data in users.items():
+        if username in ids:
             continue  # an account made since (say, by createsuperuser) is kept as it is
-        user = User(**{field: data[field] for field in USER_FIELDS if field in data})
+        user = User(**{field: data[field] for field in USER_FIELDS})
         user.set_unusable_password()
         user.save()
-        user.groups.set(groups[name] for name in data.get("groups", []) if name in groups)
+        user.groups.set(roles[name] for name in data["groups"] if name in roles)
+        ids[username] = user.pk
         created += 1
-    return created
+    return ids, created
 
 
 def _reset_sequences() -> None:
@@ -226,32 +235,57 @@ def _reset_sequences() -> None:
                 cursor.execute(sql)
 
 
-def import_content(data: dict, progress: Progress | None = None) -> dict[str, Any]:
-    """Restore an export into an empty newsroom, all or nothing."""
-    _check_format(data)
-    with transaction.atomic():
-        _check_empty()
-        created_users = _restore_users(data.get("users", []))
-        counts = {}
-        for name in SECTIONS:
-            records = data[name]
+def _write(
+    plan: backup_checks.Plan, user_ids: dict[str, int], progress: Progress | None
+) -> dict[str, int]:
+    Byline = Story.authors.through
+    counts = {}
+    for name in SECTIONS:
+        rows = plan.rows[name]
+        for done, row in enumerate(rows, start=1):
+            for attname, username in row.people.items():
+                setattr(row.obj, attname, user_ids[username])
             try:
-                for done, item in enumerate(serializers.deserialize("python", records), start=1):
-                    item.save()  # save_base(raw=True): fields exactly as exported
-                    if progress and (done % BATCH == 0 or done == len(records)):
-                        progress(name, done, len(records))
-            except DeserializationError as error:
-                raise ImportRefused(f"The {name} section cannot be restored: {error}") from None
-            counts[name] = len(records)
+                # Raw: status, timestamps and version exactly as exported.
+                models.Model.save_base(row.obj, raw=True, force_insert=True)
+            except DatabaseError as error:
+                raise ImportRefused(
+                    f"{row.where}: the database refused it ({error}). Nothing was imported."
+                ) from None
+            if progress and (done % BATCH == 0 or done == len(rows)):
+                progress(name, done, len(rows))
+        bylines = [
+            Byline(story_id=row.obj.pk, user_id=user_ids[username])
+            for row in rows
+            for username in row.authors
+        ]
+        Byline.objects.bulk_create(bylines, batch_size=BATCH)
+        counts[name] = len(rows)
+    return counts
+
+
+def import_content(data: Any, progress: Progress | None = None) -> dict[str, Any]:
+    """Restore an export into an empty newsroom, all or nothing.
+
+    Everything is checked before anything is written: a refusal
+    (ImportRefused) names the record and the field and leaves the database
+    as it was."""
+    backup_checks.check_header(data)
+    _check_empty()  # before the slow checks, so a wrong database is said at once
+    plan = backup_checks.check_content(data)
+    missing_media = _missing_media(plan.media)
+    with transaction.atomic():
+        _check_empty()  # again, under the transaction that writes
+        user_ids, created_users = _restore_users(plan.users)
+        counts = _write(plan, user_ids, progress)
         try:
-            # Foreign keys are checked at commit; check now to say which row is wrong.
+            # Every reference was checked; this is the database's own word on it.
             connection.check_constraints(table_names=[m._meta.db_table for m in SECTIONS.values()])
         except IntegrityError as error:
             raise ImportRefused(f"The export does not hold together: {error}") from None
         _reset_sequences()
         indexed = rebuild_index(progress=progress)
         transaction.on_commit(content_changed)
-    missing_media = [path for path in data.get("media", []) if not default_storage.exists(path)]
     return {
         "counts": counts,
         "created_users": created_users,

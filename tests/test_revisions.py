@@ -54,7 +54,7 @@ def test_adding_a_story_in_the_admin_keeps_its_first_revision(client, writer):
     assert revision.number == 1
     assert revision.created_by == writer
     assert revision.data["body"] == "Draft body"
-    assert revision.data["authors"] == [{"id": writer.pk, "name": writer.get_full_name()}]
+    assert revision.data["authors"] == [{"username": "writer", "name": writer.get_full_name()}]
 
 
 def test_every_admin_save_keeps_a_snapshot_with_topics_citations_and_bylines(client, editor):
@@ -293,3 +293,80 @@ def test_restore_that_does_not_say_what_it_saw_is_refused(client, editor):
     assert any("did not say which version" in m for m in messages_of(response))
     story.refresh_from_db()
     assert story.headline == "Second"
+
+
+# -- people in snapshots -----------------------------------------------------
+
+
+def test_migration_names_the_bylines_of_existing_snapshots_by_username(writer, editor):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("stories.migrations.0007_revision_bylines_by_username")
+    story = StoryFactory(created_by=writer)
+    old_format = [
+        {"id": writer.pk, "name": "Wren Writer"},
+        {"id": 424242, "name": "Someone since deleted"},
+        {"id": editor.pk, "name": "Eddie Editor"},
+    ]
+    revision = StoryRevision.objects.create(
+        story=story, number=1, data={"headline": "Old", "authors": old_format}
+    )
+
+    migration.forwards(apps, None)
+
+    revision.refresh_from_db()
+    assert revision.data == {
+        "headline": "Old",
+        "authors": [
+            {"name": "Someone since deleted"},
+            {"username": "editor", "name": "Eddie Editor"},
+            {"username": "writer", "name": "Wren Writer"},
+        ],
+    }
+    migration.backwards(apps, None)
+    revision.refresh_from_db()
+    assert revision.data["authors"] == sorted(
+        [{"id": writer.pk, "name": "Wren Writer"}, {"id": editor.pk, "name": "Eddie Editor"}],
+        key=lambda person: person["id"],
+    )
+
+
+def test_a_snapshot_from_before_usernames_still_compares_and_restores(client, writer, editor):
+    story = StoryFactory(headline="First", created_by=writer, authors=[writer])
+    old = revisions.snapshot(story)
+    old["authors"] = [{"id": writer.pk, "name": writer.get_full_name()}]
+    StoryRevision.objects.create(story=story, number=1, data=old)
+    story.authors.set([editor])
+    revisions.record_revision(Story.objects.get(pk=story.pk), editor)
+    client.force_login(editor)
+
+    page = client.get(compare_url(story, 1, 2))
+    (change,) = page.context["changes"]
+    assert (change.label, change.before, change.after) == (
+        "Bylines",
+        writer.get_full_name(),
+        editor.get_full_name(),
+    )
+    story.refresh_from_db()
+    client.post(restore_url(story, 1), seen(story))
+
+    assert list(story.authors.all()) == [writer]
+
+
+def test_restoring_an_address_another_story_took_since_is_refused_with_a_sentence(client, editor):
+    story = StoryFactory(headline="First", slug="first")
+    client.force_login(editor)
+    client.post(change_url(story), story_form_data(client, story, slug="renamed"))
+    StoryFactory(headline="Another story", slug="first")
+    story.refresh_from_db()
+
+    response = client.post(restore_url(story, 1), seen(story), follow=True)
+
+    assert messages_of(response)[-1] == (
+        "Revision 1 was not restored: its address (first) now belongs to the story "
+        "“Another story”. Give one of the two another slug, then restore again."
+    )
+    story.refresh_from_db()
+    assert story.slug == "renamed" and story.revisions.count() == 2

@@ -62,8 +62,10 @@ class StoryForm(VersionCheckedForm):
                     kept.append(change.label)  # changed on both sides: shown above
             elif change.key == "authors":
                 posted = sorted(int(pk) for pk in data.getlist(name) if pk.isdigit())
-                if posted == sorted(a["id"] for a in before.get("authors", [])):
-                    data.setlist(name, [str(a["id"]) for a in after.get("authors", [])])
+                if posted == revisions.people_ids(before.get("authors", [])):
+                    data.setlist(
+                        name, [str(pk) for pk in revisions.people_ids(after.get("authors", []))]
+                    )
                     taken.append(change.label)
                 else:
                     kept.append(change.label)

@@ -4,6 +4,12 @@ and the description of an edit conflict.
 Every save of a story in the admin keeps a snapshot of what an editor can
 change (text, image fields, bylines, topics, citations). Restoring an old
 revision saves a new one, so history is only ever added to.
+
+Snapshots name people by username (with the name shown in comparisons), never
+by user id: ids are handed out afresh when content is restored into another
+database (stories/portability.py), usernames are what a restore keeps.
+Snapshots written before that held {"id", "name"}; migration 0007 rewrote
+them, and they are still read (by id, in the database that wrote them).
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 
-from stories.models import AuditEntry, Citation, Source, Story, StoryRevision
+from stories.models import AuditEntry, Citation, Source, Story, StoryRevision, Topic
 from stories.publishing import cache
 
 # Snapshot keys in the order a reader of a comparison expects, with their labels.
@@ -53,10 +61,7 @@ def snapshot(story: Story) -> dict:
     """The editable state of story as stored in the database (three queries)."""
     data = {name: getattr(story, name) for name in TEXT_FIELDS}
     data["lead_image"] = story.lead_image.name or ""
-    data["authors"] = [
-        {"id": u.pk, "name": u.get_full_name() or u.get_username()}
-        for u in story.authors.order_by("pk")
-    ]
+    data["authors"] = [person(u) for u in story.authors.order_by("username")]
     data["topics"] = sorted(story.topics.names())
     data["citations"] = [
         {
@@ -73,6 +78,104 @@ def snapshot(story: Story) -> dict:
     # an edit conflict can tell which saves happened after a form was opened.
     data["version"] = story.version
     return data
+
+
+def person(user) -> dict:
+    """A byline in a snapshot: who (the username survives a restore) and the
+    name comparisons show."""
+    return {"username": user.get_username(), "name": user.get_full_name() or user.get_username()}
+
+
+def people(entries) -> QuerySet:
+    """The accounts a snapshot's bylines name; people deleted since are left out."""
+    usernames = [e["username"] for e in entries if e.get("username")]
+    # Snapshots from before usernames: their ids mean something only in the
+    # database that wrote them, which is the only place they are still read.
+    legacy_ids = [e["id"] for e in entries if not e.get("username") and e.get("id")]
+    return get_user_model().objects.filter(Q(username__in=usernames) | Q(pk__in=legacy_ids))
+
+
+def people_ids(entries) -> list[int]:
+    """The ids, in this database, of the people a snapshot's bylines name."""
+    return sorted(people(entries).values_list("pk", flat=True))
+
+
+def check_snapshot(data) -> None:
+    """Refuse a snapshot that snapshot() could not have written (one read from
+    a backup file, say): a ValidationError names the key and what is wrong.
+    Values are checked by the fields they are restored into, so a restore can
+    never put back what the story's form would refuse."""
+    if not isinstance(data, dict):
+        raise ValidationError("a snapshot is an object of the story's fields")
+    unknown = sorted(set(data) - set(FIELD_LABELS) - {"version"})
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: not a field a snapshot keeps")
+    for name in TEXT_FIELDS:
+        if name in data:
+            _check_value(name, Story._meta.get_field(name), data[name])
+    if not isinstance(data.get("lead_image", ""), str):
+        raise ValidationError("lead_image: expected the image's path as text")
+    if not _is_count(data.get("version", 0)):
+        raise ValidationError("version: expected a whole number")
+    _check_list(data, "authors", _check_person)
+    _check_list(data, "topics", _check_topic)
+    _check_list(data, "citations", _check_citation)
+
+
+def _check_value(key: str, model_field, value) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"{key}: expected text")
+    try:
+        model_field.clean(value, None)
+    except ValidationError as error:
+        raise ValidationError(f"{key}: {' '.join(error.messages)}") from None
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_list(data: dict, key: str, check_item) -> None:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise ValidationError(f"{key}: expected a list")
+    for index, item in enumerate(items, start=1):
+        check_item(f"{key} {index}", item)
+
+
+def _check_person(key: str, entry) -> None:
+    # {"username", "name"}; {"id", "name"} from before usernames; {"name"}
+    # alone for someone deleted before snapshots named people by username.
+    if not isinstance(entry, dict) or not set(entry) <= {"username", "id", "name"}:
+        raise ValidationError(f"{key}: expected a person's username and name")
+    for part in ("username", "name"):
+        if part in entry and not isinstance(entry[part], str):
+            raise ValidationError(f"{key}: the {part} must be text")
+    if "id" in entry and not (_is_count(entry["id"]) and entry["id"] > 0):
+        raise ValidationError(f"{key}: the id must be a whole number")
+
+
+def _check_topic(key: str, name) -> None:
+    _check_value(key, Topic._meta.get_field("name"), name)
+    if not name.strip():
+        raise ValidationError(f"{key}: a topic needs a name")
+
+
+CITATION_KEYS = {"source_id", "source", "url", "title", "note", "position"}
+
+
+def _check_citation(key: str, citation) -> None:
+    if not isinstance(citation, dict) or not set(citation) <= CITATION_KEYS:
+        raise ValidationError(f"{key}: expected a citation's {', '.join(sorted(CITATION_KEYS))}")
+    if not (_is_count(citation.get("source_id")) and citation["source_id"] > 0):
+        raise ValidationError(f"{key}: source_id must be a source's id")
+    if not isinstance(citation.get("source", ""), str):
+        raise ValidationError(f"{key}: the source's name must be text")
+    for part in ("url", "title", "note"):
+        if part in citation:
+            _check_value(f"{key} {part}", Citation._meta.get_field(part), citation[part])
+    if not _is_count(citation.get("position", 0)):
+        raise ValidationError(f"{key} position: expected a whole number")
 
 
 def record_revision(story: Story, user, note: str = "") -> StoryRevision:
@@ -189,13 +292,21 @@ def restore_revision(
         story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
     )
     data = revision.data
+    slug = data.get("slug")
+    taken = Story.objects.filter(slug=slug).exclude(pk=story.pk).first() if slug else None
+    if taken is not None:
+        # Addresses are unique; another story may have taken this one since.
+        raise WorkflowError(
+            f"Revision {revision.number} was not restored: its address ({slug}) now belongs "
+            f"to the story “{taken.headline}”. Give one of the two another slug, then restore "
+            "again."
+        )
     for name in TEXT_FIELDS:
         if name in data:
             setattr(story, name, data[name])
     story.lead_image.name = data.get("lead_image") or ""
     story.save()
-    User = story.authors.model
-    story.authors.set(User.objects.filter(pk__in=[a["id"] for a in data.get("authors", [])]))
+    story.authors.set(people(data.get("authors", [])))
     story.topics.set(data.get("topics", []))
     existing_sources = set(
         Source.objects.filter(

@@ -1,25 +1,33 @@
 """Restore a file written by export_content into an empty newsroom."""
 
-import json
+import argparse
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from stories.backup_checks import MAX_FILE_BYTES, read_export
 from stories.portability import ImportRefused, import_content
 
 
 class Command(BaseCommand):
     help = (
         "Restore an export_content file into an empty database (run 'migrate' first). "
-        "Statuses, timestamps, version numbers and rendered HTML come back exactly, "
-        "and the search index is rebuilt; "
+        "The whole file is checked before anything is written, and nothing is written "
+        "unless all of it can be. Statuses, timestamps and version numbers come back "
+        "exactly, HTML is rendered again from the Markdown, and the search index is rebuilt; "
         "accounts that do not exist yet are created without a usable password."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The JSON file written by export_content ('-' for stdin).")
+        parser.add_argument(
+            "--max-bytes",
+            type=byte_count,
+            default=MAX_FILE_BYTES,
+            help=f"Refuse files larger than this (default {MAX_FILE_BYTES:,} bytes).",
+        )
 
-    def handle(self, *args, file, **options):
+    def handle(self, *args, file, max_bytes, **options):
         quiet = options["verbosity"] == 0
 
         def progress(section: str, done: int, total: int) -> None:
@@ -28,16 +36,13 @@ class Command(BaseCommand):
 
         try:
             if file == "-":
-                data = json.load(sys.stdin)
+                data = read_export(sys.stdin.buffer, "The input", max_bytes)
             else:
-                with open(file, encoding="utf-8") as stream:
-                    data = json.load(stream)
+                with open(file, "rb") as stream:
+                    data = read_export(stream, file, max_bytes)
+            result = import_content(data, progress)
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{file} is not valid JSON ({error}).") from None
-        try:
-            result = import_content(data, progress)
         except ImportRefused as error:
             raise CommandError(str(error)) from None
         summary = ", ".join(
@@ -58,3 +63,13 @@ class Command(BaseCommand):
                     f"in media storage (e.g. {shown}); restore them from the media backup."
                 )
             )
+
+
+def byte_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 0 < count < sys.maxsize:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of bytes above 0")
+    return count
