@@ -12,7 +12,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,19 +38,25 @@ def share_url(link: PreviewLink) -> str:
     return absolute(reverse("stories:shared_preview", args=[link.token]))
 
 
+LENGTH_REFUSAL = (
+    "Choose how long the link lasts: "
+    f"{', '.join(map(str, SHARE_LINK_DAYS[:-1]))} or {SHARE_LINK_DAYS[-1]} days."
+)
+
+
+class ShareRefused(Exception):
+    """A share link that may not be made, with a sentence a person can act on."""
+
+
 def create_share_link(user, target, days: int = DEFAULT_SHARE_LINK_DAYS) -> PreviewLink:
+    """The one way a share link is made, for a fixed choice of days (the
+    admin only lists and revokes them)."""
     if days not in SHARE_LINK_DAYS:
-        raise ValueError(f"A share link lasts one of {SHARE_LINK_DAYS} days, not {days}.")
+        raise ShareRefused(LENGTH_REFUSAL)
     kind = "story" if isinstance(target, Story) else "issue"
     return PreviewLink.objects.create(
         created_by=user, expires_at=timezone.now() + timedelta(days=days), **{kind: target}
     )
-
-
-def revoke_links(queryset) -> int:
-    """Revoke the still-unrevoked links in queryset; returns how many."""
-    with transaction.atomic():
-        return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def _preview_response(request, target, *, shared: PreviewLink | None = None):
@@ -132,16 +137,25 @@ def share(request, kind: str, pk: int):
     if not request.user.has_perm("stories.add_previewlink"):
         raise PermissionDenied("You may not create share links.")
     try:
-        days = int(request.POST.get("days", DEFAULT_SHARE_LINK_DAYS))
-        link = create_share_link(request.user, target, days)
-    except ValueError:
-        messages.error(request, f"Choose how long the link lasts: {SHARE_LINK_DAYS} days.")
+        link = create_share_link(request.user, target, _days(request.POST.get("days")))
+    except ShareRefused as refusal:
+        messages.error(request, str(refusal))
     else:
         until = scheduling.format_time(link.expires_at)
         messages.success(
             request, f"Share link created; it works until {until} unless revoked: {share_url(link)}"
         )
     return redirect(_admin_url(target))
+
+
+def _days(posted: str | None) -> int:
+    """The number of days a posted form chose; 0 (refused) if it is not a number."""
+    if posted is None:
+        return DEFAULT_SHARE_LINK_DAYS
+    try:
+        return int(posted)
+    except ValueError:  # not a number, or one with thousands of digits
+        return 0
 
 
 def _admin_url_for(kind: str, pk: int) -> str:
