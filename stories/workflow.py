@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from stories import cache, revisions, scheduling
-from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
+from stories.models import AuditEntry, Citation, Issue, IssueItem, PreviewLink, Story
 from stories.models.search import sync_issue_stories
 
 logger = logging.getLogger(__name__)
@@ -436,6 +436,8 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
     _require_story_rule(user, story, "withdraw")
     before = _set_story_status(story, S.WITHDRAWN, timezone.now())
     _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
+    # Share links handed out before stay dead, even if the story comes back.
+    PreviewLink.objects.filter(story=story).revoke()
     _after_commit_invalidate()
     return story
 
@@ -597,6 +599,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
         .order_by("pk")
     )
     now = timezone.now()
+    withdrawn = []
     for story in stories:
         prior = _set_story_status(story, S.WITHDRAWN, now)
         _audit(
@@ -607,6 +610,9 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
             S.WITHDRAWN,
             f"With issue #{issue.number}: {reason.strip()}",
         )
+        withdrawn.append(story.pk)
+    # Share links handed out before stay dead, even if the issue comes back.
+    PreviewLink.objects.filter(Q(issue=issue) | Q(story__in=withdrawn)).revoke()
     # Stories another scheduled or published issue holds stay indexed.
     sync_issue_stories(issue)
     _after_commit_invalidate()

@@ -269,6 +269,98 @@ def test_revoking_a_link_that_does_not_exist_is_a_404(client, editor):
     assert response.status_code == 404
 
 
+# -- withdrawn content is gone from share links too ------------------------------------
+
+
+def made_up_link_page(client):
+    return client.get("/p/00000000-0000-4000-8000-000000000000/")
+
+
+def test_a_link_made_before_a_story_was_withdrawn_no_longer_shows_it(client, editor, publisher):
+    story = approved_story(headline="Figures that did not hold up")
+    link = create_share_link(editor, story)
+    workflow.publish_issue_now(publisher, issue_with_stories(stories=[story]))
+    assert client.get(f"/p/{link.token}/").status_code == 302  # to the public page
+
+    workflow.withdraw_story(editor, story, "The figures did not hold up.")
+
+    response = client.get(f"/p/{link.token}/")
+    assert response.status_code == 404
+    assert response.content == made_up_link_page(client).content
+    assert "Figures that did not hold up" not in response.content.decode()
+    link.refresh_from_db()
+    assert link.revoked_at is not None  # and the admin lists it as revoked
+
+
+def test_links_to_a_withdrawn_issue_and_to_the_stories_it_took_down_show_nothing(
+    client, editor, publisher
+):
+    issue = issue_with_stories(2, headline="Sent by mistake")
+    pulled, spared = issue.stories.order_by("pk")
+    later = issue_with_stories(stories=[spared])
+    links = [create_share_link(editor, target) for target in (issue, pulled, spared)]
+    workflow.publish_issue_now(publisher, issue)
+    workflow.schedule_issue(publisher, later, timezone.now() + timedelta(days=1))
+
+    workflow.withdraw_issue(publisher, issue, "Sent by mistake.")
+
+    issue_link, pulled_link, spared_link = (client.get(f"/p/{link.token}/") for link in links)
+    assert issue_link.status_code == pulled_link.status_code == 404
+    assert "Sent by mistake" not in issue_link.content.decode()
+    # A story another issue is about to carry was not withdrawn: its link still works.
+    assert_is_a_private_preview(spared_link)
+
+
+def test_a_withdrawn_story_reworked_for_review_stays_off_links_handed_out_before(
+    client, editor, publisher
+):
+    story = approved_story(headline="Reworked later")
+    link = create_share_link(editor, story)
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(stories=[story]))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    workflow.submit_for_review(editor, story)
+
+    assert client.get(f"/p/{link.token}/").status_code == 404
+    fresh = create_share_link(editor, story)  # a new link, made on purpose, shows it
+    assert "Reworked later" in client.get(f"/p/{fresh.token}/").content.decode()
+
+
+@pytest.mark.parametrize("kind", ["story", "issue"])
+def test_a_link_to_withdrawn_content_that_was_never_revoked_still_shows_nothing(
+    client, editor, publisher, kind
+):
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(1))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    target = issue if kind == "issue" else issue.stories.get()
+    # As an older database or a restore might hold one.
+    link = PreviewLink.objects.create(
+        expires_at=timezone.now() + timedelta(days=1), **{kind: target}
+    )
+    assert client.get(f"/p/{link.token}/").status_code == 404
+
+
+def test_no_share_link_is_made_for_withdrawn_content(client, rf, editor, publisher):
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(1))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    story = issue.stories.get()
+    client.force_login(editor)
+
+    response = client.post(
+        reverse("stories:share_preview", args=["story", story.pk]), {"days": "7"}, follow=True
+    )
+
+    assert not PreviewLink.objects.exists()
+    assert [str(m) for m in response.context["messages"]] == [
+        "This story was withdrawn, and a share link never shows withdrawn content."
+    ]
+    request = rf.get("/")
+    request.user = editor
+    tools = render_to_string(
+        "admin/stories/_preview_tools.html", {"original": story, "request": request}
+    )
+    assert "Preview" in tools and "Create share link" not in tools
+
+
 # -- the admin lists, shows and revokes links; nothing else --------------------------------
 
 
