@@ -305,6 +305,39 @@ def _locked_story(story: Story) -> Story:
     return Story.objects.select_for_update().get(pk=story.pk)
 
 
+# Every path that locks issues and stories takes them in one order: issues by
+# id, then stories by id. A schedule locks its issue, then its stories, before
+# it checks them; an edit locks the story's issues, then the story, before it
+# checks that none is scheduled. So the check and the change of each happen
+# under the same locks, and of an edit and a schedule crossing, the second
+# waits for the first to commit and then checks what it did.
+
+
+def lock_story_and_its_issues(story: Story) -> Story:
+    """Lock the issues holding story, then story; return the story as it is now.
+
+    Callers that change what a story shows (the admin's save) then ask
+    story_edit_refusal again: an issue scheduled while the form was open has
+    locked the story's contents since."""
+    list(
+        Issue.objects.filter(items__story=story)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )
+    return _locked_story(story)
+
+
+def _lock_stories_of(issue: Issue) -> None:
+    """Lock issue's stories (issue's own row is already held), in id order."""
+    list(
+        Story.objects.filter(issue_items__issue=issue)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )
+
+
 def _locked_issue(issue: Issue) -> Issue:
     return Issue.objects.select_for_update().get(pk=issue.pk)
 
@@ -478,6 +511,9 @@ def scheduling_blockers(issue: Issue, items=None) -> list[str]:
 
 
 def _check_publishable(issue: Issue, doing: str) -> None:
+    """Refuse unless issue (locked) may go out, checked with its stories
+    locked too, so that no edit or review step changes them in between."""
+    _lock_stories_of(issue)
     blockers = scheduling_blockers(issue)
     if blockers:
         raise WorkflowError(f"Cannot {doing}: " + " ".join(blockers))

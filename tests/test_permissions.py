@@ -210,7 +210,8 @@ def test_writer_forged_post_editing_someone_elses_story_is_refused(
     story = StoryFactory(created_by=other_writer, headline="Theirs")
     data = story_form_data(admin_client, story, headline="Hijacked")
     client.force_login(writer)
-    assert client.post(change_url(story), data).status_code == 403
+    refused = client.post(change_url(story), data, follow=True)
+    assert messages_of(refused) == ["Not saved: Only its authors and editors can edit this story."]
     story.refresh_from_db()
     assert story.headline == "Theirs"
 
@@ -219,7 +220,11 @@ def test_writer_cannot_edit_own_story_while_it_is_in_review(admin_client, client
     story = story_ready_for("approve", writer)
     data = story_form_data(admin_client, story, headline="Sneaked in after submission")
     client.force_login(writer)
-    assert client.post(change_url(story), data).status_code == 403
+    refused = client.post(change_url(story), data, follow=True)
+    assert messages_of(refused) == [
+        "Not saved: This story is in review; writers can edit it again once an editor "
+        "requests changes."
+    ]
     story.refresh_from_db()
     assert story.headline != "Sneaked in after submission"
 
@@ -303,7 +308,7 @@ def test_a_story_in_a_scheduled_issue_is_locked_for_its_writer_and_for_editors(
     page = client.get(change_url(story)).content.decode()
     assert f"Read-only: {lock}" in page
     assert 'name="_save"' not in page
-    assert client.post(change_url(story), data).status_code == 403
+    assert messages_of(client.post(change_url(story), data, follow=True)) == [f"Not saved: {lock}"]
     story.refresh_from_db()
     assert story.headline != "Changed after scheduling"
 
@@ -331,7 +336,7 @@ def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client
     client.force_login(writer)
 
     page = client.get(change_url(story)).content.decode()
-    edit = client.post(change_url(story), data)
+    edit = client.post(change_url(story), data, follow=True)
     submit = client.post(transition_url(story, "submit"), follow=True)
 
     assert (
@@ -339,7 +344,10 @@ def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client
         "review again." in page
     )
     assert ">Submit for review</button>" not in page
-    assert edit.status_code == 403
+    assert messages_of(edit) == [
+        "Not saved: This story was withdrawn; only an editor can edit it or submit it for "
+        "review again."
+    ]
     assert any("only an editor can edit it" in m for m in messages_of(submit))
     story.refresh_from_db()
     assert story.status == S.WITHDRAWN
