@@ -27,6 +27,8 @@ def story_ready_for(transition: str, writer) -> Story:
     if transition in ("approve", "request_changes"):
         return Story.objects.get(pk=story.pk)
     issue = published_issue(stories=[workflow.approve(_reviewer(), story)])
+    if transition == "reinstate":
+        return workflow.withdraw_story(_reviewer(), issue.stories.get(), "Figures in doubt.")
     return issue.stories.get()
 
 
@@ -42,6 +44,7 @@ ALLOWED = {
     "approve": ({"editor"}, S.APPROVED),
     "request_changes": ({"editor"}, S.CHANGES_REQUESTED),
     "withdraw": ({"editor"}, S.WITHDRAWN),
+    "reinstate": ({"publisher"}, S.PUBLISHED),
 }
 REFUSALS = {
     ("submit", "publisher"): "You do not have permission to edit stories.",
@@ -51,6 +54,8 @@ REFUSALS = {
     ("request_changes", "publisher"): "You do not have permission to send stories back",
     ("withdraw", "writer"): "You do not have permission to withdraw stories.",
     ("withdraw", "publisher"): "You do not have permission to withdraw stories.",
+    ("reinstate", "writer"): "You do not have permission to put stories back on the site.",
+    ("reinstate", "editor"): "You do not have permission to put stories back on the site.",
 }
 
 
@@ -354,8 +359,11 @@ def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client
     assert story.headline != "Quietly fixed by the writer"
 
 
-def test_an_editor_can_edit_and_resubmit_a_withdrawn_story(client, editor, writer):
+def test_an_editor_can_edit_and_resubmit_a_story_withdrawn_with_its_issue(
+    client, editor, writer, publisher
+):
     story = withdrawn_story_by(writer)
+    workflow.withdraw_issue(publisher, story.issues.get(), "Pulled whole.")
     client.force_login(editor)
     data = story_form_data(client, story, headline="Corrected figures")
     assert client.post(change_url(story), data).status_code == 302
