@@ -112,7 +112,7 @@ def test_admin_pages_raise_no_policy_violations(live_server, watched, demo):
         "/admin/stories/topic/",
         "/admin/stories/correction/add/",
         "/admin/stories/auditentry/",
-        "/admin/stories/previewlink/add/",
+        "/admin/stories/previewlink/",
         "/admin/auth/user/",
         f"/admin/auth/user/{user.pk}/change/",
         f"/admin/auth/user/{user.pk}/password/",
@@ -122,12 +122,13 @@ def test_admin_pages_raise_no_policy_violations(live_server, watched, demo):
         visit(page, violations, base + url, seen)
     # Widgets that build their markup with JavaScript: the calendar and clock,
     # the related-object popup links, the changelist's select-all action bar.
-    page.goto(base + "/admin/stories/previewlink/add/")
+    page.goto(base + "/admin/stories/correction/add/")
+    page.fill("#id_created_at_0", "")
     triggers = page.locator(".datetimeshortcuts a").all()
     assert len(triggers) >= 4  # "Today", calendar, "Now", clock for each field
     for trigger in triggers:
         trigger.click()
-    assert page.input_value("#id_expires_at_0")  # "Today" filled it in: the script ran
+    assert page.input_value("#id_created_at_0")  # "Today" filled it in: the script ran
     page.goto(base + "/admin/stories/story/")
     page.locator("#action-toggle").check()
     assert (

@@ -24,6 +24,7 @@ from stories.discovery import views as discovery_views
 from stories.editorial import workflow
 from stories.models import Issue, IssueItem, PreviewLink, Story
 from stories.reader import views
+from stories.reader.preview import create_share_link
 from tests.factories import (
     CitationFactory,
     CorrectionFactory,
@@ -376,10 +377,17 @@ def test_a_withdrawal_reaches_every_cached_page_feed_sitemap_and_search(
     workflow.publish_issue_now(publisher, doomed_issue)
     hidden = {"stories": [doomed_story, doomed_issue_story], "issues": [doomed_issue]}
     markers = {"zqdoomedmark", "zqdoomedissuemark"}
+    # Share links handed out before the withdrawal lead to the public pages
+    # meanwhile, and afterwards nowhere.
+    shared = [
+        f"/p/{create_share_link(editor, obj).token}/"
+        for obj in hidden["stories"] + hidden["issues"]
+    ]
     seeds = (
         start_points()
         + searches_for(*[obj.headline for obj in hidden["stories"] + hidden["issues"]])
         + [obj.get_absolute_url() for obj in hidden["stories"] + hidden["issues"]]
+        + shared
     )
 
     # While they are live, the same crawl finds them everywhere, and leaves
@@ -401,3 +409,5 @@ def test_a_withdrawal_reaches_every_cached_page_feed_sitemap_and_search(
     assert set(after.views) >= EXPECTED_VIEWS - {"stories:author"}
     for obj in hidden["stories"] + hidden["issues"]:
         assert after.visited[obj.get_absolute_url()] == 404
+    assert [before.visited[link] for link in shared] == [302, 302, 302]
+    assert [after.visited[link] for link in shared] == [404, 404, 404]

@@ -27,6 +27,8 @@ def story_ready_for(transition: str, writer) -> Story:
     if transition in ("approve", "request_changes"):
         return Story.objects.get(pk=story.pk)
     issue = published_issue(stories=[workflow.approve(_reviewer(), story)])
+    if transition == "reinstate":
+        return workflow.withdraw_story(_reviewer(), issue.stories.get(), "Figures in doubt.")
     return issue.stories.get()
 
 
@@ -42,6 +44,7 @@ ALLOWED = {
     "approve": ({"editor"}, S.APPROVED),
     "request_changes": ({"editor"}, S.CHANGES_REQUESTED),
     "withdraw": ({"editor"}, S.WITHDRAWN),
+    "reinstate": ({"publisher"}, S.PUBLISHED),
 }
 REFUSALS = {
     ("submit", "publisher"): "You do not have permission to edit stories.",
@@ -51,6 +54,8 @@ REFUSALS = {
     ("request_changes", "publisher"): "You do not have permission to send stories back",
     ("withdraw", "writer"): "You do not have permission to withdraw stories.",
     ("withdraw", "publisher"): "You do not have permission to withdraw stories.",
+    ("reinstate", "writer"): "You do not have permission to put stories back on the site.",
+    ("reinstate", "editor"): "You do not have permission to put stories back on the site.",
 }
 
 
@@ -210,7 +215,8 @@ def test_writer_forged_post_editing_someone_elses_story_is_refused(
     story = StoryFactory(created_by=other_writer, headline="Theirs")
     data = story_form_data(admin_client, story, headline="Hijacked")
     client.force_login(writer)
-    assert client.post(change_url(story), data).status_code == 403
+    refused = client.post(change_url(story), data, follow=True)
+    assert messages_of(refused) == ["Not saved: Only its authors and editors can edit this story."]
     story.refresh_from_db()
     assert story.headline == "Theirs"
 
@@ -219,7 +225,11 @@ def test_writer_cannot_edit_own_story_while_it_is_in_review(admin_client, client
     story = story_ready_for("approve", writer)
     data = story_form_data(admin_client, story, headline="Sneaked in after submission")
     client.force_login(writer)
-    assert client.post(change_url(story), data).status_code == 403
+    refused = client.post(change_url(story), data, follow=True)
+    assert messages_of(refused) == [
+        "Not saved: This story is in review; writers can edit it again once an editor "
+        "requests changes."
+    ]
     story.refresh_from_db()
     assert story.headline != "Sneaked in after submission"
 
@@ -303,7 +313,7 @@ def test_a_story_in_a_scheduled_issue_is_locked_for_its_writer_and_for_editors(
     page = client.get(change_url(story)).content.decode()
     assert f"Read-only: {lock}" in page
     assert 'name="_save"' not in page
-    assert client.post(change_url(story), data).status_code == 403
+    assert messages_of(client.post(change_url(story), data, follow=True)) == [f"Not saved: {lock}"]
     story.refresh_from_db()
     assert story.headline != "Changed after scheduling"
 
@@ -331,7 +341,7 @@ def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client
     client.force_login(writer)
 
     page = client.get(change_url(story)).content.decode()
-    edit = client.post(change_url(story), data)
+    edit = client.post(change_url(story), data, follow=True)
     submit = client.post(transition_url(story, "submit"), follow=True)
 
     assert (
@@ -339,15 +349,21 @@ def test_a_writer_cannot_edit_or_resubmit_their_own_withdrawn_story(admin_client
         "review again." in page
     )
     assert ">Submit for review</button>" not in page
-    assert edit.status_code == 403
+    assert messages_of(edit) == [
+        "Not saved: This story was withdrawn; only an editor can edit it or submit it for "
+        "review again."
+    ]
     assert any("only an editor can edit it" in m for m in messages_of(submit))
     story.refresh_from_db()
     assert story.status == S.WITHDRAWN
     assert story.headline != "Quietly fixed by the writer"
 
 
-def test_an_editor_can_edit_and_resubmit_a_withdrawn_story(client, editor, writer):
+def test_an_editor_can_edit_and_resubmit_a_story_withdrawn_with_its_issue(
+    client, editor, writer, publisher
+):
     story = withdrawn_story_by(writer)
+    workflow.withdraw_issue(publisher, story.issues.get(), "Pulled whole.")
     client.force_login(editor)
     data = story_form_data(client, story, headline="Corrected figures")
     assert client.post(change_url(story), data).status_code == 302

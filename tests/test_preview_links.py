@@ -167,10 +167,18 @@ def test_share_links_need_a_post_and_permission_to_create_them(client, publisher
     assert not PreviewLink.objects.exists()
 
 
-def test_share_link_length_must_be_one_of_the_offered_choices(client, editor, draft):
+@pytest.mark.parametrize(
+    "days", ["3650", "seven", "", pytest.param("9" * 5000, id="thousands-of-digits")]
+)
+def test_share_link_length_must_be_one_of_the_offered_choices(client, editor, draft, days):
     client.force_login(editor)
-    client.post(reverse("stories:share_preview", args=["story", draft.pk]), {"days": "3650"})
+    response = client.post(
+        reverse("stories:share_preview", args=["story", draft.pk]), {"days": days}, follow=True
+    )
     assert not PreviewLink.objects.exists()
+    assert [str(m) for m in response.context["messages"]] == [
+        "Choose how long the link lasts: 1, 3, 7, 14 or 30 days."
+    ]
 
 
 def test_admin_preview_tools_offer_preview_and_share_link(rf, editor, draft):
@@ -259,3 +267,212 @@ def test_revoking_a_link_that_does_not_exist_is_a_404(client, editor):
     client.force_login(editor)
     response = client.post(reverse("admin:stories_previewlink_revoke", args=[12345]))
     assert response.status_code == 404
+
+
+# -- withdrawn content is gone from share links too ------------------------------------
+
+
+def made_up_link_page(client):
+    return client.get("/p/00000000-0000-4000-8000-000000000000/")
+
+
+def test_a_link_made_before_a_story_was_withdrawn_no_longer_shows_it(client, editor, publisher):
+    story = approved_story(headline="Figures that did not hold up")
+    link = create_share_link(editor, story)
+    workflow.publish_issue_now(publisher, issue_with_stories(stories=[story]))
+    assert client.get(f"/p/{link.token}/").status_code == 302  # to the public page
+
+    workflow.withdraw_story(editor, story, "The figures did not hold up.")
+
+    response = client.get(f"/p/{link.token}/")
+    assert response.status_code == 404
+    assert response.content == made_up_link_page(client).content
+    assert "Figures that did not hold up" not in response.content.decode()
+    link.refresh_from_db()
+    assert link.revoked_at is not None  # and the admin lists it as revoked
+
+
+def test_links_to_a_withdrawn_issue_and_to_the_stories_it_took_down_show_nothing(
+    client, editor, publisher
+):
+    issue = issue_with_stories(2, headline="Sent by mistake")
+    pulled, spared = issue.stories.order_by("pk")
+    later = issue_with_stories(stories=[spared])
+    links = [create_share_link(editor, target) for target in (issue, pulled, spared)]
+    workflow.publish_issue_now(publisher, issue)
+    workflow.schedule_issue(publisher, later, timezone.now() + timedelta(days=1))
+
+    workflow.withdraw_issue(publisher, issue, "Sent by mistake.")
+
+    issue_link, pulled_link, spared_link = (client.get(f"/p/{link.token}/") for link in links)
+    assert issue_link.status_code == pulled_link.status_code == 404
+    assert "Sent by mistake" not in issue_link.content.decode()
+    # A story another issue is about to carry was not withdrawn: its link still works.
+    assert_is_a_private_preview(spared_link)
+
+
+def test_a_withdrawn_story_reworked_for_review_stays_off_links_handed_out_before(
+    client, editor, publisher
+):
+    story = approved_story(headline="Reworked later")
+    link = create_share_link(editor, story)
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(stories=[story]))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    workflow.submit_for_review(editor, story)
+
+    assert client.get(f"/p/{link.token}/").status_code == 404
+    fresh = create_share_link(editor, story)  # a new link, made on purpose, shows it
+    assert "Reworked later" in client.get(f"/p/{fresh.token}/").content.decode()
+
+
+@pytest.mark.parametrize("kind", ["story", "issue"])
+def test_a_link_to_withdrawn_content_that_was_never_revoked_still_shows_nothing(
+    client, editor, publisher, kind
+):
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(1))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    target = issue if kind == "issue" else issue.stories.get()
+    # As an older database or a restore might hold one.
+    link = PreviewLink.objects.create(
+        expires_at=timezone.now() + timedelta(days=1), **{kind: target}
+    )
+    assert client.get(f"/p/{link.token}/").status_code == 404
+
+
+def test_no_share_link_is_made_for_withdrawn_content(client, rf, editor, publisher):
+    issue = workflow.publish_issue_now(publisher, issue_with_stories(1))
+    workflow.withdraw_issue(publisher, issue, "Pulled whole.")
+    story = issue.stories.get()
+    client.force_login(editor)
+
+    response = client.post(
+        reverse("stories:share_preview", args=["story", story.pk]), {"days": "7"}, follow=True
+    )
+
+    assert not PreviewLink.objects.exists()
+    assert [str(m) for m in response.context["messages"]] == [
+        "This story was withdrawn, and a share link never shows withdrawn content."
+    ]
+    request = rf.get("/")
+    request.user = editor
+    tools = render_to_string(
+        "admin/stories/_preview_tools.html", {"original": story, "request": request}
+    )
+    assert "Preview" in tools and "Create share link" not in tools
+
+
+# -- the admin lists, shows and revokes links; nothing else --------------------------------
+
+
+@pytest.fixture
+def link_admin(request, admin_user, editor):
+    """The two roles that may open the share-link admin: a superuser and an editor."""
+    return {"superuser": admin_user, "editor": editor}
+
+
+@pytest.mark.parametrize("role", ["superuser", "editor"])
+def test_nobody_adds_a_share_link_in_the_admin(client, link_admin, draft, role):
+    client.force_login(link_admin[role])
+    add_url = reverse("admin:stories_previewlink_add")
+    forged = {"story": draft.pk, "expires_at_0": "2099-12-31", "expires_at_1": "23:59"}
+
+    assert client.get(add_url).status_code == 403
+    assert client.post(add_url, forged).status_code == 403
+    assert not PreviewLink.objects.exists()
+    changelist = client.get(reverse("admin:stories_previewlink_changelist")).content.decode()
+    assert add_url not in changelist
+
+
+@pytest.mark.parametrize("role", ["superuser", "editor"])
+@pytest.mark.parametrize("state", ["active", "expired", "revoked"])
+def test_the_admin_changes_no_expiry_target_or_revocation_of_a_link(
+    client, link_admin, editor, draft, role, state
+):
+    link = create_share_link(editor, draft, days=1)
+    if state == "revoked":
+        PreviewLink.objects.filter(pk=link.pk).revoke()
+    other = StoryFactory(headline="Someone else's draft")
+    before = PreviewLink.objects.values().get(pk=link.pk)
+    client.force_login(link_admin[role])
+    change_url = reverse("admin:stories_previewlink_change", args=[link.pk])
+    forged = {
+        "story": other.pk,
+        "expires_at_0": "2099-12-31",
+        "expires_at_1": "23:59",
+        "revoked_at_0": "",
+        "revoked_at_1": "",
+        "token": "00000000-0000-4000-8000-000000000000",
+    }
+
+    with time_machine.travel(timezone.now() + timedelta(days=2 if state == "expired" else 0)):
+        page = client.get(change_url)
+        response = client.post(change_url, forged)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="_save"' not in html and 'name="expires_at_0"' not in html
+    assert 'name="story"' not in html and 'name="issue"' not in html
+    assert response.status_code == 403
+    assert PreviewLink.objects.values().get(pk=link.pk) == before
+
+
+@pytest.mark.parametrize("role", ["superuser", "editor"])
+def test_nobody_deletes_a_share_link_in_the_admin(client, link_admin, editor, draft, role):
+    link = create_share_link(editor, draft)
+    client.force_login(link_admin[role])
+
+    delete = client.post(
+        reverse("admin:stories_previewlink_delete", args=[link.pk]), {"post": "yes"}
+    )
+    client.post(
+        reverse("admin:stories_previewlink_changelist"),
+        {"action": "delete_selected", "_selected_action": [link.pk], "post": "yes"},
+    )
+
+    assert delete.status_code == 403
+    assert PreviewLink.objects.filter(pk=link.pk).exists()
+
+
+@pytest.mark.parametrize("role", ["superuser", "editor"])
+def test_the_links_own_page_offers_only_revoke_and_revoking_works(
+    client, link_admin, editor, draft, role
+):
+    link = create_share_link(editor, draft)
+    client.force_login(link_admin[role])
+    page = client.get(reverse("admin:stories_previewlink_change", args=[link.pk]))
+    html = page.content.decode()
+    assert ">Revoke</button>" in html and f"/p/{link.token}/" in html
+    assert reverse("admin:stories_previewlink_delete", args=[link.pk]) not in html
+
+    client.post(
+        reverse("admin:stories_previewlink_changelist"),
+        {"action": "revoke", "_selected_action": [link.pk]},
+    )
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+
+
+@pytest.mark.parametrize("role", ["writer", "publisher"])
+def test_roles_without_link_permissions_cannot_open_the_link_admin(
+    client, request, editor, draft, role
+):
+    link = create_share_link(editor, draft)
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(reverse("admin:stories_previewlink_changelist")).status_code == 403
+    change_url = reverse("admin:stories_previewlink_change", args=[link.pk])
+    assert client.get(change_url).status_code == 403
+    assert client.post(change_url, {"expires_at_0": "2099-12-31"}).status_code == 403
+    assert client.post(reverse("admin:stories_previewlink_add"), {}).status_code == 403
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in_from_the_link_admin(client, editor, draft):
+    link = create_share_link(editor, draft)
+    for url in (
+        reverse("admin:stories_previewlink_changelist"),
+        reverse("admin:stories_previewlink_change", args=[link.pk]),
+        reverse("admin:stories_previewlink_revoke", args=[link.pk]),
+    ):
+        response = client.post(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    link.refresh_from_db()
+    assert link.revoked_at is None

@@ -91,8 +91,13 @@ def test_illegal_transition_through_the_admin_shows_the_sentence(client, writer,
 @pytest.mark.parametrize(
     ("transition", "status"), [(t, s) for t in LEGAL_FROM for s in LEGAL_FROM[t]]
 )
-def test_every_legal_transition_succeeds_for_an_editor(writer, editor, transition, status):
+def test_every_legal_transition_succeeds_for_an_editor(
+    writer, editor, publisher, transition, status
+):
     story = story_in(status, writer, editor)
+    if status == S.WITHDRAWN:
+        # Its issue is gone too: one readers still see would need a publisher.
+        workflow.withdraw_issue(publisher, story.issues.get(), "Pulled whole.")
     clock = contextlib.nullcontext()
     if (transition, status) == ("withdraw", S.APPROVED):
         # Only what readers see is withdrawn: an approved story is seen once
@@ -352,10 +357,163 @@ def test_a_writer_cannot_resubmit_their_own_withdrawn_story(writer, editor):
     assert story.status == S.WITHDRAWN
 
 
-def test_an_editor_can_resubmit_a_withdrawn_story(writer, editor):
+def test_an_editor_can_resubmit_a_story_withdrawn_with_its_issue(writer, editor, publisher):
     story = story_in(S.WITHDRAWN, writer, editor)
+    workflow.withdraw_issue(publisher, story.issues.get(), "Pulled whole.")
     assert "submit" in workflow.allowed_story_transitions(editor, story)
     assert workflow.submit_for_review(editor, story).status == S.IN_REVIEW
+
+
+# -- only a publisher puts a withdrawn story back on the site -------------------
+
+
+BACK_ONLY_THROUGH_A_PUBLISHER = (
+    "This story was taken off issue #{}, which readers can still see, so approving it "
+    "again would put it straight back on the site. Only a publisher can return it "
+    "(Reinstate, with a reason); editors can still correct it meanwhile."
+)
+
+
+@pytest.fixture
+def pulled(writer, editor):
+    """A story withdrawn from an issue readers can still see."""
+    return story_in(S.WITHDRAWN, writer, editor)
+
+
+def second_editor():
+    return user_in("Editors", username="second-editor")
+
+
+def test_an_editor_cannot_send_a_story_withdrawn_from_a_live_issue_back_through_review(
+    pulled, editor
+):
+    live = pulled.issues.get()
+    assert "submit" not in workflow.allowed_story_transitions(editor, pulled)
+    with pytest.raises(WorkflowError) as refusal:
+        workflow.submit_for_review(editor, pulled)
+    assert str(refusal.value) == BACK_ONLY_THROUGH_A_PUBLISHER.format(live.number)
+    pulled.refresh_from_db()
+    assert pulled.status == S.WITHDRAWN
+    assert not Story.objects.published().exists()
+
+
+def test_approving_a_story_a_live_issue_still_holds_does_not_put_it_back(pulled, editor):
+    # As a database from before this rule may hold one: resubmitted already.
+    Story.objects.filter(pk=pulled.pk).update(status=S.IN_REVIEW)
+    pulled.refresh_from_db()
+    reviewer = second_editor()
+
+    assert "approve" not in workflow.allowed_story_transitions(reviewer, pulled)
+    with pytest.raises(WorkflowError, match="^This story was taken off issue #"):
+        workflow.approve(reviewer, pulled)
+    pulled.refresh_from_db()
+    assert pulled.status == S.IN_REVIEW
+    assert not Story.objects.published().exists()
+
+
+def test_a_publisher_reinstates_a_withdrawn_story_with_a_reason_in_the_audit_trail(
+    pulled, publisher
+):
+    published_at = pulled.published_at
+    assert workflow.allowed_story_transitions(publisher, pulled) == ["reinstate"]
+
+    workflow.reinstate_story(publisher, pulled, "  Figures checked again with the lab.  ")
+
+    pulled.refresh_from_db()
+    assert (pulled.status, pulled.published_at) == (S.PUBLISHED, published_at)
+    assert list(Story.objects.published()) == [pulled]
+    assert SearchDocument.objects.filter(story=pulled).exists()
+    entry = AuditEntry.objects.filter(story=pulled).latest("pk")
+    assert (entry.actor, entry.action, entry.from_status, entry.to_status, entry.comment) == (
+        publisher,
+        "reinstated",
+        S.WITHDRAWN,
+        S.PUBLISHED,
+        "Figures checked again with the lab.",
+    )
+
+
+@pytest.mark.page_cache
+def test_reinstating_clears_the_page_cache(
+    client, pulled, publisher, django_capture_on_commit_callbacks
+):
+    issue_page = pulled.issues.get().get_absolute_url()
+    assert pulled.headline not in client.get(issue_page).content.decode()  # now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.reinstate_story(publisher, pulled, "Figures checked again.")
+
+    assert pulled.headline in client.get(issue_page).content.decode()
+    assert client.get(pulled.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_reinstating_without_a_reason_is_refused(pulled, publisher, reason):
+    with pytest.raises(WorkflowError, match="^Give a reason for putting the story back"):
+        workflow.reinstate_story(publisher, pulled, reason)
+    pulled.refresh_from_db()
+    assert pulled.status == S.WITHDRAWN
+
+
+def test_an_uncited_story_is_not_reinstated(pulled, editor, publisher):
+    pulled.citations.all().delete()  # an editor's correction took the source out
+    refusal = "Before this story can go back on the site, cite at least one source."
+    assert workflow.story_transition_refusal(publisher, pulled, "reinstate") == refusal
+    with pytest.raises(WorkflowError, match=refusal):
+        workflow.reinstate_story(publisher, pulled, "Checked.")
+    assert not Story.objects.published().exists()
+
+
+def test_a_story_no_live_issue_holds_returns_through_review_not_reinstatement(
+    pulled, editor, publisher
+):
+    workflow.withdraw_issue(publisher, pulled.issues.get(), "Pulled whole.")
+    assert workflow.allowed_story_transitions(publisher, pulled) == []
+    with pytest.raises(WorkflowError, match="^No issue readers can see holds this story"):
+        workflow.reinstate_story(publisher, pulled, "Checked.")
+    # Review brings it back to approved; it reaches readers only when a
+    # publisher sends out an issue that holds it.
+    workflow.submit_for_review(editor, pulled)
+    workflow.approve(second_editor(), pulled)
+    assert not Story.objects.published().exists()
+
+
+def test_a_reinstatement_decided_on_an_older_version_is_refused(pulled, editor, publisher):
+    seen = pulled.version
+    Story.objects.get(pk=pulled.pk).save()  # an editor corrected it since
+    with pytest.raises(WorkflowError, match="^Not reinstated: "):
+        workflow.reinstate_story(publisher, pulled, "Checked.", based_on_version=seen)
+    pulled.refresh_from_db()
+    assert pulled.status == S.WITHDRAWN
+
+
+def test_the_story_page_offers_reinstate_to_publishers_and_no_review_to_editors(
+    client, pulled, editor, publisher
+):
+    client.force_login(editor)
+    for_editor = client.get(change_url(pulled)).content.decode()
+    client.force_login(publisher)
+    for_publisher = client.get(change_url(pulled)).content.decode()
+
+    assert ">Submit for review</button>" not in for_editor
+    assert ">Reinstate</button>" not in for_editor
+    assert ">Reinstate</button>" in for_publisher
+    assert ">Submit for review</button>" not in for_publisher
+
+
+def test_a_publisher_reinstates_through_the_admin_and_a_forged_editor_post_is_refused(
+    client, pulled, editor, publisher
+):
+    page_data = {"based_on_version": pulled.version, "comment": "Figures checked again."}
+    client.force_login(editor)
+    forged = client.post(transition_url(pulled, "reinstate"), page_data, follow=True)
+    assert "You do not have permission to put stories back on the site." in messages_of(forged)
+    assert not Story.objects.published().exists()
+
+    client.force_login(publisher)
+    done = client.post(transition_url(pulled, "reinstate"), page_data, follow=True)
+    assert f"Reinstated “{pulled.headline}”; readers see it again." in messages_of(done)
+    assert list(Story.objects.published()) == [pulled]
 
 
 # -- withdrawing an issue ------------------------------------------------------

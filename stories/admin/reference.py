@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
 from stories.models import Correction, PreviewLink, Source, Topic
-from stories.reader.preview import revoke_links, share_url
+from stories.reader.preview import share_url
 
 # The story list's "cited source" filter (StoryAdmin.list_filter), by source id.
 CITED_SOURCE_PARAM = "sources__id__exact"
@@ -79,9 +79,13 @@ class CorrectionAdmin(TimesInTheNewsroomZone, InvalidatesPublicPages, admin.Mode
 
 
 @admin.register(PreviewLink)
-class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
-    """Links are created from a story's or an issue's "Create share link" tool;
-    here they are listed, opened and revoked."""
+class PreviewLinkAdmin(admin.ModelAdmin):
+    """Links are made only by a story's or an issue's "Create share link" tool
+    (stories/preview.py), within its limits; here they are listed, opened and
+    revoked, and nothing else. Nobody adds, edits or deletes one here, so no
+    link outlives its chosen days, comes back once expired or revoked, or
+    hands its token to other content. The "change" permission on links is the
+    permission to revoke them."""
 
     list_display = [
         "__str__",
@@ -93,16 +97,14 @@ class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
     ]
     list_select_related = ["story", "issue", "created_by"]
     list_filter = ["revoked_at"]
-    autocomplete_fields = ["story", "issue"]
     date_hierarchy = "created_at"
-    readonly_fields = ["address", "created_by", "created_at_zoned", "revoked_at_zoned"]
-    fields = [
+    fields = readonly_fields = [
         "address",
         "story",
         "issue",
-        "expires_at",
         "created_by",
         "created_at_zoned",
+        "expires_at_zoned",
         "revoked_at_zoned",
     ]
 
@@ -113,8 +115,6 @@ class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
 
     @admin.display(description="address")
     def address(self, obj):
-        if obj.pk is None:
-            return "Made when the link is saved."
         return format_html('<a href="{0}">{0}</a>', share_url(obj))
 
     @admin.display(description="state")
@@ -123,19 +123,32 @@ class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
             return "revoked"
         return "active" if obj.is_active else "expired"
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+    # -- list, view and revoke only ----------------------------------------------
 
-    @admin.action(description="Revoke the selected links", permissions=["change"])
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request, obj=None):
+        return request.user.has_perm("stories.change_previewlink")
+
+    @admin.action(description="Revoke the selected links", permissions=["revoke"])
     def revoke(self, request, queryset):
-        revoked = revoke_links(queryset)
+        revoked = queryset.revoke()
         self.message_user(
             request,
             f"Revoked {revoked} link{pluralize(revoked)}; they no longer open anything.",
             messages.SUCCESS,
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"can_revoke": self.has_revoke_permission(request)}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     # -- the "Revoke" button on a link's own page --------------------------------
 
@@ -153,9 +166,9 @@ class PreviewLinkAdmin(TimesInTheNewsroomZone, admin.ModelAdmin):
         link = self.get_object(request, unquote(object_id))
         if link is None:
             raise Http404("No such share link.")
-        if not self.has_change_permission(request, link):
+        if not self.has_revoke_permission(request, link):
             raise PermissionDenied
-        if revoke_links(PreviewLink.objects.filter(pk=link.pk)):
+        if PreviewLink.objects.filter(pk=link.pk).revoke():
             self.message_user(
                 request, "Revoked this link; it no longer opens anything.", messages.SUCCESS
             )

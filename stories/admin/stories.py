@@ -3,8 +3,12 @@ revisions on every save, and the workflow buttons, actions and pages
 (stories/admin/story_views.py)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
 from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
@@ -248,6 +252,24 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
         return request.user.has_perm("stories.review_story")
 
     # -- saving --------------------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST" or object_id is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        story = self.get_object(request, unquote(object_id))
+        if story is None or not request.user.has_perm("stories.change_story"):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic():
+            # Held until the save commits: an issue being scheduled meanwhile
+            # waits for this edit and then checks it, or was scheduled first
+            # and is seen here (stories/workflow.py, lock order).
+            story = workflow.lock_story_and_its_issues(story)
+            request.__dict__.pop("_story_edit_refusals", None)
+            refusal = self.edit_refusal(request, story)
+            if refusal:
+                self.message_user(request, f"Not saved: {refusal}", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:stories_story_change", args=[story.pk]))
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -29,6 +29,7 @@ TRANSITIONS = {
         "Sent “{}” back to its authors with your comment.",
     ),
     "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
+    "reinstate": (workflow.reinstate_story, "Reinstated “{}”; readers see it again."),
 }
 NO_SEEN_VERSION = (
     "This page did not say which version of the story it showed, so nothing was done. "

@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from stories.editorial import revisions, scheduling
-from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
+from stories.models import AuditEntry, Citation, Issue, IssueItem, PreviewLink, Story
 from stories.models.search import sync_issue_stories
 from stories.publishing import cache
 
@@ -41,11 +41,18 @@ class WorkflowError(Exception):
 WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
 # What may be (re)submitted for review, by whoever may edit the story.
 SUBMITTABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
+# What a publisher may put back on the site: a story taken off it while an
+# issue readers see still holds it (withdrawn, or sent back into review).
+REINSTATABLE = (S.WITHDRAWN, S.IN_REVIEW, S.CHANGES_REQUESTED)
 
-STORY_TRANSITIONS = ("submit", "approve", "request_changes", "withdraw")
-# The reviewer's decisions, which are refused when taken on a page showing an
-# older version of the story, and how that refusal begins.
-NOT_DONE = {"approve": "Not approved", "request_changes": "Changes were not requested"}
+STORY_TRANSITIONS = ("submit", "approve", "request_changes", "withdraw", "reinstate")
+# The decisions on what someone read, which are refused when taken on a page
+# showing an older version of the story, and how that refusal begins.
+NOT_DONE = {
+    "approve": "Not approved",
+    "request_changes": "Changes were not requested",
+    "reinstate": "Not reinstated",
+}
 
 
 def story_edit_refusal(user, story: Story) -> str | None:
@@ -87,6 +94,11 @@ def upcoming_issue_holding(story: Story) -> Issue | None:
     return Issue.objects.upcoming().filter(items__story=story).order_by("publish_at").first()
 
 
+def live_issue_holding(story: Story) -> Issue | None:
+    """The earliest issue readers can see now that holds story."""
+    return Issue.objects.published().filter(items__story=story).order_by("publish_at", "pk").first()
+
+
 def issue_edit_refusal(user, issue: Issue) -> str | None:
     """Why user may not change issue's contents now, or None if they may.
 
@@ -113,9 +125,11 @@ def story_transition_refusal(user, story: Story, name: str) -> str | None:
     The one statement of each rule: the transition function enforces it
     under the row lock, and the admin offers a button only when it is None."""
     if name == "submit":
-        return _state_refusal(
-            story, SUBMITTABLE, "submit this story for review"
-        ) or story_edit_refusal(user, story)
+        return (
+            _state_refusal(story, SUBMITTABLE, "submit this story for review")
+            or story_edit_refusal(user, story)
+            or (_publishers_to_return(story) if story.status == S.WITHDRAWN else None)
+        )
     if name == "approve":
         return (
             _permission_refusal(user, "stories.review_story", "approve stories")
@@ -125,6 +139,7 @@ def story_transition_refusal(user, story: Story, name: str) -> str | None:
                 if _may_review_own(user, story)
                 else "You cannot approve your own story; ask another editor."
             )
+            or _publishers_to_return(story)
         )
     if name == "request_changes":
         return _permission_refusal(
@@ -137,7 +152,42 @@ def story_transition_refusal(user, story: Story, name: str) -> str | None:
             or _upcoming_issue_refusal(story)
             or _unseen_refusal(story)
         )
+    if name == "reinstate":
+        return (
+            _permission_refusal(user, "stories.publish_issue", "put stories back on the site")
+            or _state_refusal(story, REINSTATABLE, "reinstate this story")
+            or _nothing_to_reinstate_refusal(story)
+            or _provenance_refusal(story, "Before this story can go back on the site, ")
+        )
     raise ValueError(f"No story transition is called {name!r}.")
+
+
+def _publishers_to_return(story: Story) -> str | None:
+    # The published gate shows an approved story that any live issue holds,
+    # so approving one taken off such an issue would put it straight back on
+    # the site, unseen by any publisher: that is reinstate_story's to do.
+    live = live_issue_holding(story)
+    if live is None:
+        return None
+    return (
+        f"This story was taken off issue #{live.number}, which readers can still see, so "
+        "approving it again would put it straight back on the site. Only a publisher can "
+        "return it (Reinstate, with a reason); editors can still correct it meanwhile."
+    )
+
+
+def _nothing_to_reinstate_refusal(story: Story) -> str | None:
+    if live_issue_holding(story) is not None:
+        return None
+    return (
+        "No issue readers can see holds this story, so there is nothing to put back: it "
+        "returns through review and the next issue a publisher schedules."
+    )
+
+
+def _provenance_refusal(story: Story, before: str) -> str | None:
+    problems = provenance_problems(story)
+    return before + "; ".join(problems) + "." if problems else None
 
 
 def _upcoming_issue_refusal(story: Story) -> str | None:
@@ -239,7 +289,10 @@ def _require_state(obj, allowed, doing: str) -> None:
 
 
 def _require_story_rule(user, story: Story, name: str) -> None:
-    refusal = story_transition_refusal(user, story, name)
+    _require_none(story_transition_refusal(user, story, name))
+
+
+def _require_none(refusal: str | None) -> None:
     if refusal:
         raise WorkflowError(refusal)
 
@@ -304,6 +357,39 @@ def _admin_url(obj) -> str:
 
 def _locked_story(story: Story) -> Story:
     return Story.objects.select_for_update().get(pk=story.pk)
+
+
+# Every path that locks issues and stories takes them in one order: issues by
+# id, then stories by id. A schedule locks its issue, then its stories, before
+# it checks them; an edit locks the story's issues, then the story, before it
+# checks that none is scheduled. So the check and the change of each happen
+# under the same locks, and of an edit and a schedule crossing, the second
+# waits for the first to commit and then checks what it did.
+
+
+def lock_story_and_its_issues(story: Story) -> Story:
+    """Lock the issues holding story, then story; return the story as it is now.
+
+    Callers that change what a story shows (the admin's save) then ask
+    story_edit_refusal again: an issue scheduled while the form was open has
+    locked the story's contents since."""
+    list(
+        Issue.objects.filter(items__story=story)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )
+    return _locked_story(story)
+
+
+def _lock_stories_of(issue: Issue) -> None:
+    """Lock issue's stories (issue's own row is already held), in id order."""
+    list(
+        Story.objects.filter(issue_items__issue=issue)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", flat=True)
+    )
 
 
 def _locked_issue(issue: Issue) -> Issue:
@@ -384,9 +470,7 @@ def approve(
     story = _locked_story(story)
     refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["approve"])
     _require_story_rule(user, story, "approve")
-    problems = provenance_problems(story)
-    if problems:
-        raise WorkflowError("Before this story can be approved, " + "; ".join(problems) + ".")
+    _require_none(_provenance_refusal(story, "Before this story can be approved, "))
     before = _set_story_status(story, S.APPROVED, timezone.now())
     _audit(user, "approved", story, before, S.APPROVED, comment)
     _notify(
@@ -437,6 +521,35 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
     _require_story_rule(user, story, "withdraw")
     before = _set_story_status(story, S.WITHDRAWN, timezone.now())
     _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
+    # Share links handed out before stay dead, even if the story comes back.
+    PreviewLink.objects.filter(story=story).revoke()
+    _after_commit_invalidate()
+    return story
+
+
+@transaction.atomic
+def reinstate_story(
+    user,
+    story: Story,
+    reason: str,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> Story:
+    """Put a story taken off an issue readers still see back on the site: the
+    only way it returns there (README, "Withdrawn stories and issues").
+    based_on_version is the version the publisher read."""
+    _require(user, "stories.publish_issue", "put stories back on the site")
+    if not reason or not reason.strip():
+        raise WorkflowError(
+            "Give a reason for putting the story back on the site; it is kept in the audit trail."
+        )
+    story = lock_story_and_its_issues(story)
+    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["reinstate"])
+    _require_story_rule(user, story, "reinstate")
+    story.published_at = story.published_at or live_issue_holding(story).publish_at
+    before = _set_story_status(story, S.PUBLISHED, timezone.now(), ["published_at"])
+    _audit(user, "reinstated", story, before, S.PUBLISHED, reason.strip())
     _after_commit_invalidate()
     return story
 
@@ -477,6 +590,9 @@ def scheduling_blockers(issue: Issue, items=None) -> list[str]:
 
 
 def _check_publishable(issue: Issue, doing: str) -> None:
+    """Refuse unless issue (locked) may go out, checked with its stories
+    locked too, so that no edit or review step changes them in between."""
+    _lock_stories_of(issue)
     blockers = scheduling_blockers(issue)
     if blockers:
         raise WorkflowError(f"Cannot {doing}: " + " ".join(blockers))
@@ -598,6 +714,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
         .order_by("pk")
     )
     now = timezone.now()
+    withdrawn = []
     for story in stories:
         prior = _set_story_status(story, S.WITHDRAWN, now)
         _audit(
@@ -608,6 +725,9 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
             S.WITHDRAWN,
             f"With issue #{issue.number}: {reason.strip()}",
         )
+        withdrawn.append(story.pk)
+    # Share links handed out before stay dead, even if the issue comes back.
+    PreviewLink.objects.filter(Q(issue=issue) | Q(story__in=withdrawn)).revoke()
     # Stories another scheduled or published issue holds stay indexed.
     sync_issue_stories(issue)
     _after_commit_invalidate()

@@ -6,6 +6,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class PreviewLinkQuerySet(models.QuerySet):
+    def revoke(self) -> int:
+        """Stop the links still unrevoked at once, keeping when those already
+        revoked were; returns how many this stopped."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 class PreviewLink(models.Model):
     """A secret, expiring address where a reviewer without an account can read
     an unpublished story or issue."""
@@ -31,6 +38,8 @@ class PreviewLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PreviewLinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

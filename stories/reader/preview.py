@@ -5,6 +5,11 @@ a reviewer without an account opens a secret link ``/p/<token>/`` that an
 editor created. Either way the page is marked as a preview, kept out of
 search engines and out of every cache, and a secret link leads to the public
 page once the content is published (Ghost's ``/p/<uuid>`` is the model).
+
+A secret link never shows withdrawn content (``share_refusal``): one is not
+made for it, and one made before answers the same 404 as a made-up token.
+Withdrawing also revokes the links made before (stories/workflow.py), so
+they stay dead if the content is later reworked and shared again.
 """
 
 from datetime import timedelta
@@ -12,7 +17,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,19 +43,40 @@ def share_url(link: PreviewLink) -> str:
     return absolute(reverse("stories:shared_preview", args=[link.token]))
 
 
+LENGTH_REFUSAL = (
+    "Choose how long the link lasts: "
+    f"{', '.join(map(str, SHARE_LINK_DAYS[:-1]))} or {SHARE_LINK_DAYS[-1]} days."
+)
+
+
+class ShareRefused(Exception):
+    """A share link that may not be made, with a sentence a person can act on."""
+
+
+def share_refusal(target) -> str | None:
+    """Why no share link may show target now, or None if one may.
+
+    Withdrawn is off the site for everyone, those a link reaches too."""
+    if target.status == target.Status.WITHDRAWN:
+        return (
+            f"This {target._meta.verbose_name} was withdrawn, and a share link never shows "
+            "withdrawn content."
+        )
+    return None
+
+
 def create_share_link(user, target, days: int = DEFAULT_SHARE_LINK_DAYS) -> PreviewLink:
+    """The one way a share link is made: for a fixed choice of days, to
+    something that may be shared (the admin only lists and revokes them)."""
     if days not in SHARE_LINK_DAYS:
-        raise ValueError(f"A share link lasts one of {SHARE_LINK_DAYS} days, not {days}.")
+        raise ShareRefused(LENGTH_REFUSAL)
+    refusal = share_refusal(target)
+    if refusal:
+        raise ShareRefused(refusal)
     kind = "story" if isinstance(target, Story) else "issue"
     return PreviewLink.objects.create(
         created_by=user, expires_at=timezone.now() + timedelta(days=days), **{kind: target}
     )
-
-
-def revoke_links(queryset) -> int:
-    """Revoke the still-unrevoked links in queryset; returns how many."""
-    with transaction.atomic():
-        return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def _preview_response(request, target, *, shared: PreviewLink | None = None):
@@ -115,10 +140,11 @@ def shared_preview(request, token):
         .filter(token=token, revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
-    if link is None:
-        # Expired, revoked and made-up tokens look the same.
+    target = (link.story or link.issue) if link else None
+    if target is None or share_refusal(target):
+        # Expired, revoked and made-up tokens look the same, and so does a
+        # link to what was withdrawn since: readers know nothing more of it.
         raise not_found()
-    target = link.story or link.issue
     if is_public(target):
         return never_cache_privately(redirect(target.get_absolute_url()))
     return _preview_response(request, target, shared=link)
@@ -132,16 +158,25 @@ def share(request, kind: str, pk: int):
     if not request.user.has_perm("stories.add_previewlink"):
         raise PermissionDenied("You may not create share links.")
     try:
-        days = int(request.POST.get("days", DEFAULT_SHARE_LINK_DAYS))
-        link = create_share_link(request.user, target, days)
-    except ValueError:
-        messages.error(request, f"Choose how long the link lasts: {SHARE_LINK_DAYS} days.")
+        link = create_share_link(request.user, target, _days(request.POST.get("days")))
+    except ShareRefused as refusal:
+        messages.error(request, str(refusal))
     else:
         until = scheduling.format_time(link.expires_at)
         messages.success(
             request, f"Share link created; it works until {until} unless revoked: {share_url(link)}"
         )
     return redirect(_admin_url(target))
+
+
+def _days(posted: str | None) -> int:
+    """The number of days a posted form chose; 0 (refused) if it is not a number."""
+    if posted is None:
+        return DEFAULT_SHARE_LINK_DAYS
+    try:
+        return int(posted)
+    except ValueError:  # not a number, or one with thousands of digits
+        return 0
 
 
 def _admin_url_for(kind: str, pk: int) -> str:

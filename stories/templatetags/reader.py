@@ -42,7 +42,7 @@ def demote_headings(html: str) -> str:
 def preview_tools(context, obj) -> dict | None:
     """Addresses for the admin's "Preview" and "Create share link" tools."""
     from stories.models import Issue, Story
-    from stories.reader.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS
+    from stories.reader.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS, share_refusal
 
     if not isinstance(obj, Story | Issue) or obj.pk is None:
         return None
@@ -52,7 +52,7 @@ def preview_tools(context, obj) -> dict | None:
         "kind": kind,
         "preview_url": reverse("stories:preview", args=[kind, obj.pk]),
         "share_url": reverse("stories:share_preview", args=[kind, obj.pk]),
-        "can_share": user.has_perm("stories.add_previewlink"),
+        "can_share": user.has_perm("stories.add_previewlink") and share_refusal(obj) is None,
         "days": SHARE_LINK_DAYS,
         "default_days": DEFAULT_SHARE_LINK_DAYS,
     }
