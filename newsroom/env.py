@@ -142,4 +142,23 @@ def env_database(name: str, default: str, conn_max_age: int, connect_timeout: in
         # topic pages three times slower, more than skipping the planning
         # saved on the story and issue pages.
         config["OPTIONS"].setdefault("server_side_binding", True)
+    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     return config
+
+
+# SQLite shared by several processes (`make run` runs the web server, a task
+# worker and the scheduler against one file):
+# - WAL lets readers go on while one connection writes, and NORMAL syncing is
+#   safe with it (a power cut may lose the last commits, never corrupt);
+# - a writer that finds the database busy waits up to `timeout` seconds for
+#   its turn instead of failing with "database is locked";
+# - IMMEDIATE transactions take the write lock when they begin. A transaction
+#   that reads and then writes would otherwise ask for the lock halfway, and
+#   SQLite refuses that at once, without waiting, whenever another connection
+#   wrote in between.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+}
