@@ -8,6 +8,7 @@ README's deployment section lists them all.
 import importlib.util
 from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from newsroom.env import (
@@ -66,6 +67,9 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "axes",
+    # Django 6 has the tasks API built in; 5.2 takes it from the backport.
+    *([] if django.VERSION >= (6, 0) else ["django_tasks"]),
+    "django_tasks_db",
     "stories",
 ]
 
@@ -225,6 +229,20 @@ NEWSROOM_IMAGE_MAX_PIXELS = env_int("NEWSROOM_IMAGE_MAX_PIXELS", 40_000_000, min
 # Editorial rules that small newsrooms may relax.
 NEWSROOM_ALLOW_SELF_APPROVAL = env_bool("NEWSROOM_ALLOW_SELF_APPROVAL", False)
 NEWSROOM_REQUIRE_SOURCE = env_bool("NEWSROOM_REQUIRE_SOURCE", True)
+
+# Background work (mail, imports) runs on Django's tasks API (newsroom/tasks.py).
+# "database" stores each task as a row that `manage.py db_worker` processes
+# pick up, any number of them on any number of machines; "immediate" runs a
+# task inside the request that enqueues it (the tests use it).
+_TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+NEWSROOM_TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend",
+}
+NEWSROOM_TASKS_BACKEND = env_choice(
+    "NEWSROOM_TASKS_BACKEND", "database", set(NEWSROOM_TASKS_BACKENDS)
+)
+TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}}
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "newsroom@localhost")

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import ensure_editorial_groups, user_in
+from tests.process_helpers import ROOT, project_environment
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +26,15 @@ def _page_cache_off_unless_asked(request, settings):
 @pytest.fixture
 def page_cache(settings):
     settings.NEWSROOM_PAGE_CACHE = True
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_immediately_unless_asked(request, settings):
+    """Tasks run where they are enqueued, unless a test asks for the database
+    backend with the `database_tasks` marker: then they wait as rows for a
+    worker, as in production."""
+    backend = "database" if request.node.get_closest_marker("database_tasks") else "immediate"
+    settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS[backend]}}
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +107,33 @@ def page(browser):
 def editorial_groups(db):
     """The Writers, Editors and Publishers groups (see tests.factories)."""
     ensure_editorial_groups()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """A migrated SQLite file, made once per run for the tests that start
+    real processes (the in-memory test database is out of their reach)."""
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("sqlite") / "migrated.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={**project_environment(), "DATABASE_URL": f"sqlite:///{path}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture
+def sqlite_file(_migrated_sqlite, tmp_path):
+    """This test's own copy of a migrated SQLite database file."""
+    import shutil
+
+    path = tmp_path / "newsroom.sqlite3"
+    shutil.copyfile(_migrated_sqlite, path)
+    return path

@@ -1,23 +1,32 @@
 """Helpers for tests that start the project's own processes."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def project_environment(**variables: str) -> dict[str, str]:
+def project_environment(**variables: str | None) -> dict[str, str]:
     """The environment a process of the project gets: this one's without any
     Newsroom, Django, database or mail variable (so each test says what it
-    needs), plus variables."""
+    needs), plus variables (None leaves one unset). Its mail stays in memory
+    unless a test points it at a server."""
     prefixes = ("DJANGO_", "NEWSROOM_", "DATABASE_", "REDIS_", "EMAIL_", "ANYMAIL_")
     names = {"DEFAULT_FROM_EMAIL", "SERVER_EMAIL"}
     clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes) and k not in names}
-    return {**clean, "DJANGO_SETTINGS_MODULE": "newsroom.settings", **variables}
+    environment = {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        **variables,
+    }
+    return {k: v for k, v in environment.items() if v is not None}
 
 
 def manage(*args: str, timeout: float = 120, **variables: str) -> subprocess.CompletedProcess:
@@ -115,3 +124,46 @@ def setting(name: str, **variables: str):
     """One setting as settings_values computes it (or the error that stopped start-up)."""
     values = settings_values([name], **variables)
     return values[name] if isinstance(values, dict) else values
+
+
+class Running:
+    """A supervisor in its own process, its output collected line by line."""
+
+    def __init__(self, argv, env=None):
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env or project_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for_line(self, text: str, timeout: float = 30) -> str:
+        return wait_until(
+            lambda: next((line for line in self.lines if text in line), None),
+            timeout,
+            f"no line with {text!r} within {timeout} s; output so far:\n" + self.output,
+        )
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, sig=signal.SIGINT, timeout: float = 30) -> int:
+        self.process.send_signal(sig)
+        status = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return status
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
