@@ -15,10 +15,13 @@ from newsroom.env import (
     env_bool,
     env_choice,
     env_database,
+    env_dotted_path,
+    env_email,
     env_hosts,
     env_int,
     env_list,
     env_path,
+    env_prefixed,
     env_str,
     env_time_zone,
     env_url,
@@ -70,7 +73,9 @@ INSTALLED_APPS = [
     # Django 6 has the tasks API built in; 5.2 takes it from the backport.
     *([] if django.VERSION >= (6, 0) else ["django_tasks"]),
     "django_tasks_db",
+    "anymail",
     "stories",
+    "devtools",  # development commands: mail_catcher
 ]
 
 MIDDLEWARE = [
@@ -244,8 +249,27 @@ NEWSROOM_TASKS_BACKEND = env_choice(
 )
 TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}}
 
-EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "newsroom@localhost")
+# Mail: Django's SMTP backend by default; EMAIL_BACKEND may name another, such
+# as a provider's API through django-anymail ("anymail.backends.postmark.EmailBackend")
+# with its settings in ANYMAIL_* variables (ANYMAIL_POSTMARK_SERVER_TOKEN=...).
+EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true: EMAIL_USE_TLS upgrades a plain "
+        "connection with STARTTLS (usually port 587), EMAIL_USE_SSL starts encrypted "
+        "(usually port 465). Set the one your mail server expects."
+    )
+# Seconds before a silent mail server is given up on, so a send never hangs.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
+SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+ANYMAIL = env_prefixed("ANYMAIL_")
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
@@ -304,5 +328,6 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     # One line per login is noise; lockouts are still logged as warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # aiosmtpd (the local mail catcher) logs every SMTP command it reads.
+    "loggers": {"axes": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
 }
