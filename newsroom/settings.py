@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     *([] if django.VERSION >= (6, 0) else ["django_tasks"]),
     "django_tasks_db",
     "anymail",
+    "newsroom",  # project-wide commands: run_scheduler
     "stories",
     "devtools",  # development commands: mail_catcher
 ]
@@ -248,6 +249,24 @@ NEWSROOM_TASKS_BACKEND = env_choice(
     "NEWSROOM_TASKS_BACKEND", "database", set(NEWSROOM_TASKS_BACKENDS)
 )
 TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}}
+
+# Jobs that `manage.py run_scheduler` runs at the start of every minute (or
+# of every `every_minutes`-th minute, counted from midnight UTC): management
+# commands, so each can also be run by hand or from cron. Each must be safe to
+# run twice at once, since several schedulers may run.
+NEWSROOM_PERIODIC_JOBS = [
+    {"command": "publish_scheduled"},
+]
+if NEWSROOM_TASKS_BACKEND == "database":
+    # Finished task rows are bookkeeping of the queue; what the work did is
+    # recorded in the newsroom's own tables. Kept two weeks, pruned daily.
+    NEWSROOM_PERIODIC_JOBS.append(
+        {
+            "command": "prune_db_task_results",
+            "args": ["--queue-name", "*", "--min-age-days", "14"],
+            "every_minutes": 24 * 60,
+        }
+    )
 
 # Mail: Django's SMTP backend by default; EMAIL_BACKEND may name another, such
 # as a provider's API through django-anymail ("anymail.backends.postmark.EmailBackend")
