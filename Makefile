@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+MAIL_PORT ?= 1025
 
 .PHONY: run test install lint demo browser bench soak clean
 
@@ -18,7 +19,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate, load the demo newsroom and serve it at http://127.0.0.1:8000
+## run: install, migrate, load the demo newsroom and serve it at http://127.0.0.1:8000 with
+## a task worker, the scheduler and a local mail catcher; Ctrl-C stops them all
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_demo
@@ -26,6 +28,11 @@ run: $(STAMP)
 	@echo "  Site:   http://$(HOST):$(PORT)/"
 	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
 	@echo "  Logins: admin, writer, editor, publisher; password: $${NEWSROOM_DEMO_PASSWORD:-$$(cat .demo-password 2>/dev/null || echo 'as printed when the demo was first loaded')}"
+	@echo "  Mail:   nothing leaves this machine; every message goes to the mail catcher on"
+	@echo "          127.0.0.1:$(MAIL_PORT), is saved as a .eml file in var/mail/ and shown below"
+	@echo "          as a 'mail |' line with its recipients and subject"
+	@echo "  Also running: a task worker (db_worker) and the scheduler (publish_scheduled every minute)."
+	@echo "  Ctrl-C stops everything."
 	@echo
 	@# As readers will see it: the site's own error pages, not the debug ones
 	@# (DJANGO_DEBUG=true make run brings those back). Plain http on this machine,
@@ -34,7 +41,7 @@ run: $(STAMP)
 	@mkdir -p staticfiles
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} DJANGO_SECURE_COOKIES=false NEWSROOM_SERVE_MEDIA=true \
 	  NEWSROOM_LOG_FORMAT=plain NEWSROOM_SITE_URL=$${NEWSROOM_SITE_URL:-http://$(HOST):$(PORT)} \
-	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	  $(BIN)/python scripts/run_dev.py --host $(HOST) --port $(PORT) --mail-port $(MAIL_PORT)
 
 ## browser: make sure Chromium is there for the browser tests (installs it when run as root)
 browser:

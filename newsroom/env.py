@@ -33,7 +33,7 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +43,8 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}.")
     return value
 
 
@@ -86,6 +88,59 @@ def env_path(name: str, default: str) -> Path:
             f"{name} must be an absolute path such as /srv/media, not {raw!r}."
         )
     return path
+
+
+def env_email(name: str, default: str) -> str:
+    """A sender address, bare or with a display name: 'The Newsroom <news@example.com>'."""
+    from email.utils import parseaddr
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    raw = os.environ.get(name, "").strip() or default
+    _, address = parseaddr(raw)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ImproperlyConfigured(
+            f"{name} must be an email address such as 'news@example.com' or "
+            f"'The Newsroom <news@example.com>', not {raw!r}."
+        ) from None
+    return raw
+
+
+def env_dotted_path(name: str, default: str) -> str:
+    """A Python path to a class, such as 'anymail.backends.postmark.EmailBackend'.
+
+    Only its shape and its top-level package are checked here: importing it
+    would load Django parts before the settings exist."""
+    import importlib.util
+    import re
+
+    raw = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", raw):
+        raise ImproperlyConfigured(
+            f"{name} must be a Python path to a class, such as "
+            f"'django.core.mail.backends.smtp.EmailBackend', not {raw!r}."
+        )
+    package = raw.split(".", 1)[0]
+    if importlib.util.find_spec(package) is None:
+        raise ImproperlyConfigured(
+            f"{name} names {raw!r}, but the package {package!r} is not installed."
+        )
+    return raw
+
+
+def env_prefixed(prefix: str) -> dict[str, str | bool]:
+    """Every variable whose name starts with prefix, under the rest of its name:
+    ANYMAIL_POSTMARK_SERVER_TOKEN=... gives {"POSTMARK_SERVER_TOKEN": "..."}.
+    true and false (any case) become booleans, as the settings they set expect."""
+    values: dict[str, str | bool] = {}
+    for name, raw in sorted(os.environ.items()):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            lowered = raw.strip().lower()
+            values[name[len(prefix) :]] = {"true": True, "false": False}.get(lowered, raw)
+    return values
 
 
 def env_choice(name: str, default: str, choices: set[str]) -> str:
@@ -142,4 +197,23 @@ def env_database(name: str, default: str, conn_max_age: int, connect_timeout: in
         # topic pages three times slower, more than skipping the planning
         # saved on the story and issue pages.
         config["OPTIONS"].setdefault("server_side_binding", True)
+    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     return config
+
+
+# SQLite shared by several processes (`make run` runs the web server, a task
+# worker and the scheduler against one file):
+# - WAL lets readers go on while one connection writes, and NORMAL syncing is
+#   safe with it (a power cut may lose the last commits, never corrupt);
+# - a writer that finds the database busy waits up to `timeout` seconds for
+#   its turn instead of failing with "database is locked";
+# - IMMEDIATE transactions take the write lock when they begin. A transaction
+#   that reads and then writes would otherwise ask for the lock halfway, and
+#   SQLite refuses that at once, without waiting, whenever another connection
+#   wrote in between.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+}

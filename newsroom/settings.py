@@ -8,16 +8,20 @@ README's deployment section lists them all.
 import importlib.util
 from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from newsroom.env import (
     env_bool,
     env_choice,
     env_database,
+    env_dotted_path,
+    env_email,
     env_hosts,
     env_int,
     env_list,
     env_path,
+    env_prefixed,
     env_str,
     env_time_zone,
     env_url,
@@ -66,10 +70,15 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "axes",
-    "newsroom.apps.NewsroomConfig",  # deploy checks
+    # Django 6 has the tasks API built in; 5.2 takes it from the backport.
+    *([] if django.VERSION >= (6, 0) else ["django_tasks"]),
+    "django_tasks_db",
+    "anymail",
+    "newsroom.apps.NewsroomConfig",  # deploy checks, project-wide commands (run_scheduler)
     "stories",
 ]
-# The demo and benchmark data (load_demo, generate_bench_data) where the
+# The demo and benchmark data (load_demo, generate_bench_data) and the local
+# mail catcher (mail_catcher) where the
 # development tools are present: a checkout has them, an installed package not.
 if importlib.util.find_spec("devtools") is not None:
     INSTALLED_APPS.append("devtools")
@@ -234,8 +243,59 @@ NEWSROOM_IMAGE_MAX_PIXELS = env_int("NEWSROOM_IMAGE_MAX_PIXELS", 40_000_000, min
 NEWSROOM_ALLOW_SELF_APPROVAL = env_bool("NEWSROOM_ALLOW_SELF_APPROVAL", False)
 NEWSROOM_REQUIRE_SOURCE = env_bool("NEWSROOM_REQUIRE_SOURCE", True)
 
-EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "newsroom@localhost")
+# Background work (mail, imports) runs on Django's tasks API (newsroom/tasks.py).
+# "database" stores each task as a row that `manage.py db_worker` processes
+# pick up, any number of them on any number of machines; "immediate" runs a
+# task inside the request that enqueues it (the tests use it).
+_TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+NEWSROOM_TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend",
+}
+NEWSROOM_TASKS_BACKEND = env_choice(
+    "NEWSROOM_TASKS_BACKEND", "database", set(NEWSROOM_TASKS_BACKENDS)
+)
+TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}}
+
+# Jobs that `manage.py run_scheduler` runs at the start of every minute (or
+# of every `every_minutes`-th minute, counted from midnight UTC): management
+# commands, so each can also be run by hand or from cron. Each must be safe to
+# run twice at once, since several schedulers may run.
+NEWSROOM_PERIODIC_JOBS = [
+    {"command": "publish_scheduled"},
+]
+if NEWSROOM_TASKS_BACKEND == "database":
+    # Finished task rows are bookkeeping of the queue; what the work did is
+    # recorded in the newsroom's own tables. Kept two weeks, pruned daily.
+    NEWSROOM_PERIODIC_JOBS.append(
+        {
+            "command": "prune_db_task_results",
+            "args": ["--queue-name", "*", "--min-age-days", "14"],
+            "every_minutes": 24 * 60,
+        }
+    )
+
+# Mail: Django's SMTP backend by default; EMAIL_BACKEND may name another, such
+# as a provider's API through django-anymail ("anymail.backends.postmark.EmailBackend")
+# with its settings in ANYMAIL_* variables (ANYMAIL_POSTMARK_SERVER_TOKEN=...).
+EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true: EMAIL_USE_TLS upgrades a plain "
+        "connection with STARTTLS (usually port 587), EMAIL_USE_SSL starts encrypted "
+        "(usually port 465). Set the one your mail server expects."
+    )
+# Seconds before a silent mail server is given up on, so a send never hangs.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
+SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+ANYMAIL = env_prefixed("ANYMAIL_")
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
@@ -294,5 +354,6 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     # One line per login is noise; lockouts are still logged as warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # aiosmtpd (the local mail catcher) logs every SMTP command it reads.
+    "loggers": {"axes": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
 }

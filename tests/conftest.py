@@ -3,7 +3,9 @@ import os
 import pytest
 from django.core.cache import cache
 
+from devtools.smtp import MailHandler, SMTPServer
 from tests.factories import ensure_editorial_groups, user_in
+from tests.process_helpers import ROOT, project_environment
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +27,69 @@ def _page_cache_off_unless_asked(request, settings):
 @pytest.fixture
 def page_cache(settings):
     settings.NEWSROOM_PAGE_CACHE = True
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_immediately_unless_asked(request, settings):
+    """Tasks run where they are enqueued, unless a test asks for the database
+    backend with the `database_tasks` marker: then they wait as rows for a
+    worker, as in production."""
+    backend = "database" if request.node.get_closest_marker("database_tasks") else "immediate"
+    settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS[backend]}}
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    with SMTPServer(MailHandler()) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server(_smtp_server, settings):
+    """A real SMTP server on 127.0.0.1 that keeps what it receives, with Django's
+    SMTP backend pointed at it (the tests otherwise use the locmem outbox).
+
+    `smtp_server.messages` lists what arrived (`CaughtMessage`: envelope,
+    parsed message, raw bytes, which connection carried it);
+    `smtp_server.wait_for(n)` waits for mail sent by another thread or process
+    (`smtp_server.environment` points a subprocess at the server);
+    `smtp_server.refuse(address, "550 5.1.1 No such user", times=None)` makes it
+    answer a recipient as a real server would. Emptied before each test."""
+    _smtp_server.handler.reset()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = _smtp_server.host
+    settings.EMAIL_PORT = _smtp_server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield SMTPFixture(_smtp_server)
+    _smtp_server.handler.reset()
+
+
+class SMTPFixture:
+    def __init__(self, server: SMTPServer):
+        self.host, self.port = server.host, server.port
+        self.handler = server.handler
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+    def wait_for(self, count: int, timeout: float = 10.0):
+        return self.handler.wait_for(count, timeout)
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user", times=None):
+        self.handler.refuse(address, reply, times)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Variables that send a subprocess's mail here."""
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": self.host,
+            "EMAIL_PORT": str(self.port),
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_USE_SSL": "false",
+        }
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +162,33 @@ def page(browser):
 def editorial_groups(db):
     """The Writers, Editors and Publishers groups (see tests.factories)."""
     ensure_editorial_groups()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """A migrated SQLite file, made once per run for the tests that start
+    real processes (the in-memory test database is out of their reach)."""
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("sqlite") / "migrated.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={**project_environment(), "DATABASE_URL": f"sqlite:///{path}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture
+def sqlite_file(_migrated_sqlite, tmp_path):
+    """This test's own copy of a migrated SQLite database file."""
+    import shutil
+
+    path = tmp_path / "newsroom.sqlite3"
+    shutil.copyfile(_migrated_sqlite, path)
+    return path

@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-NEWSROOM = ("migrate", "app", "scheduler")
+NEWSROOM = ("migrate", "app", "worker", "scheduler")
 
 
 def interpolate(value: str, variables: dict) -> str:
@@ -32,27 +32,22 @@ def environment(service: str, **variables) -> dict:
     return {k: interpolate(str(v), variables) for k, v in SERVICES[service]["environment"].items()}
 
 
-def test_compose_runs_app_scheduler_and_migrations_on_postgres_and_redis():
-    assert set(SERVICES) == {"migrate", "app", "scheduler", "db", "redis"}
+def test_compose_runs_app_worker_scheduler_and_migrations_on_postgres_and_redis():
+    assert set(SERVICES) == {"migrate", "app", "worker", "scheduler", "db", "redis"}
     for name in NEWSROOM:
         assert SERVICES[name]["build"] == "."
         assert SERVICES[name]["image"] == "newsroom:latest"
     assert SERVICES["db"]["image"].startswith("postgres:")
     assert SERVICES["redis"]["image"].startswith("redis:")
     assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--no-input"]
-    assert SERVICES["scheduler"]["command"] == [
-        "python",
-        "manage.py",
-        "publish_scheduled",
-        "--every",
-        "30",
-    ]
+    assert SERVICES["worker"]["command"] == ["python", "manage.py", "db_worker"]
+    assert SERVICES["scheduler"]["command"] == ["python", "manage.py", "run_scheduler"]
     # The app runs the image's own command: gunicorn with gunicorn.conf.py.
     assert "command" not in SERVICES["app"]
 
 
-def test_app_and_scheduler_wait_for_migrations_and_healthy_services():
-    for name in ("app", "scheduler"):
+def test_app_worker_and_scheduler_wait_for_migrations_and_healthy_services():
+    for name in ("app", "worker", "scheduler"):
         depends = SERVICES[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
         assert depends["db"]["condition"] == "service_healthy"
@@ -108,6 +103,22 @@ def test_the_app_environment_passes_the_settings_strict_checks():
         "True",
         "django.core.cache.backends.redis.RedisCache",
     ]
+
+
+def test_the_worker_and_the_scheduler_finish_what_they_are_doing_before_they_stop():
+    for name in ("worker", "scheduler"):
+        assert SERVICES[name]["stop_grace_period"] == "60s"
+        assert SERVICES[name]["healthcheck"] == {"disable": True}
+
+
+def test_every_newsroom_service_sends_mail_through_the_configured_server():
+    for service in NEWSROOM:
+        env = environment(service, DJANGO_SECRET_KEY="s")
+        assert env["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+        assert (env["EMAIL_HOST"], env["EMAIL_PORT"]) == ("localhost", "25")
+    relay = {"EMAIL_HOST": "smtp.example.net", "EMAIL_PORT": "587", "EMAIL_USE_TLS": "true"}
+    env = environment("worker", DJANGO_SECRET_KEY="s", **relay)
+    assert {name: env[name] for name in relay} == relay
 
 
 def test_volumes_keep_the_database_and_uploads():

@@ -134,4 +134,6 @@ def test_make_run_serves_as_readers_see_it_and_links_to_its_own_port():
     ).stdout
     assert "NEWSROOM_SITE_URL=${NEWSROOM_SITE_URL:-http://127.0.0.1:8321}" in out
     assert "DJANGO_DEBUG=${DJANGO_DEBUG:-false}" in out
-    assert "runserver 127.0.0.1:8321" in out
+    # The web server, a worker, the scheduler and the mail catcher, together.
+    assert "scripts/run_dev.py --host 127.0.0.1 --port 8321 --mail-port 1025" in out
+    assert "var/mail/" in out

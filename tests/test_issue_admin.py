@@ -90,7 +90,7 @@ def test_scheduled_issue_whose_minute_has_come_offers_only_withdraw(client, publ
     with time_machine.travel(issue.publish_at + timedelta(seconds=1)):
         response = client.get(change_url(issue))
     assert publication_buttons(response) == ["Withdraw"]
-    assert "Live (bookkeeping pending)" in response.content.decode()
+    assert '<dd class="publication-state">Live</dd>' in response.content.decode()
 
 
 @pytest.mark.parametrize("role", ["writer", "editor"])

@@ -65,13 +65,17 @@ PUBLICATION_ACTIONS = {
 @admin.register(Issue)
 class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
     form = IssueForm
-    list_display = ["number", "headline", "status", "publication"]
+    list_display = ["number", "headline", "state", "publication"]
     list_filter = ["status"]
     search_fields = ["headline", "intro", "=number"]
     date_hierarchy = "publish_at"
     prepopulated_fields = {"slug": ["headline"]}
     inlines = [IssueItemInline]
     fields = ["number", "headline", "slug", "intro", "closing_tldr"]
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        return scheduling.state_label(obj)
 
     @admin.display(description="publication", ordering="publish_at")
     def publication(self, obj):

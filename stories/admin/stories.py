@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils import timezone
 from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
 from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
-from stories.editorial import revisions, workflow
+from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 
 
@@ -183,7 +184,7 @@ class TopicInline(RelatedRowInline):
 @admin.register(Story)
 class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     form = StoryForm
-    list_display = ["headline", "status", "bylines", "updated_at_zoned"]
+    list_display = ["headline", "state", "bylines", "updated_at_zoned"]
     list_filter = [
         "status",
         ("topics", titled(admin.RelatedOnlyFieldListFilter, "topic")),
@@ -207,7 +208,14 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
     actions = ["submit_selected", "approve_selected"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("authors")
+        # Whether readers see each story, read with the rows, for its status column.
+        readers_see_it = Exists(Story.objects.published().filter(pk=OuterRef("pk")))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("authors")
+            .annotate(readers_see_it=readers_see_it)
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -224,6 +232,10 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
         return queryset, may_have_duplicates
 
     updated_at_zoned = zoned_time("updated_at", "updated")
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        return scheduling.story_state_label(obj, obj.readers_see_it)
 
     @admin.display(description="bylines")
     def bylines(self, obj):
@@ -289,6 +301,9 @@ class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
         if obj is not None and obj.pk is not None:
             context.update(
                 transitions=workflow.allowed_story_transitions(request.user, obj),
+                status_label=scheduling.story_state_label(
+                    obj, getattr(obj, "readers_see_it", None)
+                ),
                 edit_refusal=None
                 if self.story_editable(request, obj)
                 else self.edit_refusal(request, obj),

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from stories.editorial import workflow
-from stories.models import Issue, IssueItem
+from stories.models import Issue, IssueItem, Story
 
 # The value format of <input type="datetime-local">, minute precision.
 PICKER_FORMAT = "%Y-%m-%dT%H:%M"
@@ -130,12 +130,25 @@ class Agenda:
 
 
 def state_label(issue: Issue, now: datetime | None = None) -> str:
-    """The issue's state as staff need it, telling a live scheduled issue apart."""
+    """The issue's state as readers would confirm it: a scheduled issue whose
+    minute has come is live, whether or not the scheduler has recorded it yet."""
     now = now or timezone.now()
     if issue.status == Issue.Status.SCHEDULED and issue.publish_at <= now:
-        # Readers already see it; only the publish_scheduled bookkeeping is pending.
-        return "Live (bookkeeping pending)"
+        return "Live"
     return issue.get_status_display()
+
+
+def story_state_label(story: Story, readers_see_it: bool | None = None) -> str:
+    """The story's status as readers would confirm it: an approved story that a
+    live issue holds is published, before the scheduler has recorded it too.
+
+    readers_see_it is Story.objects.published() for this story, when the caller
+    read it already (a list annotates its rows); asked here otherwise."""
+    if story.status != Story.Status.APPROVED:
+        return story.get_status_display()
+    if readers_see_it is None:
+        readers_see_it = Story.objects.published().filter(pk=story.pk).exists()
+    return Story.Status.PUBLISHED.label if readers_see_it else story.get_status_display()
 
 
 def _day_label(day: date, today: date) -> str:

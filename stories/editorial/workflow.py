@@ -67,6 +67,14 @@ def story_edit_refusal(user, story: Story) -> str | None:
     # The lock comes before the writer's rule: it is the reason that holds
     # for everyone, and the one that says who can lift it.
     scheduled = scheduled_issue_holding(story)
+    if scheduled is not None and scheduled.publish_at <= timezone.now():
+        # Readers see it already; the scheduler records the publication within
+        # the minute, and the story is then edited as any published story.
+        return (
+            f"This story went live with issue #{scheduled.number} at "
+            f"{scheduling.format_time(scheduled.publish_at)}; it can be edited as a published "
+            "story once that publication is recorded, within a minute."
+        )
     if scheduled is not None:
         return (
             f"This story is in issue #{scheduled.number}, scheduled for publication; "
