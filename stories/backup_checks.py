@@ -47,7 +47,7 @@ from stories.backup_format import (
     story_files,
 )
 from stories.editorial import revisions
-from stories.images import ACCEPTED_FORMATS
+from stories.images import FORMATS
 from stories.models import Story, Topic
 from stories.rendering import render_markdown
 
@@ -272,7 +272,7 @@ def media_path(value: Any) -> str:
 IMAGE_EXTENSIONS = frozenset(
     extension
     for extension, kind in Image.registered_extensions().items()
-    if kind in ACCEPTED_FORMATS
+    if kind in {image_format.pillow for image_format in FORMATS}
 )
 
 
@@ -280,7 +280,7 @@ def image_path(value: Any) -> str:
     """A media_path() whose name says it is a JPEG, PNG, WebP or GIF image."""
     media_path(value)
     if PurePosixPath(value).suffix.lower() not in IMAGE_EXTENSIONS:
-        accepted = ", ".join(ACCEPTED_FORMATS.values())
+        accepted = ", ".join(image_format.label for image_format in FORMATS)
         raise _Invalid(f"the file {_show(value)} is not named as an image ({accepted})")
     return value
 
