@@ -66,7 +66,10 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "stories",
+    "newsletters",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +231,11 @@ NEWSROOM_REQUIRE_SOURCE = env_bool("NEWSROOM_REQUIRE_SOURCE", True)
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "newsroom@localhost")
+
+# Work that outlives a request (confirmation mail, subscriber imports) runs on
+# the tasks API, queued in the database; `manage.py db_worker` runs it. The
+# tests run tasks at once (tests/conftest.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
