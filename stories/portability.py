@@ -7,9 +7,9 @@ raw (``save_base(raw=True)``, as Django's loaddata does) without going
 through the workflow, ``save()`` or the auto-timestamps. It only ever writes
 into an empty newsroom, so no transition is skipped or replayed.
 
-File layout (format version 1)::
+File layout (format version 2; version 1, from before newsletters, is read too)::
 
-    {"format": "newsroom-content", "version": 1, "exported_at": "...",
+    {"format": "newsroom-content", "version": 2, "exported_at": "...",
      "counts": {"stories": 12, ...},
      "users": [{"username": ..., "first_name": ..., "groups": [...]}, ...],
      "media": ["lead-images/2025/01/x.jpg", ...],
@@ -38,6 +38,7 @@ from django.core.files.storage import default_storage
 from django.core.management.color import no_style
 from django.core.serializers.base import DeserializationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from stories.cache import content_changed
@@ -47,6 +48,7 @@ from stories.models import (
     Correction,
     Issue,
     IssueItem,
+    Newsletter,
     PreviewLink,
     RenderedIssue,
     RenderedStory,
@@ -60,9 +62,13 @@ from stories.models import (
 from stories.models.search import rebuild_index
 
 FORMAT = "newsroom-content"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 files come from before newsletters: their issues go to the
+# restored newsroom's default newsletter.
+READABLE_VERSIONS = (1, 2)
 # In an order where everything a row points to is restored before it.
 SECTIONS = {
+    "newsletters": Newsletter,
     "sources": Source,
     "topics": Topic,
     "stories": Story,
@@ -178,10 +184,13 @@ def _check_format(data: Any) -> None:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportRefused("This is not a Newsroom content export (no 'newsroom-content' format).")
     version = data.get("version")
-    if version != FORMAT_VERSION:
+    if version == 1 and "newsletters" not in data:
+        data["newsletters"] = []
+    if version not in READABLE_VERSIONS:
         raise ImportRefused(
-            f"This export uses format version {version!r}; this Newsroom reads version "
-            f"{FORMAT_VERSION}. Import it with the Newsroom release that wrote it."
+            f"This export uses format version {version!r}; this Newsroom reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}. Import it with the Newsroom release "
+            "that wrote it."
         )
     missing = [name for name in SECTIONS if not isinstance(data.get(name), list)]
     if missing:
@@ -189,10 +198,12 @@ def _check_format(data: Any) -> None:
 
 
 def _check_empty() -> None:
+    # A migrated database has its default newsletter and nothing else; the
+    # file's newsletters replace it (_clear_unused_newsletters).
     present = {
         name: model._default_manager.count()
         for name, model in SECTIONS.items()
-        if model._default_manager.exists()
+        if model is not Newsletter and model._default_manager.exists()
     }
     if present:
         listed = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in present.items())
@@ -200,6 +211,31 @@ def _check_empty() -> None:
             f"The database already holds content ({listed}). import_content only restores "
             "into an empty newsroom: create a new database, run 'manage.py migrate', then import."
         )
+
+
+def _clear_unused_newsletters(data: dict) -> None:
+    """Make way for the file's newsletters: drop the migration's default one,
+    which nothing uses yet in an empty newsroom. A version 1 file has no
+    newsletters, so its issues go to the default one, which then stays."""
+    if not data["newsletters"]:
+        default = Newsletter.objects.default()
+        if default is None:
+            raise ImportRefused(
+                "This export comes from before newsletters and this database has no default "
+                "newsletter to file its issues under: run 'manage.py migrate' on a new database."
+            )
+        for record in data["issues"]:
+            if isinstance(record, dict) and isinstance(record.get("fields"), dict):
+                record["fields"].setdefault("newsletter", default.pk)
+        return
+    try:
+        Newsletter.objects.all().delete()
+    except ProtectedError:
+        raise ImportRefused(
+            "The database already has subscribers on its newsletters. import_content only "
+            "restores into an empty newsroom: create a new database, run 'manage.py migrate', "
+            "then import."
+        ) from None
 
 
 def _restore_users(users: Iterable[dict]) -> int:
@@ -231,6 +267,7 @@ def import_content(data: dict, progress: Progress | None = None) -> dict[str, An
     _check_format(data)
     with transaction.atomic():
         _check_empty()
+        _clear_unused_newsletters(data)
         created_users = _restore_users(data.get("users", []))
         counts = {}
         for name in SECTIONS:

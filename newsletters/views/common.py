@@ -1,0 +1,12 @@
+from django.shortcuts import render
+
+from stories.cache import never_cache_privately
+
+
+def private_page(request, template: str, context: dict, status: int = 200):
+    """A page for one reader (a signed link, a form's answer): never cached,
+    never indexed, and its address (which may hold a token) never sent on."""
+    response = render(request, template, {"noindex": True, **context}, status=status)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return never_cache_privately(response)
