@@ -2,6 +2,7 @@
 mail leave through Django's SMTP backend rather than the locmem outbox."""
 
 import email
+import logging
 import socket
 import threading
 import time
@@ -44,6 +45,19 @@ class Inbox:
     def to(self, address: str) -> list:
         return [m for m in self.messages if address in m["To"]]
 
+    def wait_to(self, address: str, count: int = 1, timeout: float = 5.0) -> list:
+        """The messages to address once at least count have arrived."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.to(address)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} messages to {address}, got {len(self.to(address))}"
+                    )
+                self._arrived.wait(left)
+            return self.to(address)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -58,6 +72,8 @@ class SmtpServer:
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self):
+        # aiosmtpd logs every SMTP command at INFO; the tests read the inbox.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.controller.start()
         return self
 

@@ -23,6 +23,7 @@ PAGES = {
     "story": "/stories/ais-sputnik-moment/",
     "radar": "/newsletters/weekly-radar/issues/4/",
     "archive": "/issues/",
+    "newsletter": "/newsletters/weekly-radar/",
     "topics": "/topics/",
     "topic": "/topics/training-efficiency/",
     "sources": "/sources/",

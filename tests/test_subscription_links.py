@@ -97,7 +97,7 @@ def test_unsubscribing_from_the_page_takes_the_button(client):
 def test_link_pages_are_never_cached_indexed_or_referred(client):
     response = client.get(url("preferences", SubscriptionFactory()))
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
 
 

@@ -53,7 +53,9 @@ def confirm(request, token):
         "changed": changed,
         "posted": request.method == "POST",
         "suppressed": subscription.subscriber.is_suppressed,
-        "token": token,
+        # The confirmation link proved the mailbox, so its page may lead on
+        # to the reader's preferences.
+        "preferences_token": _preferences_token(subscription),
     }
     return private_page(request, "newsletters/confirm.html", context)
 
