@@ -211,7 +211,14 @@ def test_import_keeps_existing_accounts_as_they_are(tmp_path, editor):
 
 def test_round_trip_of_the_benchmark_data_loses_nothing(tmp_path, client):
     call_command(
-        "generate_bench_data", issues=5, stories=30, topics=5, sources=5, authors=3, quiet=True
+        "generate_bench_data",
+        issues=5,
+        stories=30,
+        topics=5,
+        sources=5,
+        authors=3,
+        subscribers=0,
+        quiet=True,
     )
     before = snapshot()
     indexed = search_index()
