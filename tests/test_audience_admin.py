@@ -53,6 +53,43 @@ def test_editorial_roles_see_no_subscriber_data(client, role):
     assert "Subscription" not in index and "secret.reader" not in index
 
 
+def test_the_audience_group_migration_grants_exactly_its_permissions():
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = ("newsletters", "0002_audience_group")
+    Group.objects.filter(name="Audience").delete()
+    executor = MigrationExecutor(connection)
+    state = executor.loader.project_state(migration, at_end=True)
+    (operation,) = executor.loader.get_migration(*migration).operations
+    operation.code(state.apps, None)
+    granted = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Group.objects.get(name="Audience").permissions.select_related("content_type")
+    }
+    assert granted == {
+        "stories.view_newsletter",
+        *(
+            f"newsletters.{codename}"
+            for codename in (
+                "view_subscriber",
+                "change_subscriber",
+                "add_subscriber",
+                "export_subscribers",
+                "import_subscribers",
+                "view_subscription",
+                "change_subscription",
+                "view_consentrecord",
+                "view_suppression",
+                "add_suppression",
+                "view_subscriberimport",
+                "add_subscriberimport",
+            )
+        ),
+    }
+
+
 def test_an_anonymous_visitor_is_sent_to_the_login_page(client):
     for url in SUBSCRIBER_PAGES:
         response = client.get(url)

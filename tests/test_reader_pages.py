@@ -384,8 +384,8 @@ def test_issue_page_queries_do_not_grow_with_its_stories(
     issue = published_issue(n_stories)
     published_issue(1)
     _warm_schedule_horizon()
-    # 1 the issue with its kept list of stories, 2 its previous and 3 its
-    # next public issue
+    # 1 the issue with its newsletter and kept list of stories, 2 its
+    # previous and 3 its next public issue in the same newsletter
     with django_assert_num_queries(3 + ISSUE_RENDER_QUERIES):
         first = client.get(issue.get_absolute_url()).content.decode()
     with django_assert_num_queries(3):
@@ -399,11 +399,12 @@ def test_home_page_queries_do_not_grow_with_stories(client, django_assert_num_qu
     published_issue(2)
     published_issue(n_stories)
     _warm_schedule_horizon()
-    # 1 the latest issue with its kept list of stories, 2 its previous and
-    # 3 its next public issue, 4 the recent issues
-    with django_assert_num_queries(4 + ISSUE_RENDER_QUERIES):
+    # 1 the latest issue with its newsletter and kept list of stories, 2 its
+    # previous and 3 its next public issue in that newsletter, 4 the recent
+    # issues with their newsletters, 5 the newsletters the signup form offers
+    with django_assert_num_queries(5 + ISSUE_RENDER_QUERIES):
         client.get("/")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = client.get("/")
     assert response.content.decode().count('class="story-in-issue"') == n_stories
 
