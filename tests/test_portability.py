@@ -166,11 +166,29 @@ def test_import_refuses_files_that_are_not_exports(tmp_path):
     with pytest.raises(CommandError, match="not a Newsroom content export"):
         call_command("import_content", str(path))
     path.write_text(json.dumps({"format": "newsroom-content", "version": 99}))
-    with pytest.raises(CommandError, match="format version 99; this Newsroom reads version 1"):
+    with pytest.raises(CommandError, match="format version 99; this Newsroom reads versions 1, 2"):
         call_command("import_content", str(path))
     path.write_text("{not json")
     with pytest.raises(CommandError, match="is not valid JSON"):
         call_command("import_content", str(path))
+
+
+def test_an_export_from_before_newsletters_restores_into_the_default_newsletter(demo, tmp_path):
+    from tests.factories import default_newsletter
+
+    data = json.loads(export())
+    numbers = sorted(record["fields"]["number"] for record in data["issues"])
+    # What a version 1 file looked like: no newsletters, issues without one.
+    data["version"] = 1
+    del data["newsletters"]
+    for record in data["issues"]:
+        del record["fields"]["newsletter"]
+    fresh_database()
+    default = default_newsletter()  # as 'migrate' makes it
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data))
+    call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert sorted(default.issues.values_list("number", flat=True)) == numbers
 
 
 def test_a_failed_import_leaves_the_database_empty(demo, tmp_path):

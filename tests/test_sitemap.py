@@ -138,7 +138,11 @@ def test_robots_txt_disallows_every_preview_address_the_site_actually_serves(cli
     ]
     for address in previews:
         assert any(rule and address.startswith(rule) for rule in disallowed), address
-    public = [reverse("stories:story", args=["a-story"]), reverse("stories:issue", args=[1])]
+    public = [
+        reverse("stories:story", args=["a-story"]),
+        reverse("stories:issue", args=["the-newsroom", 1]),
+        reverse("stories:newsletter", args=["the-newsroom"]),
+    ]
     for address in public:
         assert not any(rule and address.startswith(rule) for rule in disallowed), address
 
