@@ -4,10 +4,13 @@ one answer whatever the address, and the form's own defences."""
 import re
 from datetime import timedelta
 
+import hypothesis
 import pytest
 import time_machine
 from django.utils import timezone
+from hypothesis import strategies as st
 
+from newsletters.addresses import InvalidAddress, normalize_email
 from newsletters.forms import CONSENT_WORDINGS, form_stamp
 from newsletters.models import ConsentRecord, Subscriber, Subscription
 from newsletters.services import suppress_address
@@ -239,3 +242,17 @@ def test_a_confirmation_queued_before_an_unsubscribe_is_not_sent(
     subscription = SubscriptionFactory(state="unsubscribed")
     assert send_subscription_mail.call(subscription.pk, "confirm") == "state changed"
     assert smtp_inbox.messages == []
+
+
+@hypothesis.settings(
+    max_examples=300, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+@hypothesis.given(st.text(max_size=300) | st.emails())
+def test_any_text_is_either_an_address_or_a_sentence_saying_why_not(value):
+    try:
+        address = normalize_email(value)
+    except InvalidAddress as problem:
+        assert str(problem).endswith(".")
+    else:
+        assert address == address.strip().lower() and "@" in address
+        assert normalize_email(address) == address  # normalising twice changes nothing
