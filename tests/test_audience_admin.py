@@ -104,6 +104,11 @@ def test_the_audience_group_sees_searches_and_exports_subscribers(client, role):
     listing = client.get(SUBSCRIBER_PAGES[0], {"state": "pending"}).content.decode()
     assert "bo@example.com" in listing and "ada@example.com" not in listing
     assert "Export these as CSV" in listing and "Import CSV" in listing
+    addresses = client.get(SUBSCRIBER_PAGES[1]).content.decode()
+    assert "ada@example.com" in addresses and "bo@example.com" in addresses
+    ada = Subscription.objects.get(subscriber__email="ada@example.com").subscriber
+    detail = client.get(reverse("admin:newsletters_subscriber_change", args=[ada.pk]))
+    assert detail.status_code == 200 and b"None: mail may go to this address." in detail.content
     searched = client.get(SUBSCRIBER_PAGES[0], {"q": "ada@"}).content.decode()
     assert "ada@example.com" in searched and "bo@example.com" not in searched
     export = client.get(SUBSCRIBER_PAGES[4], {"state": "confirmed"})

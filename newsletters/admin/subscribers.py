@@ -182,11 +182,11 @@ class SubscriberAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         suppressed = Suppression.objects.filter(email_hash=OuterRef("email_hash"))
-        return super().get_queryset(request).annotate(is_suppressed=Exists(suppressed))
+        return super().get_queryset(request).annotate(address_suppressed=Exists(suppressed))
 
-    @admin.display(description="suppressed", boolean=True)
+    @admin.display(description="suppressed", boolean=True, ordering="address_suppressed")
     def suppressed(self, obj):
-        return obj.is_suppressed
+        return obj.address_suppressed
 
     @admin.display(description="suppression")
     def suppression(self, obj):
