@@ -20,7 +20,16 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from stories.models import Citation, Issue, IssueItem, Source, Story, TaggedTopic, Topic
+from stories.models import (
+    Citation,
+    Issue,
+    IssueItem,
+    Newsletter,
+    Source,
+    Story,
+    TaggedTopic,
+    Topic,
+)
 from stories.models.search import rebuild_index
 from stories.rendering import render_markdown
 
@@ -251,7 +260,16 @@ class Generator:
 
     def _issues(self, stories) -> int:
         count = self.sizes.issues
-        first_number = (Issue.objects.aggregate(m=Max("number"))["m"] or 0) + 1
+        # The archive is the default newsletter's, numbered after its last issue.
+        newsletter = Newsletter.objects.default() or Newsletter.objects.create(
+            name="The Newsroom",
+            slug="the-newsroom",
+            sender_name="The Newsroom",
+            sender_email="newsroom@localhost",
+            postal_address="1 Example Street, Exampletown",
+            is_default=True,
+        )
+        first_number = (newsletter.issues.aggregate(m=Max("number"))["m"] or 0) + 1
         now = timezone.now()
         # Alternate small and large issues so both shapes exist, the average
         # filling the stories given; the newest issue holds exactly ten.
@@ -263,6 +281,7 @@ class Generator:
             headline = self.headline()
             issues.append(
                 Issue(
+                    newsletter=newsletter,
                     number=first_number + i,
                     headline=headline,
                     slug=slugify(headline)[:200],

@@ -39,11 +39,34 @@ TOPICS = [
     ("Markets", "How investors price the AI industry."),
 ]
 
+# The newsletters the pieces come from. The default one (made by the
+# migration, named after the site) is the numbered digest; "slug": None marks it.
+NEWSLETTERS = [
+    {
+        "slug": None,
+        "description": "The numbered digest: the week's AI news in a few numbered stories, "
+        "each with why it matters.",
+    },
+    {
+        "slug": "weekly-radar",
+        "name": "The Weekly Radar",
+        "description": "A long read once a week that walks through the week's AI news "
+        "in a few sections and sums it up in a TL;DR.",
+    },
+    {
+        "slug": "reels-thrills-and-bills",
+        "name": "Reels, Thrills, and Bills",
+        "description": "A small newsletter about technology, money and culture: "
+        "commentary posts with the author's own take.",
+    },
+]
+
 # Issues in publication order. "days_ago" dates the publication; None means
 # scheduled for the future. Each story: (fields, topics, citations, final state).
 ISSUES = [
     {
         "number": 1,
+        "newsletter": "reels-thrills-and-bills",
         "headline": "AI's Sputnik Moment",
         "intro": "From the *Posts* section of **Reels, Thrills, and Bills**, a small newsletter "
         "about technology, money and culture.",
@@ -108,6 +131,7 @@ ISSUES = [
     },
     {
         "number": 2,
+        "newsletter": None,
         "headline": "Five stories from the week after R1",
         "intro": "The week's five biggest stories, each with why it matters.",
         "closing_tldr": "Efficiency is the new scale, provenance is the new safety feature, "
@@ -238,6 +262,7 @@ ISSUES = [
     },
     {
         "number": 3,
+        "newsletter": None,
         "headline": "DeepSeek's sequel and China's open-source strategy",
         "intro": "One story this week: a long look at what DeepSeek plans next.",
         "closing_tldr": "",
@@ -290,6 +315,7 @@ ISSUES = [
     },
     {
         "number": 4,
+        "newsletter": "weekly-radar",
         "headline": "The AI Crucible: open models, video risks and the money behind it all",
         "intro": "This week's picks come from **The Sequence Radar**, the digest we lean on "
         "for a weekly view of research and industry. Four stories, then what they "
@@ -366,6 +392,7 @@ ISSUES = [
     },
     {
         "number": 5,
+        "newsletter": None,
         "headline": "Coming up: what efficiency means for chip demand",
         "intro": "Scheduled for next week.",
         "closing_tldr": "",

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "anymail",
     "newsroom.apps.NewsroomConfig",  # deploy checks, project-wide commands (run_scheduler)
     "stories",
+    "newsletters",
 ]
 # The demo and benchmark data (load_demo, generate_bench_data) and the local
 # mail catcher (mail_catcher) where the
@@ -296,6 +297,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = env_prefixed("ANYMAIL_")
+
+# Work that outlives a request (confirmation mail, subscriber imports) runs on
+# the tasks API, queued in the database; `manage.py db_worker` runs it. The
+# tests run tasks at once (tests/conftest.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.

@@ -12,6 +12,7 @@ admin.site.index_title = "Newsroom"
 # answers them ahead of host checks, HTTPS redirects and sessions.
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("subscriptions/", include("newsletters.urls")),
     path("", include("stories.discovery.urls")),
     path("", include("stories.reader.urls")),
 ]

@@ -382,6 +382,10 @@ class _Checker:
                 setattr(obj, f.attname, self._topic(value))
             else:
                 setattr(obj, f.attname, self._reference(f.related_model, value))
+        elif isinstance(f, models.BooleanField):
+            if not isinstance(value, bool):
+                raise _Invalid(f"expected true or false, not {_show(value)}")
+            setattr(obj, f.attname, value)
         elif isinstance(f, models.DateTimeField):
             setattr(obj, f.attname, _time(value))
         elif isinstance(f, models.IntegerField):

@@ -17,6 +17,7 @@ from stories.models import (
     Correction,
     Issue,
     IssueItem,
+    Newsletter,
     PreviewLink,
     RenderedIssue,
     RenderedStory,
@@ -33,6 +34,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 # In an order where everything a row points to is restored before it.
 SECTIONS = {
+    "newsletters": Newsletter,
     "sources": Source,
     "topics": Topic,
     "stories": Story,
@@ -56,6 +58,17 @@ NOT_EXPORTED = {
 # import accepts (besides RENDERED's). A test holds them to the models'
 # fields, so a new field is a decision about backups, not an accident.
 FIELDS = {
+    Newsletter: (
+        "name",
+        "slug",
+        "description",
+        "sender_name",
+        "sender_email",
+        "reply_to",
+        "postal_address",
+        "is_default",
+        "created_at",
+    ),
     Source: ("name", "slug", "url", "description"),
     Topic: ("name", "slug", "description"),
     Story: (
@@ -86,6 +99,7 @@ FIELDS = {
     Correction: ("story", "text", "created_at", "created_by"),
     StoryRevision: ("story", "number", "created_by", "created_at", "status", "data", "note"),
     Issue: (
+        "newsletter",
         "number",
         "headline",
         "slug",

@@ -57,6 +57,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import default_storage
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from stories import backup_checks
@@ -73,7 +74,7 @@ from stories.backup_format import (
     Progress,
     story_files,
 )
-from stories.models import Story, StoryRevision
+from stories.models import Newsletter, Story, StoryRevision
 from stories.models.search import rebuild_index
 from stories.publishing.cache import content_changed
 
@@ -129,7 +130,9 @@ def _users() -> list[dict]:
     return [
         {
             **{field: getattr(user, field) for field in USER_FIELDS},
-            "groups": sorted(group.name for group in user.groups.all()),
+            # Only the editorial roles: other groups (the audience team's access
+            # to subscribers) are granted by people, never by a file.
+            "groups": sorted(group.name for group in user.groups.all() if group.name in ROLES),
         }
         for user in users
     ]
@@ -183,10 +186,12 @@ def export_content(out: IO[str], progress: Progress | None = None) -> dict[str, 
 
 
 def _check_empty() -> None:
+    # A migrated database has its default newsletter and nothing else; the
+    # file's newsletters replace it (_clear_unused_newsletters).
     present = {
         name: model._default_manager.count()
         for name, model in SECTIONS.items()
-        if model._default_manager.exists()
+        if model is not Newsletter and model._default_manager.exists()
     }
     if present:
         listed = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in present.items())
@@ -194,6 +199,37 @@ def _check_empty() -> None:
             f"The database already holds content ({listed}). import_content only restores "
             "into an empty newsroom: create a new database, run 'manage.py migrate', then import."
         )
+
+
+def _file_version_1_under_default_newsletter(data: dict) -> None:
+    """Version 1 files come from before newsletters: their issues are filed
+    under this database's default newsletter, which the file then carries
+    as if it had been exported with it."""
+    default = Newsletter.objects.default()
+    if default is None:
+        raise ImportRefused(
+            "This export comes from before newsletters and this database has no default "
+            "newsletter to file its issues under: run 'manage.py migrate' on a new database."
+        )
+    data["newsletters"] = json.loads(_dumps(list(_records(Newsletter))))
+    if isinstance(data.get("counts"), dict):
+        data["counts"]["newsletters"] = len(data["newsletters"])
+    for record in data["issues"]:
+        if isinstance(record, dict) and isinstance(record.get("fields"), dict):
+            record["fields"].setdefault("newsletter", default.pk)
+
+
+def _clear_unused_newsletters() -> None:
+    """Make way for the file's newsletters: the migration's default one has
+    no issues in an empty newsroom, and subscribers would stop the delete."""
+    try:
+        Newsletter.objects.all().delete()
+    except ProtectedError:
+        raise ImportRefused(
+            "The database already has subscribers on its newsletters. import_content only "
+            "restores into an empty newsroom: create a new database, run 'manage.py migrate', "
+            "then import."
+        ) from None
 
 
 def _missing_media(paths: list[str]) -> list[str]:
@@ -270,12 +306,15 @@ def import_content(data: Any, progress: Progress | None = None) -> dict[str, Any
     Everything is checked before anything is written: a refusal
     (ImportRefused) names the record and the field and leaves the database
     as it was."""
+    if isinstance(data, dict) and data.get("version") == 1 and "newsletters" not in data:
+        _file_version_1_under_default_newsletter(data)
     backup_checks.check_header(data)
     _check_empty()  # before the slow checks, so a wrong database is said at once
     plan = backup_checks.check_content(data)
     missing_media = _missing_media(plan.media)
     with transaction.atomic():
         _check_empty()  # again, under the transaction that writes
+        _clear_unused_newsletters()
         user_ids, created_users = _restore_users(plan.users)
         counts = _write(plan, user_ids, progress)
         try:

@@ -24,6 +24,28 @@ def _page_cache_off_unless_asked(request, settings):
     settings.NEWSROOM_PAGE_CACHE = request.node.get_closest_marker("page_cache") is not None
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings):
+    """Tasks run where they are enqueued (after the commit that queues them),
+    rather than waiting for a worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """Mail goes out through Django's SMTP backend to a real SMTP server
+    running in this process; the fixture is its inbox (tests/smtp.py)."""
+    from tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield server.inbox
+
+
 @pytest.fixture
 def page_cache(settings):
     settings.NEWSROOM_PAGE_CACHE = True

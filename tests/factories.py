@@ -8,7 +8,16 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from stories.editorial import workflow
-from stories.models import Citation, Correction, Issue, IssueItem, Source, Story, Topic
+from stories.models import (
+    Citation,
+    Correction,
+    Issue,
+    IssueItem,
+    Newsletter,
+    Source,
+    Story,
+    Topic,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -33,26 +42,60 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def ensure_editorial_groups() -> None:
-    """Make the Writers, Editors and Publishers groups hold their permissions.
+    """Make the Writers, Editors, Publishers and Audience groups hold their
+    permissions.
 
     A transactional test's flush empties every table, the groups made by a data
     migration included, and the permissions are recreated with new ids; so the
-    groups are rebuilt from the migration's list rather than trusted."""
+    groups are rebuilt from the migrations' lists rather than trusted."""
     from importlib import import_module
 
     from django.apps import apps
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
 
-    groups = import_module("stories.migrations.0002_editorial_groups").GROUPS
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for name, codenames in import_module("stories.migrations.0002_editorial_groups").GROUPS.items():
+        wanted.setdefault(name, set()).update(("stories", c) for c in codenames)
+    newsletters = import_module("stories.migrations.0008_newsletters").GROUP_PERMISSIONS
+    for name, codenames in newsletters.items():
+        wanted.setdefault(name, set()).update(("stories", c) for c in codenames)
+    audience = import_module("newsletters.migrations.0002_audience_group").GROUPS
+    for name, by_app in audience.items():
+        for app_label, codenames in by_app.items():
+            wanted.setdefault(name, set()).update((app_label, c) for c in codenames)
     ContentType.objects.clear_cache()
-    create_permissions(apps.get_app_config("stories"), verbosity=0)
-    for name, codenames in groups.items():
+    for app_label in ("stories", "newsletters"):
+        create_permissions(apps.get_app_config(app_label), verbosity=0)
+    for name, perms in wanted.items():
         group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="stories", codename__in=codenames)
-        )
+        match = Q(pk__in=[])
+        for app_label, codename in perms:
+            match |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(match))
+
+
+def default_newsletter() -> Newsletter:
+    """The default newsletter the migration makes (made again after a flush)."""
+    newsletter = Newsletter.objects.default()
+    if newsletter is None:
+        newsletter = NewsletterFactory(name="The Newsroom", slug="the-newsroom", is_default=True)
+    return newsletter
+
+
+class NewsletterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Newsletter
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Newsletter {n}")
+    slug = factory.LazyAttribute(lambda n: n.name.lower().replace(" ", "-").replace(",", ""))
+    description = "News and analysis on the AI industry."
+    sender_name = factory.LazyAttribute(lambda n: n.name)
+    sender_email = "news@newsroom.example"
+    postal_address = "1 Example Street, Exampletown"
 
 
 def user_in(group: str, **kwargs):
@@ -123,6 +166,7 @@ class IssueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Issue
 
+    newsletter = factory.LazyFunction(default_newsletter)
     # Far above the small numbers tests choose explicitly, so they never collide.
     number = factory.Sequence(lambda n: n + 10_000)
     headline = factory.Sequence(lambda n: f"Issue headline {n}")
@@ -182,3 +226,33 @@ def unpublished_stories(word: str = "zeppelin") -> dict[str, Story]:
         CitationFactory(story=story, source=source)
         story.refresh_from_db()
     return stories
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "newsletters.Subscriber"
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.com")
+    name = factory.Faker("name")
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """A subscription in a state, as if the reader had got there; state
+    changes in tests themselves go through newsletters.services."""
+
+    class Meta:
+        model = "newsletters.Subscription"
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    newsletter = factory.LazyFunction(default_newsletter)
+    state = "confirmed"
+    source = "form"
+    confirmed_at = factory.LazyAttribute(lambda s: timezone.now() if s.state != "pending" else None)
+    unsubscribed_at = factory.LazyAttribute(
+        lambda s: timezone.now() if s.state == "unsubscribed" else None
+    )
+
+
+def audience_member(**kwargs):
+    """A staff user in the Audience group only."""
+    return user_in("Audience", **kwargs)

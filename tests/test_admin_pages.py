@@ -84,6 +84,7 @@ def test_issue_inline_refuses_two_stories_at_one_position(admin_client, content)
     issue = IssueFactory()
     a, b = approved_story(), approved_story()
     data = {
+        "newsletter": issue.newsletter_id,
         "number": issue.number,
         "headline": issue.headline,
         "slug": "x",

@@ -253,6 +253,13 @@ PATH_TEMPLATES = [
     "/stories/{}/",
     "/issues/{}/",
     "/issues/{}/{}/",
+    "/newsletters/{}/",
+    "/newsletters/{}/issues/{}/",
+    "/newsletters/the-newsroom/issues/{}/{}/",
+    "/subscriptions/confirm/{}/",
+    "/subscriptions/unsubscribe/{}/",
+    "/subscriptions/unsubscribe/{}/one-click/",
+    "/subscriptions/preferences/{}/",
     "/topics/{}/",
     "/sources/{}/",
     "/authors/{}/",
@@ -285,6 +292,7 @@ FIXED_PATHS = [
     "/topics/",
     "/sources/",
     "/issues/",
+    "/newsletters/",
     "/search/",
     "/feeds/issues.rss",
     "/feeds/issues.atom",
@@ -318,6 +326,20 @@ def test_every_public_url_pattern_is_exercised_here(newsroom):
         "": "/",
         "issues/<int:number>/": "/issues/{}/",
         "issues/<int:number>/<slug:slug>/": "/issues/{}/{}/",
+        "newsletters/": "/newsletters/",
+        "newsletters/<slug:newsletter>/": "/newsletters/{}/",
+        "newsletters/<slug:newsletter>/issues/<int:number>/": "/newsletters/{}/issues/{}/",
+        "newsletters/<slug:newsletter>/issues/<int:number>/<slug:slug>/": (
+            "/newsletters/the-newsroom/issues/{}/{}/"
+        ),
+        # POST-only, with its own tests of hostile input (tests/test_signup.py).
+        "subscriptions/signup/": None,
+        "subscriptions/confirm/<str:token>/": "/subscriptions/confirm/{}/",
+        "subscriptions/unsubscribe/<str:token>/": "/subscriptions/unsubscribe/{}/",
+        "subscriptions/unsubscribe/<str:token>/one-click/": (
+            "/subscriptions/unsubscribe/{}/one-click/"
+        ),
+        "subscriptions/preferences/<str:token>/": "/subscriptions/preferences/{}/",
         "stories/<slug:slug>/": "/stories/{}/",
         "topics/": "/topics/",
         "topics/<topicslug:slug>/": "/topics/{}/",

@@ -8,7 +8,14 @@ pytestmark = pytest.mark.django_db
 
 def test_generate_bench_data_makes_published_archive_of_the_asked_size(capsys):
     call_command(
-        "generate_bench_data", issues=6, stories=60, topics=5, sources=4, authors=3, quiet=True
+        "generate_bench_data",
+        issues=6,
+        stories=60,
+        topics=5,
+        sources=4,
+        authors=3,
+        subscribers=0,
+        quiet=True,
     )
     assert Issue.objects.published().count() == 6
     assert Story.objects.published().count() == 60
@@ -22,9 +29,70 @@ def test_generate_bench_data_makes_published_archive_of_the_asked_size(capsys):
 
 def test_generate_bench_data_adds_after_existing_issue_numbers():
     call_command(
-        "generate_bench_data", issues=2, stories=4, topics=2, sources=2, authors=1, quiet=True
+        "generate_bench_data",
+        issues=2,
+        stories=4,
+        topics=2,
+        sources=2,
+        authors=1,
+        subscribers=0,
+        quiet=True,
     )
     call_command(
-        "generate_bench_data", issues=2, stories=4, topics=2, sources=2, authors=1, quiet=True
+        "generate_bench_data",
+        issues=2,
+        stories=4,
+        topics=2,
+        sources=2,
+        authors=1,
+        subscribers=0,
+        quiet=True,
     )
     assert sorted(Issue.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
+
+
+def test_generate_bench_data_adds_subscribers_in_every_state_with_consent(capsys):
+    from newsletters.models import ConsentRecord, Subscriber, Subscription
+
+    call_command(
+        "generate_bench_data",
+        issues=1,
+        stories=1,
+        topics=1,
+        sources=1,
+        authors=1,
+        subscribers=300,
+        quiet=True,
+    )
+    assert Subscriber.objects.count() == Subscription.objects.count() == 300
+    assert ConsentRecord.objects.count() == 300
+    states = set(Subscription.objects.values_list("state", flat=True))
+    assert states == {"confirmed", "pending", "unsubscribed"}
+    assert "300 subscribers" in capsys.readouterr().out
+    # Run again: new addresses, no clash.
+    call_command(
+        "generate_bench_data",
+        issues=1,
+        stories=1,
+        topics=1,
+        sources=1,
+        authors=1,
+        subscribers=10,
+        quiet=True,
+    )
+    assert Subscriber.objects.count() == 310
+
+
+@pytest.mark.postgres
+def test_100000_bench_subscribers_take_under_a_minute_on_postgresql(on_postgres):
+    import time
+
+    from newsletters.benchdata import generate_subscribers
+    from newsletters.models import Subscriber
+
+    started = time.monotonic()
+    assert generate_subscribers(100_000) == 100_000
+    elapsed = time.monotonic() - started
+    print(f"\n100,000 bench subscribers: {elapsed:.1f} s")
+    assert Subscriber.objects.count() == 100_000
+    assert elapsed < 60

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from stories.models import Issue, Source, Story, Topic
+from stories.models import Issue, Newsletter, Source, Story, Topic
 from tests.factories import ensure_editorial_groups
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,6 +71,7 @@ def test_public_pages_raise_no_policy_violations(live_server, watched, demo):
     # The listings and discovery pages, with a search that has results,
     # highlighted snippets and a filter chip, and an open filter form.
     urls = ["/", "/issues/", "/issues/?topic=deepseek&sort=oldest", "/topics/", "/sources/"]
+    urls += ["/newsletters/"] + [n.get_absolute_url() for n in Newsletter.objects.all()]
     urls += ["/search/?q=distillation&topic=training-efficiency", "/search/?q=deepseek*"]
     authors = get_user_model().objects.filter(stories__in=Story.objects.published()).distinct()
     urls += [f"/authors/{author.username}/" for author in authors]
@@ -117,6 +118,12 @@ def test_admin_pages_raise_no_policy_violations(live_server, watched, demo):
         f"/admin/auth/user/{user.pk}/change/",
         f"/admin/auth/user/{user.pk}/password/",
         "/admin/auth/group/",
+        # The audience admin: the chart of confirmed subscribers is an SVG.
+        "/admin/stories/newsletter/",
+        f"/admin/stories/newsletter/{Newsletter.objects.default().pk}/change/",
+        "/admin/newsletters/subscription/",
+        "/admin/newsletters/subscriber/",
+        "/admin/newsletters/subscriberimport/add/",
     ]
     for url in urls:
         visit(page, violations, base + url, seen)

@@ -81,9 +81,9 @@ def test_issues_rss_is_valid_rss_2_with_full_content(client, topic_issue):
     assert channel.findtext("link") == f"{SITE}/issues/"
     (item,) = channel.findall("item")
     assert item.findtext("title") == f"#{topic_issue.number}: Week of R1"
-    assert item.findtext("link") == f"{SITE}/issues/{topic_issue.number}/"
+    assert item.findtext("link") == f"{SITE}{topic_issue.get_absolute_url()}"
     guid = item.find("guid")
-    assert guid.text == f"{SITE}/issues/{topic_issue.number}/"
+    assert guid.text == f"{SITE}{topic_issue.get_absolute_url()}"
     assert guid.get("isPermaLink", "true") == "true"
     assert item.findtext("pubDate")
     content = item.findtext(CONTENT)
@@ -105,7 +105,7 @@ def test_issues_atom_is_valid_atom_with_full_content(client, topic_issue):
     (entry,) = feed.findall(f"{ATOM}entry")
     for required in ("id", "title", "updated"):
         assert entry.findtext(f"{ATOM}{required}")
-    assert entry.findtext(f"{ATOM}id") == f"{SITE}/issues/{topic_issue.number}/"
+    assert entry.findtext(f"{ATOM}id") == f"{SITE}{topic_issue.get_absolute_url()}"
     assert entry.find(f"{ATOM}link[@rel='alternate']").get("href").startswith(SITE)
     content = entry.find(f"{ATOM}content")
     assert content.get("type") == "html" and "The sequel" in content.text
@@ -121,7 +121,7 @@ def test_issues_json_feed_follows_json_feed_1_1(client, topic_issue):
     assert feed["feed_url"] == f"{SITE}/feeds/issues.json"
     assert isinstance(feed["items"], list)
     (item,) = feed["items"]
-    assert isinstance(item["id"], str) and item["id"] == f"{SITE}/issues/{topic_issue.number}/"
+    assert isinstance(item["id"], str) and item["id"] == f"{SITE}{topic_issue.get_absolute_url()}"
     assert item["url"].startswith(SITE) and "The sequel" in item["content_html"]
     datetime.fromisoformat(item["date_published"])  # RFC 3339
     datetime.fromisoformat(item["date_modified"])
@@ -204,7 +204,7 @@ def test_scheduled_issue_enters_the_feeds_at_its_minute(client):
 
 
 def test_feed_discovery_links_are_on_every_public_page(client, topic_issue):
-    for url in ["/", f"/issues/{topic_issue.number}/", "/search/", "/issues/"]:
+    for url in ["/", topic_issue.get_absolute_url(), "/search/", "/issues/"]:
         body = get(client, url).content.decode()
         assert 'type="application/rss+xml" title="The Newsroom: issues (RSS)"' in body
         assert f'href="{SITE}/feeds/issues.atom"' in body

@@ -326,6 +326,7 @@ def test_withdraw_asks_for_a_reason_and_records_it(client, publisher):
 def change_form_data(issue, **changes):
     items = list(issue.items.all())
     data = {
+        "newsletter": issue.newsletter_id,
         "number": issue.number,
         "headline": issue.headline,
         "slug": issue.slug,

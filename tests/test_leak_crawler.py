@@ -324,7 +324,7 @@ def direct_addresses(hidden: dict) -> list[str]:
             paths.append(f"/feeds/topics/{topic.slug}.atom")
         paths += [source.get_absolute_url() for source in story.sources.all()]
     for issue in hidden["issues"]:
-        paths += [issue.get_absolute_url(), f"/issues/{issue.number}/{issue.slug}/"]
+        paths += [issue.get_absolute_url(), f"{issue.get_absolute_url()}{issue.slug}/"]
     paths += [f"/authors/{user.username}/" for user in hidden["authors"]]
     # A share link that was revoked leads nowhere.
     revoked = PreviewLink.objects.create(

@@ -53,12 +53,36 @@ def test_demo_creates_the_staff_accounts_with_the_given_password(
     users = get_user_model().objects.filter(username__in=["admin", "writer", "editor", "publisher"])
     assert len(users) == 4
     assert all(u.is_staff and u.check_password("demo-password-123") for u in users)
-    assert {u.username: [g.name for g in u.groups.all()] for u in users} == {
+    assert {u.username: sorted(g.name for g in u.groups.all()) for u in users} == {
         "admin": [],
         "writer": ["Writers"],
         "editor": ["Editors"],
-        "publisher": ["Publishers"],
+        # In a small newsroom the publisher also looks after the list.
+        "publisher": ["Audience", "Publishers"],
     }
+
+
+def test_demo_has_three_newsletters_and_subscribers_in_every_state(
+    capsys, monkeypatch, tmp_path, settings
+):
+    from newsletters.models import Subscription, Suppression
+    from stories.models import Newsletter
+
+    out = load(capsys, monkeypatch, tmp_path, settings)
+    assert "3 newsletters" in out
+    by_issue = dict(Issue.objects.values_list("number", "newsletter__slug"))
+    default = Newsletter.objects.default()
+    assert by_issue == {
+        1: "reels-thrills-and-bills",
+        2: default.slug,
+        3: default.slug,
+        4: "weekly-radar",
+        5: default.slug,
+    }
+    assert all(n.postal_address and n.sender_email for n in Newsletter.objects.all())
+    states = set(Subscription.objects.values_list("state", flat=True))
+    assert states == {"confirmed", "pending", "unsubscribed"}
+    assert Suppression.objects.filter(reason="bounced").exists()
 
 
 def test_second_run_changes_nothing_and_says_so(capsys, monkeypatch, tmp_path, settings):

@@ -62,14 +62,14 @@ def test_story_without_image_gets_a_plain_summary_card(client, demo):
 
 
 def test_issue_json_ld_is_a_collection_page_listing_its_stories_in_order(client, demo):
-    head = head_of(client.get("/issues/2/"))
+    head = head_of(client.get("/newsletters/the-newsroom/issues/2/"))
     (data,) = head.json_ld
     assert data["@type"] == "CollectionPage"
-    assert data["url"] == f"{SITE}/issues/2/"
+    assert data["url"] == f"{SITE}/newsletters/the-newsroom/issues/2/"
     items = data["mainEntity"]["itemListElement"]
     assert [i["position"] for i in items] == [1, 2, 3, 4, 5]
     assert items[0]["url"] == f"{SITE}/stories/industry-pivots-to-training-efficiency/"
-    assert head.links["canonical"] == f"{SITE}/issues/2/"
+    assert head.links["canonical"] == f"{SITE}/newsletters/the-newsroom/issues/2/"
     assert head.meta["description"] == "The week's five biggest stories, each with why it matters."
     assert head.meta["og:type"] == "website"
 
@@ -80,7 +80,7 @@ def test_home_describes_the_site_with_a_search_action_and_the_latest_issue(clien
     site = next(node for node in graph if node["@type"] == "WebSite")
     assert site["potentialAction"]["target"] == f"{SITE}/search/?q={{search_term_string}}"
     issue = next(node for node in graph if node["@type"] == "CollectionPage")
-    assert issue["url"] == f"{SITE}/issues/4/"
+    assert issue["url"] == f"{SITE}/newsletters/weekly-radar/issues/4/"
     assert head.links["canonical"] == f"{SITE}/"
 
 

@@ -24,9 +24,9 @@ def test_home_without_issues_says_so(client):
 
 def test_issue_page_by_number_and_slug_redirect(client):
     issue = published_issue(2)
-    assert client.get(f"/issues/{issue.number}/").status_code == 200
-    response = client.get(f"/issues/{issue.number}/any-old-slug/")
-    assert response.status_code == 301 and response["Location"] == f"/issues/{issue.number}/"
+    assert client.get(issue.get_absolute_url()).status_code == 200
+    response = client.get(f"{issue.get_absolute_url()}any-old-slug/")
+    assert response.status_code == 301 and response["Location"] == issue.get_absolute_url()
 
 
 def test_story_permalink(client):
@@ -40,7 +40,7 @@ def test_unpublished_content_is_a_plain_404(client):
     draft = StoryFactory(headline="Secret draft headline")
     scheduled = scheduled_issue(1, headline="Secret scheduled issue")
     assert client.get(f"/stories/{draft.slug}/").status_code == 404
-    assert client.get(f"/issues/{scheduled.number}/").status_code == 404
+    assert client.get(scheduled.get_absolute_url()).status_code == 404
     assert client.get(f"/stories/{scheduled.stories.get().slug}/").status_code == 404
     home = client.get("/").content.decode()
     assert "Secret" not in home
@@ -50,7 +50,7 @@ def test_withdrawn_story_disappears_from_its_issue_page(client):
     issue = published_issue(2)
     pulled = issue.stories.first()
     workflow.withdraw_story(user_in("Editors", username="e"), pulled, "Wrong figures.")
-    body = client.get(f"/issues/{issue.number}/").content.decode()
+    body = client.get(issue.get_absolute_url()).content.decode()
     assert pulled.headline not in body
     assert client.get(f"/stories/{pulled.slug}/").status_code == 404
 
@@ -91,7 +91,7 @@ def _draft_only_things() -> dict[str, str]:
         "source": f"/sources/{draft.citations.get().source.slug}/",
         "author": "/authors/ghost/",
         "story": f"/stories/{draft.slug}/",
-        "issue": f"/issues/{draft_issue.number}/",
+        "issue": draft_issue.get_absolute_url(),
     }
 
 
@@ -102,7 +102,7 @@ MISSING = {
     "source": "/sources/no-such-thing/",
     "author": "/authors/no-such-thing/",
     "story": "/stories/no-such-thing/",
-    "issue": "/issues/78/",
+    "issue": "/newsletters/the-newsroom/issues/78/",
 }
 
 

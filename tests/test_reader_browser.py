@@ -19,10 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 PAGES = {
     "home": "/",
-    "issue": "/issues/2/",
+    "issue": "/newsletters/the-newsroom/issues/2/",
     "story": "/stories/ais-sputnik-moment/",
-    "radar": "/issues/4/",
+    "radar": "/newsletters/weekly-radar/issues/4/",
     "archive": "/issues/",
+    "newsletter": "/newsletters/weekly-radar/",
     "topics": "/topics/",
     "topic": "/topics/training-efficiency/",
     "sources": "/sources/",
@@ -212,7 +213,7 @@ def test_keyboard_user_can_skip_to_the_content_and_sees_where_focus_is(browser, 
     base_url, media_root = demo_site
     context, page = reader_page(browser, 1280, "light", media_root)
     try:
-        page.goto(base_url + "/issues/2/")
+        page.goto(base_url + "/newsletters/the-newsroom/issues/2/")
         page.keyboard.press("Tab")
         skip = page.locator(".skip-link")
         assert skip.evaluate("el => el === document.activeElement")

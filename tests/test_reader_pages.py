@@ -20,7 +20,7 @@ from tests.factories import (
     scheduled_issue,
     user_in,
 )
-from tests.reader_helpers import load_demo_newsroom
+from tests.reader_helpers import DEMO_ISSUE_URLS, load_demo_newsroom
 
 pytestmark = pytest.mark.django_db
 
@@ -57,13 +57,13 @@ def test_home_shows_the_radar_in_full_with_links_to_recent_issues(client, demo):
     assert "Open models keep closing the gap" in section(html, "closing-tldr")
     recent = section(html, "recent")
     for number in (3, 2, 1):
-        assert f'href="/issues/{number}/"' in recent
-    assert "/issues/5/" not in html  # scheduled for next week
+        assert f'href="{DEMO_ISSUE_URLS[number]}"' in recent
+    assert DEMO_ISSUE_URLS[5] not in html  # scheduled for next week
     assert 'href="/issues/"' in recent
 
 
 def test_radar_keeps_its_sections_under_the_story_headline(client, demo):
-    html = page(client, "/issues/4/")
+    html = page(client, "/newsletters/weekly-radar/issues/4/")
     # Markdown headings inside a story sit one level below the story's h2.
     assert "<h3>What&#x27;s changing</h3>" in html or "<h3>What's changing</h3>" in html
     assert "<h3>What it all means</h3>" in html
@@ -71,7 +71,7 @@ def test_radar_keeps_its_sections_under_the_story_headline(client, demo):
 
 
 def test_numbered_digest_keeps_its_numbers_order_and_three_point_lists(client, demo):
-    html = page(client, "/issues/2/")
+    html = page(client, "/newsletters/the-newsroom/issues/2/")
     headlines = re.findall(r'<h2 class="story-headline".*?<a href="[^"]+">([^<]+)</a>', html, re.S)
     assert headlines == [
         "The industry pivots to training efficiency",
@@ -87,18 +87,19 @@ def test_numbered_digest_keeps_its_numbers_order_and_three_point_lists(client, d
 
 
 def test_issue_page_links_to_the_previous_and_next_published_issues(client, demo):
-    nav = section(page(client, "/issues/2/"), "issue-nav")
-    assert 'rel="prev" href="/issues/1/"' in nav
-    assert 'rel="next" href="/issues/3/"' in nav
-    latest = section(page(client, "/issues/4/"), "issue-nav")
-    assert 'rel="prev" href="/issues/3/"' in latest
+    # Within its newsletter: the digest's #2 and #3 (#1 is another newsletter's).
+    nav = section(page(client, DEMO_ISSUE_URLS[2]), "issue-nav")
+    assert 'rel="prev"' not in nav
+    assert f'rel="next" href="{DEMO_ISSUE_URLS[3]}"' in nav
+    latest = section(page(client, DEMO_ISSUE_URLS[3]), "issue-nav")
+    assert f'rel="prev" href="{DEMO_ISSUE_URLS[2]}"' in latest
     assert "/issues/5/" not in latest  # scheduled, not yet public
 
 
 def test_issue_slug_is_optional_and_redirects_to_the_canonical_address(client, demo):
-    response = client.get("/issues/2/five-stories-from-the-week-after-r1/")
+    response = client.get(DEMO_ISSUE_URLS[2] + "five-stories-from-the-week-after-r1/")
     assert response.status_code == 301
-    assert response["Location"] == "/issues/2/"
+    assert response["Location"] == "/newsletters/the-newsroom/issues/2/"
 
 
 def test_commentary_post_shows_image_with_credit_tldr_bold_key_points_and_take(client, demo):
@@ -123,7 +124,7 @@ def test_lead_images_further_down_an_issue_are_lazy_loaded(client, demo):
     story = Story.objects.get(slug="ais-sputnik-moment")
     issue = published_issue(2, number=100)
     IssueItem.objects.create(issue=issue, story=story, position=3)
-    html = page(client, f"/issues/{issue.number}/")
+    html = page(client, issue.get_absolute_url())
     assert re.search(r'<img [^>]*loading="lazy"', html)
 
 
@@ -159,7 +160,7 @@ def test_story_page_has_bylines_date_topics_and_the_issue_it_appeared_in(client,
     topics = section(html, "topics")
     assert 'href="/topics/training-efficiency/"' in topics
     assert 'href="/topics/deepseek/"' in topics
-    assert 'href="/issues/2/"' in section(html, "appeared-in")
+    assert 'href="/newsletters/the-newsroom/issues/2/"' in section(html, "appeared-in")
 
 
 def test_story_date_and_issues_count_only_issues_readers_can_see(client):
@@ -290,16 +291,17 @@ def test_every_unpublished_story_is_the_same_plain_404_as_a_missing_one(client):
 
 
 def test_draft_scheduled_and_withdrawn_issues_are_plain_404s(client):
-    missing = client.get("/issues/999/")
+    missing = client.get("/newsletters/the-newsroom/issues/999/")
     draft = IssueFactory(headline="Leak draft issue")
     scheduled = scheduled_issue(1)
     withdrawn = published_issue(1)
     workflow.withdraw_issue(user_in("Publishers", username="p"), withdrawn, "Pulled.")
     for issue in (draft, scheduled, withdrawn):
-        response = client.get(f"/issues/{issue.number}/")
+        response = client.get(issue.get_absolute_url())
         assert response.status_code == 404
         assert response.content == missing.content
-    assert client.get(f"/issues/{draft.number}/any-slug/")["Location"] == f"/issues/{draft.number}/"
+    slugged = client.get(f"{draft.get_absolute_url()}any-slug/")
+    assert slugged["Location"] == draft.get_absolute_url()
 
 
 def test_topics_sources_and_authors_of_unpublished_stories_do_not_exist(client):
@@ -315,7 +317,14 @@ def test_topics_sources_and_authors_of_unpublished_stories_do_not_exist(client):
 
 
 def test_unpublished_content_never_appears_on_listing_pages(client, demo):
-    pages = ["/", "/topics/", "/sources/", "/authors/writer/", "/issues/4/", "/issues/1/"]
+    pages = [
+        "/",
+        "/topics/",
+        "/sources/",
+        "/authors/writer/",
+        "/newsletters/weekly-radar/issues/4/",
+        "/newsletters/reels-thrills-and-bills/issues/1/",
+    ]
     pages += [f"/topics/{slug}/" for slug in ("nvidia", "markets", "ai-infrastructure")]
     for url in pages:
         html = page(client, url)
@@ -374,13 +383,14 @@ def test_issue_page_queries_do_not_grow_with_its_stories(
 ):
     issue = published_issue(n_stories)
     published_issue(1)
+    url = issue.get_absolute_url()
     _warm_schedule_horizon()
-    # 1 the issue with its kept list of stories, 2 its previous and 3 its
-    # next public issue
+    # 1 the issue with its newsletter and kept list of stories, 2 its
+    # previous and 3 its next public issue in the same newsletter
     with django_assert_num_queries(3 + ISSUE_RENDER_QUERIES):
-        first = client.get(f"/issues/{issue.number}/").content.decode()
+        first = client.get(url).content.decode()
     with django_assert_num_queries(3):
-        again = client.get(f"/issues/{issue.number}/").content.decode()
+        again = client.get(url).content.decode()
     assert again == first
     assert again.count('class="story-in-issue"') == n_stories
 
@@ -390,11 +400,12 @@ def test_home_page_queries_do_not_grow_with_stories(client, django_assert_num_qu
     published_issue(2)
     published_issue(n_stories)
     _warm_schedule_horizon()
-    # 1 the latest issue with its kept list of stories, 2 its previous and
-    # 3 its next public issue, 4 the recent issues
-    with django_assert_num_queries(4 + ISSUE_RENDER_QUERIES):
+    # 1 the latest issue with its newsletter and kept list of stories, 2 its
+    # previous and 3 its next public issue in that newsletter, 4 the recent
+    # issues with their newsletters, 5 the newsletters the signup form offers
+    with django_assert_num_queries(5 + ISSUE_RENDER_QUERIES):
         client.get("/")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = client.get("/")
     assert response.content.decode().count('class="story-in-issue"') == n_stories
 
@@ -442,10 +453,13 @@ def test_listing_page_queries_are_fixed(client, demo, django_assert_num_queries,
 @pytest.mark.page_cache
 def test_a_cold_schedule_horizon_costs_exactly_one_more_query(client, django_assert_num_queries):
     issue = published_issue(3)
-    client.get(f"/issues/{issue.number}/")  # renders the stories' kept HTML
+    url = issue.get_absolute_url()
+    client.get(url)  # renders the stories' kept HTML
     content_changed()  # drops the cached page and the schedule horizon
     # the three issue-page queries, then 4 the next scheduled publication
     with django_assert_num_queries(4):
-        client.get(f"/issues/{issue.number}/")
+        client.get(url)
     assert Issue.objects.count() == 1
-    assert reverse("stories:issue", args=[issue.number]) == f"/issues/{issue.number}/"
+    assert reverse("stories:issue", args=[issue.newsletter.slug, issue.number]) == (
+        f"/newsletters/{issue.newsletter.slug}/issues/{issue.number}/"
+    )

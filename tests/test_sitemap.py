@@ -68,7 +68,7 @@ def test_sections_hold_published_issues_stories_topics_and_sources_with_lastmod(
     source = story.citations.get().source
     found = everything(client)
     assert set(found) == {
-        f"{SITE}/issues/400/",
+        f"{SITE}{issue.get_absolute_url()}",
         f"{SITE}{story.get_absolute_url()}",
         f"{SITE}/topics/deepseek/",
         f"{SITE}{source.get_absolute_url()}",
@@ -88,7 +88,7 @@ def test_unpublished_content_is_absent_from_the_sitemap(client, issue):
 def test_scheduled_issue_enters_the_sitemap_at_its_minute(client):
     issue = scheduled_issue(stories=[approved_story(headline="Embargoed")], in_minutes=30)
     story = issue.stories.get()
-    expected = {f"{SITE}/issues/{issue.number}/", f"{SITE}{story.get_absolute_url()}"}
+    expected = {f"{SITE}{issue.get_absolute_url()}", f"{SITE}{story.get_absolute_url()}"}
     with time_machine.travel(issue.publish_at - timedelta(seconds=1)):
         assert not expected & set(everything(client))
     with time_machine.travel(issue.publish_at):
@@ -138,7 +138,11 @@ def test_robots_txt_disallows_every_preview_address_the_site_actually_serves(cli
     ]
     for address in previews:
         assert any(rule and address.startswith(rule) for rule in disallowed), address
-    public = [reverse("stories:story", args=["a-story"]), reverse("stories:issue", args=[1])]
+    public = [
+        reverse("stories:story", args=["a-story"]),
+        reverse("stories:issue", args=["the-newsroom", 1]),
+        reverse("stories:newsletter", args=["the-newsroom"]),
+    ]
     for address in public:
         assert not any(rule and address.startswith(rule) for rule in disallowed), address
 

@@ -57,7 +57,7 @@ class IssueForm(VersionCheckedForm):
 
     class Meta:
         model = Issue
-        fields = ["number", "headline", "slug", "intro", "closing_tldr"]
+        fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
 
     def stale_message(self, seen, opened_at):
         who = "; ".join(issue_changes_since(self.instance.pk, opened_at))

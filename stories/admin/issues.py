@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from stories.admin.base import AuditTrailHistory, InvalidatesPublicPages
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
 from stories.editorial import scheduling, workflow
-from stories.models import Issue, IssueItem
+from stories.models import Issue, IssueItem, Newsletter
 
 
 class IssueItemFormSet(forms.BaseInlineFormSet):
@@ -65,13 +65,22 @@ PUBLICATION_ACTIONS = {
 @admin.register(Issue)
 class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
     form = IssueForm
-    list_display = ["number", "headline", "state", "publication"]
-    list_filter = ["status"]
+    list_display = ["number", "headline", "newsletter", "state", "publication"]
+    list_filter = ["status", "newsletter"]
+    list_select_related = ["newsletter"]
     search_fields = ["headline", "intro", "=number"]
     date_hierarchy = "publish_at"
     prepopulated_fields = {"slug": ["headline"]}
     inlines = [IssueItemInline]
-    fields = ["number", "headline", "slug", "intro", "closing_tldr"]
+    fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "newsletter" not in initial:
+            default = Newsletter.objects.default()
+            if default is not None:
+                initial["newsletter"] = default.pk
+        return initial
 
     @admin.display(description="status", ordering="status")
     def state(self, obj):

@@ -205,6 +205,7 @@ class IssuesRssFeed(Feed):
         )
         return (
             Issue.objects.published()
+            .select_related("newsletter")
             .order_by("-publish_at", "-number")
             .prefetch_related(Prefetch("items", visible_items, to_attr="visible_items"))[
                 :ISSUE_FEED_LENGTH

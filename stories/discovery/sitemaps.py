@@ -69,15 +69,30 @@ class SiteSitemap(Sitemap):
 
 
 class IssueSitemap(SiteSitemap):
+    """Items are (newsletter slug, number, lastmod): an issue's address names both."""
+
     url_name = "stories:issue"
     placeholder = 987654321987654321
+    newsletter_placeholder = "sitemap-newsletter-placeholder"
+
+    @cached_property
+    def _path_template(self) -> str:
+        return reverse(self.url_name, args=[self.newsletter_placeholder, self.placeholder])
+
+    def location(self, item):
+        return self._path_template.replace(self.newsletter_placeholder, item[0]).replace(
+            str(self.placeholder), str(item[1])
+        )
+
+    def lastmod(self, item):
+        return item[2]
 
     def items(self):
         # An issue changes for readers when it goes live or is edited later.
         return (
             Issue.objects.published()
             .annotate(lastmod=Greatest("updated_at", "publish_at"))
-            .values_list("number", "lastmod")
+            .values_list("newsletter__slug", "number", "lastmod")
             .order_by("-publish_at", "-number")
         )
 

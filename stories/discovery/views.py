@@ -198,9 +198,11 @@ def archive(request):
         .only("issue_id", "position", "story__headline", "story__slug")
         .order_by("position", "pk")
     )
-    issues = filterset.qs.only("number", "headline", "slug", "publish_at").prefetch_related(
-        Prefetch("items", queryset=visible_items, to_attr="visible_items")
-    )
+    issues = (
+        filterset.qs.select_related("newsletter").only(
+            "number", "headline", "slug", "publish_at", "newsletter__slug"
+        )
+    ).prefetch_related(Prefetch("items", queryset=visible_items, to_attr="visible_items"))
     newest_first = filterset.chosen_sort == "newest"
     rows, more = _keyset_page(issues, cursor, forward, newest_first)
     has_previous = more if not forward else cursor is not None

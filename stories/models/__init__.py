@@ -9,6 +9,7 @@ from stories.models.content import (
     TaggedTopic,
     Topic,
 )
+from stories.models.newsletter import Newsletter
 from stories.models.preview import PreviewLink
 from stories.models.rendered import RenderedIssue, RenderedStory
 from stories.models.revisions import StoryRevision
@@ -20,6 +21,7 @@ __all__ = [
     "Correction",
     "Issue",
     "IssueItem",
+    "Newsletter",
     "PreviewLink",
     "RenderedIssue",
     "RenderedStory",

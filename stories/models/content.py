@@ -396,7 +396,13 @@ class Issue(models.Model):
 
     Status = IssueStatus
 
-    number = models.PositiveIntegerField(unique=True)
+    newsletter = models.ForeignKey(
+        "stories.Newsletter",
+        on_delete=models.PROTECT,
+        related_name="issues",
+        help_text="The newsletter this issue is an edition of; numbers count per newsletter.",
+    )
+    number = models.PositiveIntegerField()
     headline = models.CharField(max_length=200)
     slug = models.SlugField(
         max_length=200, blank=True, help_text="Filled from the headline if empty."
@@ -428,6 +434,13 @@ class Issue(models.Model):
         ordering = ["-number"]
         permissions = [("publish_issue", "Can schedule, publish and withdraw issues")]
         indexes = [models.Index(fields=["status", "publish_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "number"],
+                name="issue_number_once_per_newsletter",
+                violation_error_message="This newsletter already has an issue with this number.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number}: {self.headline}"
@@ -449,7 +462,9 @@ class Issue(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("stories:issue", args=[self.number])
+        # Numbers count per newsletter, so the address names both. Lists of
+        # issues load the newsletter with them (select_related) to print it.
+        return reverse("stories:issue", args=[self.newsletter.slug, self.number])
 
     @property
     def is_locked(self) -> bool:

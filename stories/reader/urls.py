@@ -6,8 +6,18 @@ app_name = "stories"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("issues/<int:number>/", views.issue_detail, name="issue"),
-    path("issues/<int:number>/<slug:slug>/", views.issue_detail, name="issue_with_slug"),
+    path("newsletters/", views.newsletter_list, name="newsletters"),
+    path("newsletters/<slug:newsletter>/", views.newsletter_detail, name="newsletter"),
+    path("newsletters/<slug:newsletter>/issues/<int:number>/", views.issue_detail, name="issue"),
+    path(
+        "newsletters/<slug:newsletter>/issues/<int:number>/<slug:slug>/",
+        views.issue_detail,
+        name="issue_with_slug",
+    ),
+    # Issue addresses from before newsletters: every issue then was in what is
+    # now the default newsletter, so these answer with a permanent redirect.
+    path("issues/<int:number>/", views.legacy_issue, name="legacy_issue"),
+    path("issues/<int:number>/<slug:slug>/", views.legacy_issue, name="legacy_issue_with_slug"),
     path("stories/<slug:slug>/", views.story_detail, name="story"),
     path("topics/", views.topic_list, name="topics"),
     path("topics/<topicslug:slug>/", views.topic_detail, name="topic"),

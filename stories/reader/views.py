@@ -16,7 +16,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
+from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
 from stories.publishing.cache import page_number, public_page
 from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
@@ -64,10 +64,14 @@ MARKDOWN_SOURCES = ("body", "tldr", "why_it_matters", "key_points")
 
 
 def neighbours(issue) -> dict:
-    """The public issues just before and after issue, for its previous/next
-    links: two single-table index lookups, which Django builds and PostgreSQL
-    plans faster than one query with two subqueries."""
-    published = Issue.objects.published().values_list("number", "headline")
+    """The public issues of the same newsletter just before and after issue,
+    for its previous/next links: two index lookups, which Django builds and
+    PostgreSQL plans faster than one query with two subqueries."""
+    published = (
+        Issue.objects.published()
+        .filter(newsletter_id=issue.newsletter_id)
+        .values_list("number", "headline")
+    )
     return {
         "previous": published.filter(number__lt=issue.number).order_by("-number").first(),
         "next": published.filter(number__gt=issue.number).order_by("number").first(),
@@ -93,7 +97,8 @@ def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
         public_issues = list(
             Issue.objects.published()
             .filter(items__story=story)
-            .only(*ISSUE_LINK_FIELDS)
+            .select_related("newsletter")
+            .only(*ISSUE_LINK_FIELDS, "newsletter__slug", "newsletter__name")
             .order_by("publish_at", "number")
         )
     # When readers could first see it: its earliest public issue.
@@ -139,11 +144,16 @@ def _story_listing(queryset):
 def home(request):
     # Queries: the latest issue with its list of stories, its neighbours, and
     # the recent issues list.
-    latest = Issue.objects.published().select_related("rendered")
+    latest = Issue.objects.published().select_related("rendered", "newsletter")
     issue = latest.order_by("-publish_at", "-number").first()
     if issue is None:
         return render(request, "stories/home.html", {"issue": None, "recent": []})
-    recent = Issue.objects.published().exclude(pk=issue.pk).order_by("-publish_at", "-number")
+    recent = (
+        Issue.objects.published()
+        .select_related("newsletter")
+        .exclude(pk=issue.pk)
+        .order_by("-publish_at", "-number")
+    )
     ensure_issue_rendered(issue)
     context = issue_page_context(issue, is_home=True)
     context["recent"] = recent[:RECENT_ISSUES]
@@ -151,14 +161,69 @@ def home(request):
 
 
 @public_page
-def issue_detail(request, number, slug=None):
+def issue_detail(request, newsletter, number, slug=None):
     if slug is not None:
         # Any slug goes to the one canonical address; whether the issue is
         # public is decided there, so the redirect reveals nothing.
-        return redirect("stories:issue", number=number, permanent=True)
-    issue = get_or_not_found(Issue.objects.published().select_related("rendered"), number=number)
+        return redirect("stories:issue", newsletter=newsletter, number=number, permanent=True)
+    issue = get_or_not_found(
+        Issue.objects.published().select_related("rendered", "newsletter"),
+        newsletter__slug=newsletter,
+        number=number,
+    )
     ensure_issue_rendered(issue)
     return render(request, "stories/issue_detail.html", issue_page_context(issue))
+
+
+def legacy_issue(request, number, slug=None):
+    """/issues/<number>/ from before newsletters: the default newsletter's
+    issue of that number, whatever its state (the target decides, so the
+    redirect reveals nothing)."""
+    newsletter = Newsletter.objects.default()
+    if newsletter is None:
+        raise not_found()
+    return redirect("stories:issue", newsletter=newsletter.slug, number=number, permanent=True)
+
+
+NEWSLETTER_PAGE_SIZE = 20
+
+
+@public_page
+def newsletter_list(request):
+    newsletters = list(Newsletter.objects.order_by("name"))
+    meta = seo.listing_meta(
+        "Newsletters", reverse("stories:newsletters"), "Every newsletter we publish."
+    )
+    return render(
+        request, "stories/newsletter_list.html", {"newsletters": newsletters, "meta": meta}
+    )
+
+
+@public_page
+def newsletter_detail(request, newsletter):
+    """A newsletter's page: what it is, its public issues newest first, and
+    its signup form (shown even before its first issue)."""
+    newsletter = get_or_not_found(Newsletter.objects.all(), slug=newsletter)
+    issues = (
+        Issue.objects.published()
+        .filter(newsletter=newsletter)
+        .only("number", "headline", "slug", "publish_at", "newsletter_id")
+        .order_by("-publish_at", "-number")
+    )
+    try:
+        page = Paginator(issues, NEWSLETTER_PAGE_SIZE).page(request.GET.get("page", 1))
+    except InvalidPage:
+        raise not_found() from None
+    for issue in page:
+        issue.newsletter = newsletter  # their links name it; no query each
+    meta = seo.listing_meta(
+        newsletter.name,
+        newsletter.get_absolute_url(),
+        newsletter.description or f"Issues of {newsletter.name}.",
+        page.number,
+    )
+    context = {"newsletter": newsletter, "page": page, "meta": meta}
+    return render(request, "stories/newsletter_detail.html", context)
 
 
 @public_page
@@ -169,7 +234,7 @@ def story_detail(request, slug):
     appearances = list(
         IssueItem.objects.public()
         .filter(story__slug=slug)
-        .select_related("story", "story__rendered", "issue")
+        .select_related("story", "story__rendered", "issue", "issue__newsletter")
         .defer(
             *(f"story__{field}" for field in MARKDOWN_SOURCES),
             *(f"issue__{field}" for field in ISSUE_TEXTS),

@@ -1,5 +1,6 @@
 import time
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from devtools.benchdata import Generator, Sizes, print_progress
@@ -17,6 +18,12 @@ class Command(BaseCommand):
                 default=getattr(defaults, name),
                 help=f"how many {name} to add (default {getattr(defaults, name)})",
             )
+        parser.add_argument(
+            "--subscribers",
+            type=int,
+            default=100_000,
+            help="how many newsletter subscribers to add (default 100,000; 0 for none)",
+        )
         parser.add_argument("--seed", type=int, default=2025)
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -32,5 +39,15 @@ class Command(BaseCommand):
             sizes, seed=options["seed"], progress=None if options["quiet"] else print_progress
         ).run()
         summary = "Added {issues} issues, {stories} stories, {topics} topics, {sources} sources"
+        if options["subscribers"] > 0 and apps.is_installed("newsletters"):
+            # The audience app depends on this one; this command fills both.
+            from newsletters.benchdata import generate_subscribers
+
+            counts["subscribers"] = generate_subscribers(
+                options["subscribers"],
+                seed=options["seed"],
+                progress=None if options["quiet"] else print_progress,
+            )
+            summary += ", {subscribers} subscribers"
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(summary.format(**counts) + f" in {elapsed:.0f} s."))

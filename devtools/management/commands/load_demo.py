@@ -5,6 +5,7 @@ import os
 import secrets
 from datetime import datetime, time, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -15,9 +16,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from devtools.demo_content import ISSUES, SOURCES, TOPICS, UNPUBLISHED_STORIES
+from devtools.demo_content import ISSUES, NEWSLETTERS, SOURCES, TOPICS, UNPUBLISHED_STORIES
 from stories.editorial import workflow
-from stories.models import Citation, Issue, IssueItem, Source, Story, Topic
+from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
 
 MARKER_SLUG = "ais-sputnik-moment"
 PASSWORD_FILE = settings.BASE_DIR / ".demo-password"
@@ -28,6 +29,10 @@ ACCOUNTS = [
     ("editor", "Eddie", "Editor", "Editors", False),
     ("publisher", "Pia", "Publisher", "Publishers", False),
 ]
+# In a small newsroom the publisher also looks after the subscriber list, so
+# the demo's publisher is in the Audience group too (see the newsletters app).
+EXTRA_GROUPS = {"publisher": ["Audience"]}
+POSTAL_ADDRESS = "The Newsroom, 1 Example Street, Exampletown EX1 2MP, United Kingdom"
 
 
 def demo_lead_image() -> ContentFile:
@@ -69,13 +74,20 @@ class Command(BaseCommand):
         ):
             users = self._accounts(password)
             counts = self._content(users)
+            if apps.is_installed("newsletters"):
+                # Demo data for the audience app, which depends on this one;
+                # imported here only because this command loads the whole demo.
+                from newsletters.demo import load_demo_subscribers
+
+                counts["subscribers"] = load_demo_subscribers()
         if generated:
             PASSWORD_FILE.write_text(password + "\n")
             PASSWORD_FILE.chmod(0o600)
         self.stdout.write(
             self.style.SUCCESS(
-                "Loaded the demo newsroom: {issues} issues, {stories} stories, {sources} sources, "
-                "{topics} topics.".format(**counts)
+                "Loaded the demo newsroom: {newsletters} newsletters, {issues} issues, "
+                "{stories} stories, {sources} sources, {topics} topics, {subscribers} "
+                "subscribers.".format(**{"subscribers": 0, **counts})
             )
         )
         self.stdout.write(
@@ -104,6 +116,7 @@ class Command(BaseCommand):
                 user.save()
             if group:
                 user.groups.add(Group.objects.get(name=group))
+            user.groups.add(*Group.objects.filter(name__in=EXTRA_GROUPS.get(username, [])))
             users[username] = User.objects.get(pk=user.pk)  # fresh permission cache
         return users
 
@@ -117,6 +130,7 @@ class Command(BaseCommand):
         for name, description in TOPICS:
             Topic.objects.get_or_create(name=name, defaults={"description": description})
 
+        newsletters = self._newsletters()
         now = timezone.now()
         for issue_data in ISSUES:
             stories = [self._story(data, writer, sources) for data in issue_data["stories"]]
@@ -124,6 +138,7 @@ class Command(BaseCommand):
                 workflow.submit_for_review(writer, story)
                 workflow.approve(editor, story)
             issue = Issue.objects.create(
+                newsletter=newsletters[issue_data["newsletter"]],
                 number=issue_data["number"],
                 headline=issue_data["headline"],
                 intro=issue_data["intro"],
@@ -142,11 +157,35 @@ class Command(BaseCommand):
             if state == "in_review":
                 workflow.submit_for_review(writer, story)
         return {
+            "newsletters": Newsletter.objects.count(),
             "issues": Issue.objects.count(),
             "stories": Story.objects.count(),
             "sources": Source.objects.count(),
             "topics": Topic.objects.count(),
         }
+
+    def _newsletters(self) -> dict:
+        """The demo's newsletters by slug; None is the default one, which the
+        migration made (or, after a flush, this makes)."""
+        newsletters = {}
+        for data in NEWSLETTERS:
+            if data["slug"] is None:
+                newsletter = Newsletter.objects.default() or Newsletter(
+                    name=settings.SITE_NAME, slug="the-newsroom", is_default=True
+                )
+            else:
+                newsletter = Newsletter.objects.filter(slug=data["slug"]).first() or Newsletter(
+                    name=data["name"], slug=data["slug"]
+                )
+            newsletter.description = newsletter.description or data["description"]
+            newsletter.sender_name = newsletter.sender_name or newsletter.name
+            newsletter.sender_email = (
+                newsletter.sender_email or f"{newsletter.slug}@newsroom.example"
+            )
+            newsletter.postal_address = newsletter.postal_address or POSTAL_ADDRESS
+            newsletter.save()
+            newsletters[data["slug"]] = newsletter
+        return newsletters
 
     def _story(self, data: dict, author, sources: dict) -> Story:
         fields = {k: v for k, v in data.items() if k not in {"topics", "citations", "lead_image"}}

@@ -1,0 +1,27 @@
+"""{% signup_form %}: the signup form for cached public pages."""
+
+from django import template
+
+from newsletters.forms import HONEYPOT, consent_wording, form_stamp
+from stories.models import Newsletter
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/signup_form.html", takes_context=True)
+def signup_form(context, newsletter=None, email=""):
+    """The form for one newsletter, or (with none given) a choice of all of
+    them. It holds nothing per visitor, so the page around it may be cached."""
+    newsletters = [newsletter] if newsletter is not None else list(Newsletter.objects.all())
+    request = context.get("request")
+    return {
+        "newsletters": newsletters,
+        "single": newsletter is not None,
+        "wording": consent_wording(newsletters),
+        "stamp": form_stamp(),
+        "honeypot": HONEYPOT,
+        # Where the form was, for the consent record: the page's own address,
+        # the same for everyone who gets this page.
+        "source": context.get("signup_source") or (request.path if request is not None else ""),
+        "email": email,
+    }
