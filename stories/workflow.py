@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from stories import cache, revisions, scheduling
+from stories import cache, revisions, scheduling, timebounds
 from stories.models import AuditEntry, Citation, Issue, IssueItem, Story
 from stories.models.search import sync_issue_stories
 
@@ -241,6 +241,13 @@ def _require_story_rule(user, story: Story, name: str) -> None:
     refusal = story_transition_refusal(user, story, name)
     if refusal:
         raise WorkflowError(refusal)
+
+
+def _require_in_span(moment: datetime, doing: str) -> None:
+    # Checked before anything is stored: an instant outside the span could not
+    # be read back by every page that shows it (stories/timebounds.py).
+    if not timebounds.within(moment):
+        raise WorkflowError(f"Cannot {doing} then. {timebounds.OUT_OF_RANGE}")
 
 
 def _or(obj, statuses) -> str:
@@ -487,6 +494,7 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     _require(user, "stories.publish_issue", "schedule issues")
     if timezone.is_naive(publish_at):
         raise WorkflowError("The publication time needs a time zone.")
+    _require_in_span(publish_at, "schedule this issue")
     now = timezone.now()
     # Readers see an issue from the start of its minute, so that is what must
     # still be ahead.
@@ -558,6 +566,8 @@ def publish_issue_now(user, issue: Issue, as_of: datetime | None = None) -> Issu
     now = timezone.now()
     if as_of is not None and as_of > now:
         raise WorkflowError("A publication cannot be dated in the future; schedule it instead.")
+    if as_of is not None:
+        _require_in_span(as_of, "date this publication")
     if issue.status == I.SCHEDULED and issue.publish_at <= now:
         raise WorkflowError("This issue is already live.")
     _require_state(issue, [I.DRAFT, I.SCHEDULED, I.WITHDRAWN], "publish this issue")

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin
@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from stories import scheduling
+from stories import scheduling, timebounds
 from stories.cache import content_changed
 from stories.models import AuditEntry
 
@@ -19,11 +19,9 @@ def parse_opened_at(value: str | None) -> datetime | None:
     garbled or tampered form: the version it posted still decides."""
     try:
         opened_at = parse_datetime(value or "")
-        # A time just inside the first year can fall outside it in UTC,
-        # which is how the database compares it.
-        if opened_at is not None and timezone.is_aware(opened_at):
-            opened_at.astimezone(UTC)
-    except (ValueError, OverflowError):  # month 13, 30 February, an offset past a day
+    except ValueError:  # month 13, 30 February, an offset past a day
+        return None
+    if opened_at is None or not timebounds.within(opened_at):
         return None
     return opened_at
 
@@ -83,13 +81,16 @@ def zoned_time(field: str, description: str):
 
 
 class TimesInTheNewsroomZone:
-    """Admin mixin: the date-and-time inputs say which zone they are read in."""
+    """Admin mixin: the date-and-time inputs say which zone they are read in,
+    and refuse a time outside the span the newsroom holds (which the models of
+    this app refuse too; other apps' models, such as accounts, do not)."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if isinstance(db_field, models.DateTimeField) and formfield is not None:
             zone = f"In the newsroom's time zone, {scheduling.zone_description()} now."
             formfield.help_text = f"{formfield.help_text} {zone}".strip()
+            formfield.validators.append(timebounds.validate_time)
         return formfield
 
 
