@@ -1,10 +1,11 @@
 """The admin site: Django's, with people offered by name in its pickers, and
-every list's date filters checked before Django applies them."""
+every list's date filters and selections checked before Django applies them."""
 
 from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.views.main import IGNORED_PARAMS
 from django.contrib.auth import get_user_model
@@ -32,13 +33,23 @@ def with_list_input_checked(changelist_view, model_admin):
     """changelist_view, first dropping every filter on a date that cannot be
     applied (a date hierarchy's ?created_at__year=9999, a ?created_at__gte
     past the span or not a date at all), each with a message saying why, so
-    that the list is shown without it rather than failing."""
+    that the list is shown without it rather than failing; and refusing an
+    action on a selection that names no row ("abc", a number past the
+    column), which Django would look up and fail on."""
     model = model_admin.model
     hierarchy = model_admin.date_hierarchy
     drill_down = {f"{hierarchy}__{part}" for part in ("year", "month", "day")} if hierarchy else ()
 
     @wraps(changelist_view)
     def view(request, *args, **kwargs):
+        from stories.admin.base import names_a_row
+
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME) if request.method == "POST" else []
+        if not all(names_a_row(model._meta.pk, value) for value in selected):
+            messages.warning(
+                request, "The selection names rows that do not exist, so nothing was done."
+            )
+            return HttpResponseRedirect(request.get_full_path())
         refused = {}
         for key, values in request.GET.lists():
             if key in IGNORED_PARAMS:

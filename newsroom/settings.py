@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # A NUL in a query string or a form is answered 400 before any view.
+    "stories.security.RefuseNulMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -253,6 +255,8 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
 else:
     NEWSROOM_PROXY_COUNT = 0
 AXES_CLIENT_IP_CALLABLE = "stories.security.client_ip_address"
+# Every failed sign-in counts, however long the username typed.
+AXES_USERNAME_CALLABLE = "stories.security.client_username"
 
 # Content-Security-Policy (stories/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so

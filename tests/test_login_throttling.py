@@ -112,3 +112,19 @@ def test_behind_a_proxy_each_reader_address_is_throttled_on_its_own(client, edit
     forged_header = f"9.9.9.9, {READER}"
     forged = sign_in(client, "editor", PASSWORD, balancer, HTTP_X_FORWARDED_FOR=forged_header)
     assert forged.status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", [256, 5000])
+def test_a_username_longer_than_the_lockout_stores_still_counts_towards_it(
+    client, settings, length
+):
+    # django-axes keeps 255 characters; PostgreSQL refused a longer one, so
+    # such sign-ins failed with a 500 and were never counted.
+    username = "e" * length
+    lock_out(client, settings, username)
+    attempt = AccessAttempt.objects.get(ip_address=READER)
+    assert attempt.username == username[:255]
+    assert attempt.failures_since_start == settings.AXES_FAILURE_LIMIT
+    # Still locked out, whatever follows the first 255 characters.
+    assert sign_in(client, username[:255] + "another ending", PASSWORD).status_code == 429

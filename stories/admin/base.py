@@ -3,6 +3,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -80,6 +81,76 @@ def zoned_time(field: str, description: str):
     return column
 
 
+def names_a_row(field, value) -> bool:
+    """Whether value is one the column of field holds (for an id: a number,
+    and not past the column), so that looking it up cannot fail."""
+    try:
+        field.clean(value, None)  # for an id: a number the column holds
+    except ValidationError:
+        return False
+    return True
+
+
+class ChosenRowsOnly:
+    """Autocomplete widget mixin: a form sent back with a choice that names no
+    row ("abc", a number past the column) is shown again without it. Django
+    would look it up to print its label, and fail, after the field had
+    already said it is not a valid choice."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        opts = remote.model._meta
+        target = opts.get_field(getattr(remote, "field_name", None) or opts.pk.name)
+        kept = [v for v in value if v in target.empty_values or names_a_row(target, v)]
+        return super().optgroups(name, kept, attr)
+
+
+class CheckedAutocompleteSelect(ChosenRowsOnly, AutocompleteSelect):
+    pass
+
+
+class CheckedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses a choice that names no row before looking the choices up
+    together, which on SQLite fails for a number past 64 bits."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple):
+            opts = self.queryset.model._meta
+            target = opts.get_field(self.to_field_name) if self.to_field_name else opts.pk
+            for choice in value:
+                if choice not in target.empty_values and not names_a_row(target, choice):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"],
+                        code="invalid_pk_value",
+                        params={"pk": choice},
+                    )
+        return super().clean(value)
+
+
+class CheckedAutocompleteSelectMultiple(ChosenRowsOnly, AutocompleteSelectMultiple):
+    pass
+
+
+class CheckedAutocompletes:
+    """ModelAdmin and inline mixin: its autocomplete fields use the widgets
+    above (tests/test_admin_hostile_input.py finds every autocomplete field)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+            kwargs.setdefault("form_class", CheckedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 class TimesInTheNewsroomZone:
     """Admin mixin: the date-and-time inputs say which zone they are read in,
     and refuse a time outside the span the newsroom holds (which the models of
@@ -104,6 +175,10 @@ class VersionCheckedForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A posted version is one the model's version column can hold: past
+        # it, SQLite cannot even compare it with the stored ones.
+        version = self._meta.model._meta.get_field("version")
+        self.fields["based_on_version"].validators += version.validators
         if self.instance.pk is not None:
             self.fields["based_on_version"].initial = self.instance.version
             self.fields["opened_at"].initial = timezone.now().isoformat()
