@@ -128,3 +128,16 @@ def test_a_username_longer_than_the_lockout_stores_still_counts_towards_it(
     assert attempt.failures_since_start == settings.AXES_FAILURE_LIMIT
     # Still locked out, whatever follows the first 255 characters.
     assert sign_in(client, username[:255] + "another ending", PASSWORD).status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "next_page", ["https://evil.example/admin/", "//evil.example/", "javascript:alert(1)"]
+)
+def test_a_refused_next_page_after_signing_in_lands_on_the_admin_index(client, editor, next_page):
+    response = client.post(
+        "/admin/login/", {"username": "editor", "password": PASSWORD, "next": next_page}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get(response["Location"]).status_code == 200
