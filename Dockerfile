@@ -23,8 +23,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NEWSROOM_STATIC_MANIFEST=true \
-    DJANGO_MEDIA_ROOT=/app/media \
-    GUNICORN_WORKERS=3
+    DJANGO_MEDIA_ROOT=/app/media
 USER newsroom
 EXPOSE 8000
 # The process answers (no database involved): the orchestrator restarts a

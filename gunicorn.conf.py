@@ -17,7 +17,19 @@ def _whole_number(name: str, default: int, minimum: int = 1) -> int:
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: pages are served from the cache or a few fast queries, so a
 # worker per core (plus one) keeps both cores busy without over-committing memory.
-workers = _whole_number("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
+# That needs the cache shared (REDIS_URL): a worker's own local-memory cache
+# only hears of the changes made through that worker, so after a withdrawal
+# the others would go on serving the withdrawn story from their cached pages.
+# Without a shared cache the server runs one worker, and refuses to run more.
+shared_cache = bool(os.environ.get("REDIS_URL", "").strip())
+workers = _whole_number("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1 if shared_cache else 1)
+if workers > 1 and not shared_cache:
+    raise SystemExit(
+        f"GUNICORN_WORKERS is {workers}, but REDIS_URL is not set: each worker would keep "
+        "its own page cache, and pages withdrawn through one worker would still be served "
+        "by the others. Set REDIS_URL to a Redis server every worker shares, or run one "
+        "worker (GUNICORN_WORKERS=1, with GUNICORN_THREADS for more requests at once)."
+    )
 threads = _whole_number("GUNICORN_THREADS", 1)
 # A request that takes longer than this is stuck (a page needs milliseconds);
 # the worker is replaced rather than left holding a connection forever.

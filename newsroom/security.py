@@ -9,6 +9,7 @@ half of keeping the login form safe.
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -50,6 +51,37 @@ class ContentSecurityPolicyMiddleware:
         return self._admin_prefix
 
 
+NUL_REFUSAL = (
+    "This request holds a NUL character (%00), which no address or form of this "
+    "site accepts. Remove it and try again."
+)
+
+
+def _holds_nul(data) -> bool:
+    return any(
+        "\x00" in key or any("\x00" in value for value in values) for key, values in data.lists()
+    )
+
+
+class RefuseNulMiddleware:
+    """Answer 400 with a sentence when a query string or a posted form holds a
+    NUL character, before any view sees it.
+
+    Nothing the newsroom stores or looks up can hold one (PostgreSQL refuses
+    it in text and in query parameters alike), so no admin filter, search,
+    autocomplete, comment or login has to guard against it on its own.
+    Uploaded files' contents are not form values and are not looked at.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST)):
+            return HttpResponseBadRequest(NUL_REFUSAL, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
 def client_ip_address(request) -> str:
     """The address login throttling counts failures against.
 
@@ -65,6 +97,20 @@ def client_ip_address(request) -> str:
         if len(forwarded) >= count:
             return forwarded[-count]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def client_username(request, credentials=None) -> str | None:
+    """The username login throttling counts failures against: the one typed,
+    cut to the length django-axes stores. A longer one would fail to be
+    stored, and so would never count towards a lockout."""
+    from axes.models import AccessAttempt
+
+    # Where django-axes itself looks: the credentials tried, else the form.
+    data = credentials or getattr(request, "data", request.POST)
+    username = data.get(settings.AXES_USERNAME_FORM_FIELD)
+    if username is None:
+        return None
+    return str(username)[: AccessAttempt._meta.get_field("username").max_length]
 
 
 def lockout_response(request, original_response=None, credentials=None):

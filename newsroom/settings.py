@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # A NUL in a query string or a form is answered 400 before any view.
+    "newsroom.security.RefuseNulMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -158,6 +160,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Staff sign in through the admin, and land on its index unless a safe
+# ?next= says otherwise (a refused one too).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -327,6 +333,8 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
 else:
     NEWSROOM_PROXY_COUNT = 0
 AXES_CLIENT_IP_CALLABLE = "newsroom.security.client_ip_address"
+# Every failed sign-in counts, however long the username typed.
+AXES_USERNAME_CALLABLE = "newsroom.security.client_username"
 
 # Content-Security-Policy (stories/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so

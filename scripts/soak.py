@@ -247,7 +247,6 @@ def main() -> int:
         "NEWSROOM_DEMO_PASSWORD": secrets.token_urlsafe(12),
         "NEWSROOM_LOG_FORMAT": "json",
         "GUNICORN_BIND": f"{HOST}:{args.port}",
-        "GUNICORN_WORKERS": str(args.workers),
         # No scheduled recycling during the run: a changed worker id then
         # means a worker really was restarted.
         "GUNICORN_MAX_REQUESTS": "0",
@@ -272,7 +271,17 @@ def main() -> int:
     try:
         with open(log_path, "w") as gunicorn_log:
             gunicorn = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "newsroom.wsgi"],
+                # Given on the command line: gunicorn.conf.py runs one worker
+                # without REDIS_URL, and the soak's read-only load cannot make a
+                # worker's own cache stale.
+                [
+                    str(BIN / "gunicorn"),
+                    "--config",
+                    "gunicorn.conf.py",
+                    "--workers",
+                    str(args.workers),
+                    "newsroom.wsgi",
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=gunicorn_log,

@@ -7,6 +7,11 @@ class StoriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from stories.publishing.prerender import connect
+        from stories.timebounds import register_loaders
 
         connect()  # keeps pre-rendered story HTML in step with its sources
+        # A stored time outside what Python holds must not fail every page.
+        connection_created.connect(register_loaders)

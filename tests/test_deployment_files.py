@@ -55,13 +55,46 @@ def gunicorn_settings(*names: str, **environment: str) -> subprocess.CompletedPr
     )
 
 
+SHARED_CACHE = "redis://cache.internal:6379/0"
+
+
 def test_gunicorn_takes_workers_from_the_environment():
-    assert gunicorn_settings("workers", GUNICORN_WORKERS="7").stdout.split() == ["7"]
+    out = gunicorn_settings("workers", GUNICORN_WORKERS="7", REDIS_URL=SHARED_CACHE)
+    assert out.stdout.split() == ["7"]
+
+
+def test_gunicorn_runs_a_worker_per_core_with_a_shared_cache_and_one_without():
+    with_redis = gunicorn_settings("workers", REDIS_URL=SHARED_CACHE).stdout.split()
+    assert with_redis == [str(os.cpu_count() + 1)]
+    assert gunicorn_settings("workers", REDIS_URL="").stdout.split() == ["1"]
+    assert gunicorn_settings("workers", REDIS_URL="", GUNICORN_WORKERS="1").stdout.split() == ["1"]
+
+
+def test_gunicorn_refuses_several_workers_without_a_shared_cache_with_a_sentence():
+    # Each worker would keep its own page cache: a story withdrawn through one
+    # worker would still be served by the others.
+    out = gunicorn_settings("workers", GUNICORN_WORKERS="3", REDIS_URL="")
+    assert out.returncode != 0
+    assert "GUNICORN_WORKERS is 3, but REDIS_URL is not set" in out.stderr
+    assert "Set REDIS_URL to a Redis server every worker shares, or run one worker" in out.stderr
+
+
+def test_the_image_alone_runs_one_worker_and_with_redis_one_per_core():
+    image_environment = {}
+    for keyword, rest in instructions():
+        if keyword == "ENV":
+            for assignment in rest.split():
+                name, _, value = assignment.partition("=")
+                image_environment[name] = value
+    clean = {"REDIS_URL": "", "GUNICORN_WORKERS": ""}
+    assert gunicorn_settings("workers", **clean, **image_environment).stdout.split() == ["1"]
+    shared = {**image_environment, "REDIS_URL": SHARED_CACHE}
+    assert gunicorn_settings("workers", **shared).stdout.split() == [str(os.cpu_count() + 1)]
 
 
 @pytest.mark.parametrize("value", ["lots", "0", "-2", "²"])
 def test_a_bad_worker_count_stops_gunicorn_with_a_sentence(value):
-    out = gunicorn_settings("workers", GUNICORN_WORKERS=value)
+    out = gunicorn_settings("workers", GUNICORN_WORKERS=value, REDIS_URL=SHARED_CACHE)
     assert out.returncode != 0
     assert f"GUNICORN_WORKERS must be a whole number of at least 1, not {value!r}." in out.stderr
 

@@ -112,3 +112,32 @@ def test_behind_a_proxy_each_reader_address_is_throttled_on_its_own(client, edit
     forged_header = f"9.9.9.9, {READER}"
     forged = sign_in(client, "editor", PASSWORD, balancer, HTTP_X_FORWARDED_FOR=forged_header)
     assert forged.status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", [256, 5000])
+def test_a_username_longer_than_the_lockout_stores_still_counts_towards_it(
+    client, settings, length
+):
+    # django-axes keeps 255 characters; PostgreSQL refused a longer one, so
+    # such sign-ins failed with a 500 and were never counted.
+    username = "e" * length
+    lock_out(client, settings, username)
+    attempt = AccessAttempt.objects.get(ip_address=READER)
+    assert attempt.username == username[:255]
+    assert attempt.failures_since_start == settings.AXES_FAILURE_LIMIT
+    # Still locked out, whatever follows the first 255 characters.
+    assert sign_in(client, username[:255] + "another ending", PASSWORD).status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "next_page", ["https://evil.example/admin/", "//evil.example/", "javascript:alert(1)"]
+)
+def test_a_refused_next_page_after_signing_in_lands_on_the_admin_index(client, editor, next_page):
+    response = client.post(
+        "/admin/login/", {"username": "editor", "password": PASSWORD, "next": next_page}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get(response["Location"]).status_code == 200

@@ -1,13 +1,15 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from stories import timebounds
 from stories.editorial import scheduling
 from stories.models import AuditEntry
 from stories.publishing.cache import content_changed
@@ -19,11 +21,9 @@ def parse_opened_at(value: str | None) -> datetime | None:
     garbled or tampered form: the version it posted still decides."""
     try:
         opened_at = parse_datetime(value or "")
-        # A time just inside the first year can fall outside it in UTC,
-        # which is how the database compares it.
-        if opened_at is not None and timezone.is_aware(opened_at):
-            opened_at.astimezone(UTC)
-    except (ValueError, OverflowError):  # month 13, 30 February, an offset past a day
+    except ValueError:  # month 13, 30 February, an offset past a day
+        return None
+    if opened_at is None or not timebounds.within(opened_at):
         return None
     return opened_at
 
@@ -82,14 +82,87 @@ def zoned_time(field: str, description: str):
     return column
 
 
+def names_a_row(field, value) -> bool:
+    """Whether value is one the column of field holds (for an id: a number,
+    and not past the column), so that looking it up cannot fail."""
+    try:
+        field.clean(value, None)  # for an id: a number the column holds
+    except ValidationError:
+        return False
+    return True
+
+
+class ChosenRowsOnly:
+    """Autocomplete widget mixin: a form sent back with a choice that names no
+    row ("abc", a number past the column) is shown again without it. Django
+    would look it up to print its label, and fail, after the field had
+    already said it is not a valid choice."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        opts = remote.model._meta
+        target = opts.get_field(getattr(remote, "field_name", None) or opts.pk.name)
+        kept = [v for v in value if v in target.empty_values or names_a_row(target, v)]
+        return super().optgroups(name, kept, attr)
+
+
+class CheckedAutocompleteSelect(ChosenRowsOnly, AutocompleteSelect):
+    pass
+
+
+class CheckedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses a choice that names no row before looking the choices up
+    together, which on SQLite fails for a number past 64 bits."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple):
+            opts = self.queryset.model._meta
+            target = opts.get_field(self.to_field_name) if self.to_field_name else opts.pk
+            for choice in value:
+                if choice not in target.empty_values and not names_a_row(target, choice):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"],
+                        code="invalid_pk_value",
+                        params={"pk": choice},
+                    )
+        return super().clean(value)
+
+
+class CheckedAutocompleteSelectMultiple(ChosenRowsOnly, AutocompleteSelectMultiple):
+    pass
+
+
+class CheckedAutocompletes:
+    """ModelAdmin and inline mixin: its autocomplete fields use the widgets
+    above (tests/test_admin_hostile_input.py finds every autocomplete field)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+            kwargs.setdefault("form_class", CheckedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 class TimesInTheNewsroomZone:
-    """Admin mixin: the date-and-time inputs say which zone they are read in."""
+    """Admin mixin: the date-and-time inputs say which zone they are read in,
+    and refuse a time outside the span the newsroom holds (which the models of
+    this app refuse too; other apps' models, such as accounts, do not)."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if isinstance(db_field, models.DateTimeField) and formfield is not None:
             zone = f"In the newsroom's time zone, {scheduling.zone_description()} now."
             formfield.help_text = f"{formfield.help_text} {zone}".strip()
+            formfield.validators.append(timebounds.validate_time)
         return formfield
 
 
@@ -103,6 +176,10 @@ class VersionCheckedForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A posted version is one the model's version column can hold: past
+        # it, SQLite cannot even compare it with the stored ones.
+        version = self._meta.model._meta.get_field("version")
+        self.fields["based_on_version"].validators += version.validators
         if self.instance.pk is not None:
             self.fields["based_on_version"].initial = self.instance.version
             self.fields["opened_at"].initial = timezone.now().isoformat()

@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from stories import timebounds
 from stories.admin.base import VersionCheckedForm
 from stories.editorial import scheduling
 from stories.models import AuditEntry, Issue
@@ -77,6 +78,7 @@ class PublicationTimeField(forms.DateTimeField):
         attrs={"type": "datetime-local", "step": 60}, format=scheduling.PICKER_FORMAT
     )
     input_formats = [scheduling.PICKER_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    default_validators = [timebounds.validate_time]
 
     def to_python(self, value):
         if value in self.empty_values:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from stories.admin.base import AuditTrailHistory, InvalidatesPublicPages
+from stories.admin.base import AuditTrailHistory, CheckedAutocompletes, InvalidatesPublicPages
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
 from stories.editorial import scheduling, workflow
 from stories.models import Issue, IssueItem, Newsletter
@@ -36,7 +36,7 @@ def _contents_locked(request, issue) -> bool:
     return issue is not None and workflow.issue_edit_refusal(request.user, issue) is not None
 
 
-class IssueItemInline(admin.TabularInline):
+class IssueItemInline(CheckedAutocompletes, admin.TabularInline):
     model = IssueItem
     formset = IssueItemFormSet
     extra = 0

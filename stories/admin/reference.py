@@ -12,7 +12,12 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from stories.admin.base import InvalidatesPublicPages, TimesInTheNewsroomZone, zoned_time
+from stories.admin.base import (
+    CheckedAutocompletes,
+    InvalidatesPublicPages,
+    TimesInTheNewsroomZone,
+    zoned_time,
+)
 from stories.models import Correction, PreviewLink, Source, Topic
 from stories.reader.preview import share_url
 
@@ -63,7 +68,9 @@ class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 
 @admin.register(Correction)
-class CorrectionAdmin(TimesInTheNewsroomZone, InvalidatesPublicPages, admin.ModelAdmin):
+class CorrectionAdmin(
+    CheckedAutocompletes, TimesInTheNewsroomZone, InvalidatesPublicPages, admin.ModelAdmin
+):
     list_display = ["story", "created_at_zoned", "created_by"]
     list_select_related = ["story", "created_by"]
     search_fields = ["text", "story__headline"]
@@ -79,7 +86,7 @@ class CorrectionAdmin(TimesInTheNewsroomZone, InvalidatesPublicPages, admin.Mode
 
 
 @admin.register(PreviewLink)
-class PreviewLinkAdmin(admin.ModelAdmin):
+class PreviewLinkAdmin(CheckedAutocompletes, TimesInTheNewsroomZone, admin.ModelAdmin):
     """Links are made only by a story's or an issue's "Create share link" tool
     (stories/preview.py), within its limits; here they are listed, opened and
     revoked, and nothing else. Nobody adds, edits or deletes one here, so no

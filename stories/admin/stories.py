@@ -5,14 +5,19 @@ revisions on every save, and the workflow buttons, actions and pages
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
-from stories.admin.base import InvalidatesPublicPages, VersionCheckedForm, zoned_time
+from stories.admin.base import (
+    CheckedAutocompletes,
+    CheckedAutocompleteSelect,
+    InvalidatesPublicPages,
+    VersionCheckedForm,
+    zoned_time,
+)
 from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
@@ -107,7 +112,7 @@ class FollowsStoryPermission:
         return super().has_delete_permission(request, obj) and self._story_editable(request, obj)
 
 
-class RowAutocompleteSelect(AutocompleteSelect):
+class RowAutocompleteSelect(CheckedAutocompleteSelect):
     """An autocomplete whose selected option is its row's own related object,
     loaded with the row, rather than read again by one query per row."""
 
@@ -182,7 +187,9 @@ class TopicInline(RelatedRowInline):
 
 
 @admin.register(Story)
-class StoryAdmin(StoryWorkflowViews, InvalidatesPublicPages, admin.ModelAdmin):
+class StoryAdmin(
+    StoryWorkflowViews, CheckedAutocompletes, InvalidatesPublicPages, admin.ModelAdmin
+):
     form = StoryForm
     list_display = ["headline", "state", "bylines", "updated_at_zoned"]
     list_filter = [

@@ -4,7 +4,7 @@ with the audit trail, and revision comparison and restore."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -41,8 +41,9 @@ def seen_version(request) -> dict | None:
     """The version of the story a posted page showed, and when it was opened,
     as keyword arguments for the workflow; None if the page did not say."""
     try:
-        version = int(request.POST["based_on_version"])
-    except (KeyError, ValueError):
+        # A number the version column holds, as the edit form requires.
+        version = Story._meta.get_field("version").clean(request.POST["based_on_version"], None)
+    except (KeyError, ValidationError):
         return None
     return {
         "based_on_version": version,

@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from stories.admin.base import TimesInTheNewsroomZone
+
 User = get_user_model()
 
 # The story form's "Authors" picker asks the admin's autocomplete for users
@@ -31,9 +33,10 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class NewsroomUserAdmin(UserAdmin):
+class NewsroomUserAdmin(TimesInTheNewsroomZone, UserAdmin):
     """Django's user admin; whoever may write stories may also look people up
-    for a byline, and only there, without seeing the user pages."""
+    for a byline, and only there, without seeing the user pages. Its dates
+    (joined, last sign-in) are read in the newsroom's zone and kept in its span."""
 
     def has_view_permission(self, request, obj=None):
         if super().has_view_permission(request, obj):

@@ -11,7 +11,6 @@ and need no DISTINCT, and each choice list is read once per request: the same
 list validates the input and renders the form.
 """
 
-from datetime import UTC
 from html import escape
 
 from django.contrib.auth import get_user_model
@@ -32,6 +31,7 @@ from django_filters.fields import DateRangeField
 
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
 from stories.publishing.cache import cache_timeout_until, content_generation, next_publication_time
+from stories.timebounds import OUT_OF_RANGE, within
 
 # Query parameters that position a page of results; a change of filters drops them.
 PAGING_PARAMETERS = ("page", "after", "before")
@@ -103,24 +103,19 @@ def read_filter_choices() -> dict[str, list[tuple[str, str]]]:
 
 
 class PublicationDateField(DateRangeField):
-    """A date range whose ends are moments the database can hold.
+    """A date range whose ends are moments the newsroom holds (stories/timebounds.py).
 
     Each date becomes the start or end of that day in the newsroom's zone;
-    near the ends of the calendar (0001-01-01 east of UTC, 9999-12-31 west
-    of it) that moment has no UTC equivalent, and comparing with it would
-    fail in the database driver rather than here.
+    outside the span no story can match it, and near the ends of the calendar
+    (0001-01-01 east of UTC, 9999-12-31 west of it) that moment has no UTC
+    equivalent, so comparing with it would fail in the database driver.
     """
 
     def compress(self, data_list):
         period = super().compress(data_list)
         for moment in (period.start, period.stop) if period else ():
-            try:
-                if moment is not None:
-                    moment.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError(
-                    "Pick dates between the years 2 and 9998.", code="date_out_of_range"
-                ) from None
+            if moment is not None and not within(moment):
+                raise ValidationError(OUT_OF_RANGE, code="out_of_range")
         return period
 
 

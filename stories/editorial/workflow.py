@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from stories import timebounds
 from stories.editorial import revisions, scheduling
 from stories.models import AuditEntry, Citation, Issue, IssueItem, PreviewLink, Story
 from stories.models.search import sync_issue_stories
@@ -303,6 +304,13 @@ def _require_story_rule(user, story: Story, name: str) -> None:
 def _require_none(refusal: str | None) -> None:
     if refusal:
         raise WorkflowError(refusal)
+
+
+def _require_in_span(moment: datetime, doing: str) -> None:
+    # Checked before anything is stored: an instant outside the span could not
+    # be read back by every page that shows it (stories/timebounds.py).
+    if not timebounds.within(moment):
+        raise WorkflowError(f"Cannot {doing} then. {timebounds.OUT_OF_RANGE}")
 
 
 def _or(obj, statuses) -> str:
@@ -612,6 +620,7 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     _require(user, "stories.publish_issue", "schedule issues")
     if timezone.is_naive(publish_at):
         raise WorkflowError("The publication time needs a time zone.")
+    _require_in_span(publish_at, "schedule this issue")
     now = timezone.now()
     # Readers see an issue from the start of its minute, so that is what must
     # still be ahead.
@@ -683,6 +692,8 @@ def publish_issue_now(user, issue: Issue, as_of: datetime | None = None) -> Issu
     now = timezone.now()
     if as_of is not None and as_of > now:
         raise WorkflowError("A publication cannot be dated in the future; schedule it instead.")
+    if as_of is not None:
+        _require_in_span(as_of, "date this publication")
     if issue.status == I.SCHEDULED and issue.publish_at <= now:
         raise WorkflowError("This issue is already live.")
     _require_state(issue, [I.DRAFT, I.SCHEDULED, I.WITHDRAWN], "publish this issue")

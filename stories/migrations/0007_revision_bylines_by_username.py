@@ -72,7 +72,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("stories", "0005_prerendered_html"),
+        ("stories", "0006_times_in_range"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,6 +12,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 from django.utils.text import slugify
+import stories.timebounds
 
 # Who may do what with newsletters, added to the editorial groups of
 # 0002_editorial_groups: editors file issues under a newsletter, publishers
@@ -78,7 +79,7 @@ class Migration(migrations.Migration):
                 ("reply_to", models.EmailField(blank=True, help_text="Optional: where replies go instead.", max_length=254)),
                 ("postal_address", models.TextField(blank=True, help_text="The postal address every mail's footer carries, as it should print; required before its mail can go out.")),
                 ("is_default", models.BooleanField(default=False, help_text="New issues start in it, and the old /issues/<number>/ addresses lead to it.", verbose_name="default newsletter")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, validators=[stories.timebounds.validate_time])),
             ],
             options={
                 "ordering": ["name"],

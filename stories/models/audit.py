@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from stories.timebounds import in_range, validate_time
+
 
 class AuditEntry(models.Model):
     """One thing that happened to a story or an issue: who, what, when and why.
@@ -31,12 +33,13 @@ class AuditEntry(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, validators=[validate_time])
 
     class Meta:
         verbose_name = "audit entry"
         verbose_name_plural = "audit trail"
         ordering = ["-created_at", "-pk"]
+        constraints = [in_range("created_at")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"

@@ -20,6 +20,7 @@ from stories.images import (
 )
 from stories.models.search import refresh_search_document
 from stories.rendering import render_markdown
+from stories.timebounds import in_range, validate_time
 
 logger = logging.getLogger(__name__)
 
@@ -239,11 +240,17 @@ class Story(models.Model):
         editable=False,
         db_index=True,
     )
-    status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
-    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    published_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(
+        default=timezone.now, editable=False, validators=[validate_time]
+    )
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=[validate_time]
+    )
+    published_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=[validate_time]
+    )
+    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
+    updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
     # Bumped on every write; an edit form posts the version it started from so
     # a save over someone else's change is refused rather than lost.
     version = models.PositiveIntegerField(default=0, editable=False)
@@ -259,6 +266,16 @@ class Story(models.Model):
             ("withdraw_story", "Can withdraw a published story"),
         ]
         indexes = [models.Index(fields=["status", "submitted_at"])]
+        constraints = [
+            in_range(name)
+            for name in (
+                "status_changed_at",
+                "submitted_at",
+                "published_at",
+                "created_at",
+                "updated_at",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.headline
@@ -351,7 +368,7 @@ class Correction(models.Model):
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="corrections")
     text = models.TextField(help_text="Markdown. What was wrong and what is right.")
     text_html = models.TextField(editable=False, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, validators=[validate_time])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False
     )
@@ -360,6 +377,7 @@ class Correction(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [in_range("created_at")]
 
     def __str__(self) -> str:
         return f"Correction to {self.story} on {self.created_at:%Y-%m-%d}"
@@ -421,11 +439,15 @@ class Issue(models.Model):
         db_index=True,
     )
     # When readers may see it: the scheduled minute, or when it was published now.
-    publish_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, editable=False, db_index=True, validators=[validate_time]
+    )
     # When the bookkeeping actually ran (publish now, or publish_scheduled).
-    published_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=[validate_time]
+    )
+    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
+    updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
     version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = IssueQuerySet.as_manager()
@@ -439,7 +461,11 @@ class Issue(models.Model):
                 fields=["newsletter", "number"],
                 name="issue_number_once_per_newsletter",
                 violation_error_message="This newsletter already has an issue with this number.",
-            )
+            ),
+            *(
+                in_range(name)
+                for name in ("publish_at", "published_at", "created_at", "updated_at")
+            ),
         ]
 
     def __str__(self) -> str:

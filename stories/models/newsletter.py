@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from stories.timebounds import validate_time
+
 
 class NewsletterQuerySet(models.QuerySet):
     def default(self) -> "Newsletter | None":
@@ -46,7 +48,7 @@ class Newsletter(models.Model):
         default=False,
         help_text="New issues start in it, and the old /issues/<number>/ addresses lead to it.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
 
     objects = NewsletterQuerySet.as_manager()
 

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from stories.timebounds import in_range, validate_time
+
 
 class PreviewLinkQuerySet(models.QuerySet):
     def revoke(self) -> int:
@@ -35,9 +37,9 @@ class PreviewLink(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
+    expires_at = models.DateTimeField(validators=[validate_time])
+    revoked_at = models.DateTimeField(null=True, blank=True, validators=[validate_time])
 
     objects = PreviewLinkQuerySet.as_manager()
 
@@ -48,7 +50,8 @@ class PreviewLink(models.Model):
                 condition=Q(story__isnull=False, issue__isnull=True)
                 | Q(story__isnull=True, issue__isnull=False),
                 name="preview_link_has_one_target",
-            )
+            ),
+            *(in_range(name) for name in ("created_at", "expires_at", "revoked_at")),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from stories import timebounds
 from stories.editorial.revisions import prune_revisions
 
 
@@ -37,6 +38,14 @@ class Command(BaseCommand):
             )
         if older_than_days < 0:
             raise CommandError("--older-than-days cannot be negative.")
-        cutoff = timezone.now() - timedelta(days=older_than_days) if older_than_days else None
+        now = timezone.now()
+        # Nothing is older than the earliest time the newsroom holds.
+        furthest = (now - timebounds.EARLIEST).days
+        if older_than_days > furthest:
+            raise CommandError(
+                f"--older-than-days can be at most {furthest}, which reaches back to "
+                f"{timebounds.EARLIEST.day} {timebounds.EARLIEST:%B %Y}: no revision is older."
+            )
+        cutoff = now - timedelta(days=older_than_days) if older_than_days else None
         deleted = prune_revisions(keep_latest=keep_latest, older_than=cutoff)
         self.stdout.write(f"Deleted {deleted} revision{'s' if deleted != 1 else ''}.")

@@ -19,6 +19,10 @@ from stories.editorial.workflow import PublishRun, WorkflowError, publish_due_is
 
 logger = logging.getLogger(__name__)
 
+# The longest pause between passes: scheduled issues are live on their minute
+# anyway, and a longer one is a typo (past a few centuries, one Python cannot wait).
+MAX_EVERY = 24 * 60 * 60
+
 
 class Command(BaseCommand):
     help = (
@@ -32,7 +36,7 @@ class Command(BaseCommand):
             "--every",
             type=int,
             metavar="SECONDS",
-            help="Keep running, starting a pass every SECONDS (at least 1).",
+            help=f"Keep running, starting a pass every SECONDS (1 to {MAX_EVERY}).",
         )
 
     def handle(self, *args, every=None, verbosity=1, **options):
@@ -43,8 +47,11 @@ class Command(BaseCommand):
             except WorkflowError as error:
                 raise CommandError(str(error)) from error
             return
-        if every < 1:
-            raise CommandError("--every needs a whole number of seconds, 1 or more.")
+        if not 1 <= every <= MAX_EVERY:
+            raise CommandError(
+                f"--every needs a whole number of seconds, 1 or more and at most {MAX_EVERY} "
+                "(a day)."
+            )
         self._loop(every)
 
     def _loop(self, every: int) -> None:
