@@ -9,6 +9,7 @@ import signal
 import sys
 import textwrap
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -139,6 +140,16 @@ def test_make_run_starts_web_worker_scheduler_and_mail_catcher_and_ctrl_c_stops_
     commands = " ".join(command_line(pid) for pid in started)
     for command in ("runserver", "db_worker", "run_scheduler", "mail_catcher"):
         assert command in commands
+    # Every process sends its mail to the catcher, whatever this shell has set.
+    for pid in started:
+        environment = dict(
+            entry.split(b"=", 1)
+            for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            if b"=" in entry
+        )
+        assert environment[b"EMAIL_HOST"] == b"127.0.0.1"
+        assert environment[b"EMAIL_PORT"] == str(mail_port).encode()
+        assert environment[b"EMAIL_BACKEND"] == b"django.core.mail.backends.smtp.EmailBackend"
 
     assert run.stop(timeout=60) == 0
     assert [command_line(pid) or pid for pid in started if alive(pid)] == []

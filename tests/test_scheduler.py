@@ -48,6 +48,11 @@ def run_scheduler(clock: Clock, jobs=None) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+# The scheduler checks its connection around each job, as it would after a
+# minute's sleep, and Django closes one it finds inside a transaction it did
+# not start: these tests commit for real.
+
+
 @pytest.fixture(autouse=True)
 def _publishing_only(settings):
     settings.NEWSROOM_PERIODIC_JOBS = [{"command": "publish_scheduled"}]
@@ -57,7 +62,8 @@ def publications(issue) -> int:
     return AuditEntry.objects.filter(issue=issue, action="published").count()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("editorial_groups")
 def test_a_scheduled_issue_is_recorded_published_at_the_start_of_its_minute():
     with time_machine.travel(START, tick=False) as traveller:
         issue = scheduled_issue(1, in_minutes=1, headline="On the minute")  # 10:01
@@ -75,7 +81,8 @@ def test_a_scheduled_issue_is_recorded_published_at_the_start_of_its_minute():
     assert publications(issue) == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("editorial_groups")
 def test_a_wait_that_ends_early_never_runs_a_minute_before_it_begins():
     with time_machine.travel(START, tick=False) as traveller:
         issue = scheduled_issue(1, in_minutes=1)
@@ -87,7 +94,8 @@ def test_a_wait_that_ends_early_never_runs_a_minute_before_it_begins():
     assert clock.waits[:2] == [30, pytest.approx(0.01)]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("editorial_groups")
 def test_the_first_pass_runs_at_start_for_what_fell_due_while_no_scheduler_ran():
     with time_machine.travel(START - timedelta(minutes=30), tick=False):
         missed = scheduled_issue(1, in_minutes=5)
@@ -99,7 +107,8 @@ def test_the_first_pass_runs_at_start_for_what_fell_due_while_no_scheduler_ran()
     assert missed.published_at == START
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("editorial_groups")
 def test_a_failed_pass_is_logged_and_the_next_minute_records_the_issue(monkeypatch, caplog):
     real = publish_scheduled.publish_due_issues
     calls = []
@@ -123,7 +132,8 @@ def test_a_failed_pass_is_logged_and_the_next_minute_records_the_issue(monkeypat
     assert len(calls) == 4  # 10:00, 10:01 (failed), 10:02, 10:03: the loop went on
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("editorial_groups")
 def test_a_failing_job_does_not_keep_the_next_one_from_running(settings):
     settings.NEWSROOM_PERIODIC_JOBS = [
         {"command": "publish_scheduled", "args": ["--every", "0"]},  # refused every time
