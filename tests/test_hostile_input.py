@@ -59,6 +59,8 @@ PAGE_ATTRIBUTES = {
     "maxlength", "method", "multiple", "name", "open", "placeholder", "property", "rel", "role",
     "selected", "size", "sizes", "src", "srcset", "start", "tabindex", "title", "type", "value",
     "width", "autocomplete", "align",
+    # The signup form's own (templates/includes/signup_form.html).
+    "aria-hidden", "required", "checked",
 }  # fmt: skip
 URL_ATTRIBUTES = {"href", "src", "action", "srcset"}
 # URLs the URLField accepts that still try to break out of an attribute.
