@@ -147,6 +147,8 @@ def test_mail_html_is_mail_safe(demo):
         assert "1 Example Street" in text
         assert "https://news.example/p/7" in html and "https://news.example/u/7" in text
         assert "{{nr-" not in html + text
+        # Short lines let the HTML go out as 8-bit rather than quoted-printable.
+        assert max(len(line.encode()) for line in html.splitlines()) <= 998
 
 
 def test_a_ten_story_digest_stays_under_gmails_clip(demo):
@@ -217,3 +219,38 @@ def test_one_copy_goes_through_a_real_smtp_server(demo, smtp_server):
     html = message.get_body(preferencelist=("html",)).get_content()
     assert issue.headline in html and issue.headline.upper() in text
     assert links.unsubscribe_url in text and "Credit:" in html
+
+
+def test_the_issue_is_rendered_in_three_queries_whatever_its_length(
+    demo, django_assert_num_queries
+):
+    for issue in four_pieces():
+        # The public items with their stories, the stories' authors, and
+        # their citations with sources.
+        with django_assert_num_queries(3):
+            render_edition(issue)
+
+
+def test_each_copy_is_built_from_the_one_rendering_without_queries(demo, monkeypatch):
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    issue = max(four_pieces(), key=lambda i: i.items.count())
+    edition = render_edition(issue)
+
+    def no_second_render(*args, **kwargs):
+        raise AssertionError("a copy rendered a template")
+
+    monkeypatch.setattr("newsletters.mail.edition.render_to_string", no_second_render)
+    subscribers = SubscriberFactory.create_batch(3)
+    links = [subscriber_links(s, issue) for s in subscribers]
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        copies = [edition_message(issue, edition, links[n % 3]).message() for n in range(600)]
+    seconds = time.perf_counter() - started
+    print(f"600 copies built in {seconds:.2f} s ({600 / seconds:.0f}/s)")
+    assert len(queries) == 0
+    bodies = {c.get_payload()[1].get_payload() for c in copies[:3]}
+    assert len(bodies) == 3
