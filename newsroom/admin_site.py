@@ -38,7 +38,9 @@ def with_list_input_checked(changelist_view, model_admin):
     column), which Django would look up and fail on."""
     model = model_admin.model
     hierarchy = model_admin.date_hierarchy
-    drill_down = {f"{hierarchy}__{part}" for part in ("year", "month", "day")} if hierarchy else set()
+    drill_down = (
+        {f"{hierarchy}__{part}" for part in ("year", "month", "day")} if hierarchy else set()
+    )
 
     @wraps(changelist_view)
     def view(request, *args, **kwargs):
