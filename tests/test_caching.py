@@ -385,7 +385,8 @@ def test_two_searches_that_differ_only_in_escaping_are_two_entries(client, topic
 def test_unknown_parameters_make_no_new_entries_and_no_renders(
     client, topics_newsroom, django_assert_num_queries
 ):
-    pages = ["/", "/issues/1/", "/topics/deepseek/", "/search/?q=weights", "/feeds/issues.rss"]
+    issue = Issue.objects.get(number=1).get_absolute_url()
+    pages = ["/", issue, "/topics/deepseek/", "/search/?q=weights", "/feeds/issues.rss"]
     first = {url: client.get(url).content for url in pages}
     entries = stored_pages()
     junk = [f"junk{n}={n}" for n in range(300)] + ["utm_source=mail", "fbclid=x", "PAGE=2", "Q=x"]
@@ -436,15 +437,16 @@ def test_a_page_number_has_one_spelling_and_page_1_is_the_page_without_one(
 def test_an_address_spelled_differently_is_the_same_entry(
     client, topics_newsroom, django_assert_num_queries
 ):
-    page = client.get("/issues/1/")
+    address = Issue.objects.get(number=1).get_absolute_url()
+    page = client.get(address)
     story = client.get("/feeds/issues.atom")
     with django_assert_num_queries(0):
-        assert client.get("/issues/01/").content == page.content
-        assert client.get("/issues/0000001/").content == page.content
-        # The host's case and port: pages take absolute addresses from SITE_URL.
-        assert client.get("/issues/1/", headers={"host": "LocalHost:8123"}).content == (
+        assert client.get(address.replace("/issues/1/", "/issues/01/")).content == page.content
+        assert client.get(address.replace("/issues/1/", "/issues/0000001/")).content == (
             page.content
         )
+        # The host's case and port: pages take absolute addresses from SITE_URL.
+        assert client.get(address, headers={"host": "LocalHost:8123"}).content == (page.content)
         assert client.get("/feeds/issues.atom", headers={"host": "127.0.0.1:9"}).content == (
             story.content
         )
@@ -516,7 +518,15 @@ def test_every_field_of_every_public_form_is_a_parameter_its_page_reads(client, 
     forms = []
     for url in ["/", "/search/?q=weights", "/issues/"]:
         html = client.get(url).content.decode()
-        forms += re.findall(r'<form[^>]*\saction="([^"]+)"[^>]*>(.*?)</form>', html, re.S)
+        # Forms that read with GET: a POST form (the newsletter signup) is
+        # answered by a view no page cache stands in front of.
+        forms += [
+            (action, form)
+            for tag, action, form in re.findall(
+                r'(<form[^>]*\saction="([^"]+)"[^>]*>)(.*?)</form>', html, re.S
+            )
+            if 'method="post"' not in tag.lower()
+        ]
     assert {action for action, _ in forms} == set(reads)
     for action, form in forms:
         names = set(re.findall(r'\sname="([^"]+)"', form))
