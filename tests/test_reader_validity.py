@@ -41,3 +41,12 @@ def test_every_time_element_on_public_pages_is_whole_seconds(client):
             seen += 1
             assert MACHINE_TIME.match(value), f"{page}: {value}"
     assert seen >= len(pages)
+
+
+def test_the_search_pages_two_search_landmarks_have_distinct_names(client):
+    html = client.get(reverse("discovery:search"), {"q": "anything"}).content.decode()
+    forms = re.findall(r"<form[^>]*>", html)
+    landmarks = [tag for tag in forms if 'role="search"' in tag]
+    names = [re.search(r'aria-label="([^"]+)"', tag) for tag in landmarks]
+    assert len(landmarks) == 2
+    assert all(names) and len({name.group(1) for name in names}) == 2
