@@ -88,6 +88,10 @@ MIDDLEWARE = [
     # First: load-balancer probes skip host checks, HTTPS redirects and sessions.
     "newsroom.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above every middleware that sets Vary or Cache-Control on the way out
+    # (sessions, CSRF, auth), which decide what may be compressed, and above
+    # WhiteNoise so static text is compressed when it was not precompressed.
+    "newsroom.compression.PublicGZipMiddleware",
     "newsroom.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads a request body: one too big to hold an acceptable

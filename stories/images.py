@@ -32,6 +32,7 @@ from django.db import models
 from django.db.models.fields.files import ImageFieldFile
 from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.utils.cache import patch_cache_control
 from django.views.static import serve
 from PIL import Image, ImageOps
 
@@ -289,6 +290,14 @@ class UploadSizeLimitMiddleware:
 # -- uploads served by the app itself (NEWSROOM_SERVE_MEDIA) ------------------
 
 
+# How long browsers and proxies may keep an uploaded image without asking
+# again. A stored name does not change with its content (a replaced file may
+# come back under the same name once the old one is deleted), so no upload
+# is marked immutable; after a day a client revalidates, and Last-Modified
+# makes that a 304.
+MEDIA_MAX_AGE = 24 * 60 * 60
+
+
 def serve_media(request, path):
     """An uploaded image as the app serves it: with the media type of the
     format its first bytes announce, whatever its name, and only if that is
@@ -306,6 +315,8 @@ def serve_media(request, path):
     if response.status_code == 200:
         response.headers.pop("Content-Encoding", None)  # an image is never served encoded
         response["Content-Type"] = kind.media_type
+    if response.status_code in (200, 304):
+        patch_cache_control(response, public=True, max_age=MEDIA_MAX_AGE)
     return response
 
 

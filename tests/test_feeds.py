@@ -350,3 +350,17 @@ def test_the_json_feed_check_does_catch_a_broken_feed():
         "item 0 has neither content_html nor content_text",
         "item 0: date_published is not an RFC 3339 date",
     ]
+
+
+def test_the_json_feed_names_its_icon_and_favicon(client, topic_issue):
+    feed = json.loads(get(client, "/feeds/issues.json").content)
+    for key in ("icon", "favicon"):
+        assert feed[key].startswith(f"{SITE}/static/img/") and feed[key].endswith(".png")
+        assert client.get(feed[key].removeprefix(SITE)).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/feeds/issues.rss", "/feeds/issues.json"])
+def test_feeds_write_the_image_credit_as_a_credit_line(client, topic_issue, url):
+    body = get(client, url).content.decode()
+    assert "Credit: Grok | DeepSeek Satellite" in body
+    assert "(Grok | DeepSeek Satellite)" not in body

@@ -91,3 +91,18 @@ def test_uploads_are_left_to_the_web_server_by_default(client, settings, tmp_pat
     (tmp_path / "photo.txt").write_text("pixels")
     media_urls(serve=False)
     assert client.get("/media/photo.txt").status_code == 404
+
+
+def test_served_uploads_may_be_cached_and_revalidated(client, settings, tmp_path, media_urls):
+    (tmp_path / "lead-images").mkdir()
+    (tmp_path / "lead-images" / "photo.png").write_bytes(image_bytes(20, 10, fmt="PNG"))
+    media_urls(serve=True)
+    response = client.get("/media/lead-images/photo.png")
+    assert response.status_code == 200
+    assert "public" in response["Cache-Control"]
+    assert "max-age=86400" in response["Cache-Control"]
+    again = client.get(
+        "/media/lead-images/photo.png", headers={"if-modified-since": response["Last-Modified"]}
+    )
+    assert again.status_code == 304
+    assert "max-age=86400" in again["Cache-Control"]

@@ -54,11 +54,30 @@ def test_story_json_ld_is_a_news_article_that_parses(client, demo):
     assert data["citation"][0]["url"] == "https://www.nytimes.com/section/technology"
 
 
-def test_story_without_image_gets_a_plain_summary_card(client, demo):
+def test_story_without_image_gets_the_sites_share_image_and_a_summary_card(client, demo):
     head = head_of(client.get("/stories/mistral-releases-pixtral-12b/"))
     assert head.meta["twitter:card"] == "summary"
-    assert "og:image" not in head.meta
-    assert "image" not in head.json_ld[0]
+    assert head.meta["og:image"] == f"{SITE}/static/img/share.png"
+    assert head.meta["og:image:alt"] == "The Newsroom logo"
+    assert head.meta["twitter:image"] == head.meta["og:image"]
+    assert head.json_ld[0]["image"] == [head.meta["og:image"]]
+    assert client.get("/static/img/share.png").status_code == 200
+
+
+def test_news_article_json_ld_has_an_image_and_a_publisher_logo(client, demo):
+    (data,) = head_of(client.get("/stories/ais-sputnik-moment/")).json_ld
+    assert data["image"][0].startswith(f"{SITE}/media/lead-images/")
+    logo = data["publisher"]["logo"]
+    assert logo["@type"] == "ImageObject"
+    assert logo["url"] == f"{SITE}/static/img/logo.png"
+    assert (logo["width"], logo["height"]) == (512, 512)
+    assert client.get("/static/img/logo.png").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/", "/topics/", "/sources/", "/issues/"])
+def test_every_listing_page_offers_a_share_image(client, demo, url):
+    head = head_of(client.get(url))
+    assert head.meta["og:image"].startswith(f"{SITE}/")
 
 
 def test_issue_json_ld_is_a_collection_page_listing_its_stories_in_order(client, demo):
@@ -86,13 +105,22 @@ def test_home_describes_the_site_with_a_search_action_and_the_latest_issue(clien
 
 @pytest.mark.parametrize(
     "url",
-    ["/topics/", "/topics/deepseek/", "/sources/", "/sources/market-data/", "/authors/writer/"],
+    [
+        "/topics/",
+        "/topics/deepseek/",
+        "/sources/",
+        "/sources/market-data/",
+        "/authors/writer/",
+        "/issues/",
+    ],
 )
-def test_listing_pages_have_canonical_description_and_json_ld(client, demo, url):
+def test_listing_pages_have_canonical_description_open_graph_and_json_ld(client, demo, url):
     head = head_of(client.get(url))
     assert head.links["canonical"] == f"{SITE}{url}"
     assert head.meta["description"]
+    assert head.meta["og:url"] == head.links["canonical"] and head.meta["og:title"]
     assert head.json_ld[0]["@type"] == "CollectionPage"
+    assert head.json_ld[0]["url"] == head.links["canonical"]
 
 
 def test_json_ld_cannot_close_its_script_element(client, settings, tmp_path):

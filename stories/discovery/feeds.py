@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 
 from stories.discovery.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.reader import seo
 from stories.reader.views import get_or_not_found
 
 # Items per feed: issues hold many full stories, so fewer of them.
@@ -146,6 +147,8 @@ class JsonFeed(SyndicationFeed):
             "feed_url": self.feed["feed_url"],
             "description": self.feed["description"],
             "language": self.feed["language"],
+            "icon": seo.static_url(seo.SITE_LOGO[0]),
+            "favicon": seo.static_url(seo.FAVICON),
             "authors": [{"name": settings.SITE_NAME, "url": settings.SITE_URL + "/"}],
             "items": [self._item(item) for item in self.items],
         }

@@ -8,8 +8,10 @@ result shows (snippets or an issue's stories). Neither counts all matches.
 
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.http import urlencode
@@ -23,6 +25,7 @@ from stories.discovery.filters import (
 from stories.discovery.search import index_scan_plan, matching, parse_query, snippets
 from stories.models import Issue, IssueItem, Story
 from stories.publishing.cache import never_cache_privately, page_number, several, single
+from stories.reader import seo
 
 RESULTS_PER_PAGE = 20
 # Search pages past this are refused: relevance beyond 500 results helps no
@@ -217,5 +220,16 @@ def archive(request):
         if rows and has_previous
         else None,
         "next_url": _with(params, after=_encode_cursor(rows[-1])) if rows and has_next else None,
+        "meta": _archive_meta(raw_cursor if cursor is not None else None, forward),
     }
     return _answer(request, "stories/archive.html", context)
+
+
+def _archive_meta(cursor: str | None, forward: bool) -> seo.PageMeta:
+    """The archive's metadata, like every other listing's. Its canonical
+    address keeps only the page's position: a filtered view is a view of
+    that one listing, not a page of its own."""
+    path = reverse("discovery:archive")
+    if cursor is not None:
+        path += "?" + urlencode({"after" if forward else "before": cursor})
+    return seo.listing_meta("Archive", path, f"Every issue of {settings.SITE_NAME}, by month.")

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
@@ -28,10 +29,23 @@ _SCRIPT_ESCAPES = {
 }
 
 
+# The site's own images (static/img/): its square logo (publisher logo in
+# JSON-LD, the JSON Feed's icon), a small square favicon, and the share image
+# link previews show for a page with no lead image of its own.
+SITE_LOGO = ("img/logo.png", 512, 512)
+FAVICON = "img/favicon-64.png"
+DEFAULT_SHARE_IMAGE = ("img/share.png", 1200, 630)
+
+
 def absolute(url: str) -> str:
     if not url or url.startswith(("http://", "https://")):
         return url
     return settings.SITE_URL + url
+
+
+def static_url(name: str) -> str:
+    """The absolute address of one of the site's static files."""
+    return absolute(static(name))
 
 
 def plain_summary(*html_fragments: str) -> str:
@@ -66,12 +80,32 @@ class PageMeta:
         return absolute(self.path)
 
     @property
+    def share_image(self) -> str:
+        """What a link preview shows: the page's own image, else the site's."""
+        return self.image or static_url(DEFAULT_SHARE_IMAGE[0])
+
+    @property
+    def share_image_alt(self) -> str:
+        return self.image_alt if self.image else f"{settings.SITE_NAME} logo"
+
+    @property
     def json_ld(self) -> SafeString:
         return json_ld(self.structured_data) if self.structured_data else mark_safe("")
 
 
 def _publisher() -> dict:
-    return {"@type": "Organization", "name": settings.SITE_NAME, "url": absolute("/")}
+    name, width, height = SITE_LOGO
+    return {
+        "@type": "Organization",
+        "name": settings.SITE_NAME,
+        "url": absolute("/"),
+        "logo": {
+            "@type": "ImageObject",
+            "url": static_url(name),
+            "width": width,
+            "height": height,
+        },
+    }
 
 
 def _person(author: dict) -> dict:
@@ -109,8 +143,8 @@ def story_meta(story, linked_data: dict, public_date) -> PageMeta:
     }
     if public_date:
         data["datePublished"] = public_date
-    if image:
-        data["image"] = [image]
+    # Rich results want an image on every article: its own, else the site's.
+    data["image"] = [meta.share_image]
     cited = [
         {"@type": "CreativeWork", "name": work["name"], "url": work["url"]}
         if work["url"]

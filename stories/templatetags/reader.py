@@ -3,6 +3,7 @@
 from django import template
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from stories import images
@@ -15,6 +16,20 @@ def site_name() -> str:
     """The site's name from settings: works where no context processor ran
     (the 500 page is rendered without a request or database)."""
     return settings.SITE_NAME
+
+
+@register.filter
+def machine_time(value) -> str:
+    """A date or time for a <time datetime> or a meta tag: ISO 8601 to the
+    second in the current time zone. Django's |date:"c" keeps microseconds,
+    which HTML's datetime syntax does not allow."""
+    if not value:
+        return ""
+    if hasattr(value, "hour"):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()
 
 
 @register.filter
