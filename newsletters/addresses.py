@@ -12,6 +12,7 @@ secret key: a rotated key must never make an erased address importable again.
 """
 
 import hashlib
+import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -20,6 +21,9 @@ HASH_SALT = b"newsroom.suppression.v1:"
 MAX_LENGTH = 254  # RFC 5321's limit for a forward path
 
 _validate = EmailValidator(message="Enter a whole email address, such as name@example.com.")
+# Control characters, spaces of any kind, and what would make it a list of
+# addresses or a display name rather than one address.
+_NOT_IN_AN_ADDRESS = re.compile(r'[\x00-\x20\x7f-\x9f<>,;\\"\s]')
 
 
 class InvalidAddress(ValueError):
@@ -33,7 +37,7 @@ def normalize_email(value: str) -> str:
         raise InvalidAddress("Enter an email address.")
     if len(address) > MAX_LENGTH:
         raise InvalidAddress(f"An email address has at most {MAX_LENGTH} characters.")
-    if any(ord(ch) < 32 or ch in '<>,;\\"' or ch.isspace() for ch in address):
+    if _NOT_IN_AN_ADDRESS.search(address):
         raise InvalidAddress("Enter one email address, with no spaces or brackets.")
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsletters.addresses import address_hash
+from newsletters.bulk import db_datetime, insert_rows
 from newsletters.models import ConsentRecord, Subscriber, Subscription
 from newsletters.models.subscribers import ConsentKind, new_link_key
 from stories.models import Newsletter
@@ -39,51 +40,68 @@ def generate_subscribers(
     while made < count:
         size = min(BATCH, count - made)
         with transaction.atomic():
-            subscribers = []
+            rows = []
             for i in range(made, made + size):
                 email = f"reader-{run}-{i}@bench.example"
-                subscribers.append(
-                    Subscriber(
-                        email=email,
-                        email_hash=address_hash(email),
-                        name=f"Reader {i}",
-                        link_key=new_link_key(),
-                        created_at=now - timedelta(minutes=rng.randint(0, 2 * 365 * 24 * 60)),
-                    )
+                joined = now - timedelta(minutes=rng.randint(0, 2 * 365 * 24 * 60))
+                rows.append((email, address_hash(email), f"Reader {i}", new_link_key(), joined))
+            # RETURNING rows are matched by key, not by their order.
+            ids = dict(
+                insert_rows(
+                    Subscriber,
+                    ["email", "email_hash", "name", "link_key", "created_at"],
+                    [(*row[:4], db_datetime(row[4])) for row in rows],
+                    returning=["email_hash", "id"],
                 )
-            subscribers = Subscriber.objects.bulk_create(subscribers, batch_size=BATCH)
-            subscriptions = []
-            for subscriber in subscribers:
-                state = rng.choice(states)
-                joined = subscriber.created_at
+            )
+            subscriptions, joined_by_subscriber = [], {}
+            for row in rows:
+                subscriber_id = ids[row[1]]
+                state, joined = rng.choice(states), row[4]
+                joined_by_subscriber[subscriber_id] = joined
+                left = joined + (now - joined) / 2 if state == "unsubscribed" else None
                 subscriptions.append(
-                    Subscription(
-                        subscriber_id=subscriber.pk,
-                        newsletter_id=rng.choice(newsletters),
-                        state=state,
-                        source=Subscription.Source.FORM,
-                        created_at=joined,
-                        state_changed_at=joined,
-                        confirmed_at=None if state == "pending" else joined,
-                        unsubscribed_at=(
-                            joined + (now - joined) / 2 if state == "unsubscribed" else None
-                        ),
-                        unsubscribed_via="link" if state == "unsubscribed" else "",
+                    (
+                        subscriber_id,
+                        rng.choice(newsletters),
+                        state,
+                        Subscription.Source.FORM.value,
+                        db_datetime(joined),
+                        db_datetime(left or joined),
+                        None if state == "pending" else db_datetime(joined),
+                        db_datetime(left) if left else None,
+                        "link" if left else "",
                     )
                 )
-            subscriptions = Subscription.objects.bulk_create(subscriptions, batch_size=BATCH)
-            ConsentRecord.objects.bulk_create(
+            created = insert_rows(
+                Subscription,
                 [
-                    ConsentRecord(
-                        subscription_id=s.pk,
-                        kind=ConsentKind.SIGNUP,
-                        source="Benchmark data",
-                        wording=WORDING,
-                        created_at=s.created_at,
-                    )
-                    for s in subscriptions
+                    "subscriber",
+                    "newsletter",
+                    "state",
+                    "source",
+                    "created_at",
+                    "state_changed_at",
+                    "confirmed_at",
+                    "unsubscribed_at",
+                    "unsubscribed_via",
                 ],
-                batch_size=BATCH,
+                subscriptions,
+                returning=["id", "subscriber"],
+            )
+            insert_rows(
+                ConsentRecord,
+                ["subscription", "kind", "source", "wording", "created_at"],
+                [
+                    (
+                        pk,
+                        ConsentKind.SIGNUP.value,
+                        "Benchmark data",
+                        WORDING,
+                        db_datetime(joined_by_subscriber[subscriber_id]),
+                    )
+                    for pk, subscriber_id in created
+                ],
             )
         made += size
         if progress:
