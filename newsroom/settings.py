@@ -308,11 +308,6 @@ DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = env_prefixed("ANYMAIL_")
 
-# Work that outlives a request (confirmation mail, subscriber imports) runs on
-# the tasks API, queued in the database; `manage.py db_worker` runs it. The
-# tests run tasks at once (tests/conftest.py).
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -500,7 +500,9 @@ def test_pages_that_refuse_some_of_their_input_are_not_kept(
     ],
 )
 def test_hostile_query_values_get_an_answer_not_an_error(client, topics_newsroom, url):
-    assert client.get(url).status_code in (200, 404)
+    # A NUL anywhere is refused with a sentence before any view (400).
+    expected = (400,) if "%00" in url else (200, 404)
+    assert client.get(url).status_code in expected
 
 
 def test_a_search_past_its_length_limit_shares_the_entry_of_what_is_searched(

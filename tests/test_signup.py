@@ -14,6 +14,7 @@ from newsletters.addresses import InvalidAddress, normalize_email
 from newsletters.forms import CONSENT_WORDINGS, form_stamp
 from newsletters.models import ConsentRecord, Subscriber, Subscription
 from newsletters.services import suppress_address
+from newsroom.security import NUL_REFUSAL
 from tests.factories import NewsletterFactory, SubscriptionFactory, default_newsletter
 from tests.smtp import text_of
 
@@ -158,7 +159,8 @@ def test_a_form_printed_yesterday_still_works(client):
         ("two@example.com, three@example.com", b"Enter one email address"),
         ("a@" + "x" * 300 + ".com", b"at most"),
         ("<script>@example.com", b"Enter one email address"),
-        ("ada@exa\u0000mple.com", b"Null characters are not allowed"),
+        # A NUL is refused for the whole site before any view, with its sentence.
+        ("ada@exa\u0000mple.com", NUL_REFUSAL.encode()),
     ],
 )
 def test_a_bad_address_gets_a_sentence_on_the_page(client, email, sentence):

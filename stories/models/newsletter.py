@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from stories.timebounds import validate_time
+from stories.timebounds import in_range, validate_time
 
 
 class NewsletterQuerySet(models.QuerySet):
@@ -62,7 +62,8 @@ class Newsletter(models.Model):
                 violation_error_message=(
                     "Another newsletter is the default; untick it there first."
                 ),
-            )
+            ),
+            in_range("created_at"),
         ]
 
     def __str__(self) -> str:
