@@ -84,7 +84,8 @@ def test_generate_bench_data_adds_subscribers_in_every_state_with_consent(capsys
 
 
 @pytest.mark.postgres
-def test_100000_bench_subscribers_take_under_a_minute_on_postgresql(on_postgres):
+def test_100000_bench_subscribers_are_all_written_on_postgresql(on_postgres):
+    # Its time is printed, not asserted: timings belong to benchmarks, not tests.
     import time
 
     from newsletters.benchdata import generate_subscribers
@@ -95,4 +96,3 @@ def test_100000_bench_subscribers_take_under_a_minute_on_postgresql(on_postgres)
     elapsed = time.monotonic() - started
     print(f"\n100,000 bench subscribers: {elapsed:.1f} s")
     assert Subscriber.objects.count() == 100_000
-    assert elapsed < 60
