@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from stories.admin.base import (
     CheckedAutocompletes,
@@ -22,6 +23,7 @@ from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
+from stories.models.content import unique_slug
 
 
 class StoryForm(VersionCheckedForm):
@@ -48,12 +50,51 @@ class StoryForm(VersionCheckedForm):
         ]
 
     conflict = None  # what changed in between, once a save was refused as stale
+    # The address the headline asked for, when another story held it and this
+    # one was given a free variant instead (told to the writer on save).
+    slug_taken = None
     # After a refusal, the labels of the fields whose changes made in between
     # the form took in (its user had left them alone), those changed on both
     # sides (the user's version is kept, shown against theirs), and those a
     # form cannot take in (topic and citation rows, the image): the form must
     # then be reloaded before it can be saved.
     taken_in, changed_on_both_sides, unmergeable = (), (), ()
+
+    def clean_slug(self):
+        """An address filled in from the headline that another story already
+        uses becomes a free variant ("-2", "-3"...): the writer never chose it,
+        so refusing it would only send them hunting for a new one. An address
+        typed by hand is kept as typed, and the model refuses a collision."""
+        slug = self.cleaned_data.get("slug") or ""
+        headline = self.data.get(self.add_prefix("headline")) or ""
+        from_headline = slugify(headline)[: self.fields["slug"].max_length or 200]
+        if not slug or slug.strip("-") != from_headline.strip("-"):
+            return slug
+        if not Story.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists():
+            return slug
+        self.slug_taken = slug
+        return unique_slug(self.instance, headline)
+
+    def full_clean(self):
+        super().full_clean()
+        self._say_when_an_upload_is_dropped()
+
+    def _say_when_an_upload_is_dropped(self):
+        """A browser cannot put a chosen file back into a form shown again, so
+        a form refused for any other field would silently lose the image the
+        writer picked. Say so beside the field, naming the file."""
+        if not self.is_bound or not self._errors:
+            return
+        name = self.add_prefix("lead_image")
+        upload = self.files.get(name) if self.files else None
+        if upload is None or "lead_image" in self._errors:
+            return
+        self._errors["lead_image"] = self.error_class(
+            [
+                f"The image you chose ({upload.name}) was not saved because the form has "
+                "other errors; choose it again before saving."
+            ]
+        )
 
     def stale_message(self, seen, opened_at):
         self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
@@ -296,6 +337,13 @@ class StoryAdmin(
         else:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if form.slug_taken:
+            self.message_user(
+                request,
+                f"Another story already uses the address “{form.slug_taken}”, so this one "
+                f"is at “{obj.slug}”. Change it under Slug if you prefer another.",
+                messages.WARNING,
+            )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
