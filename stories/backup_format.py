@@ -105,6 +105,7 @@ FIELDS = {
         "slug",
         "intro",
         "closing_tldr",
+        "format",
         "status",
         "publish_at",
         "published_at",
@@ -124,6 +125,12 @@ FIELDS = {
         "comment",
         "created_at",
     ),
+}
+# Fields added to the format after files were written without them: a file
+# that lacks one gets the model's default (an issue without a format is a
+# digest, as every issue was before formats).
+ADDED_LATER = {
+    Issue: frozenset({"format"}),
 }
 # HTML each model's save() renders from its Markdown ({source: target}). The
 # export leaves it out; the import renders it again with the project's own

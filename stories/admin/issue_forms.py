@@ -58,7 +58,17 @@ class IssueForm(VersionCheckedForm):
 
     class Meta:
         model = Issue
-        fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
+        fields = ["newsletter", "number", "format", "headline", "slug", "intro", "closing_tldr"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A post that says nothing of the format (a script, an older form)
+        # keeps the issue's; every form the admin draws sends one.
+        if "format" in self.fields:
+            self.fields["format"].required = False
+
+    def clean_format(self):
+        return self.cleaned_data.get("format") or self.instance.format or Issue.Format.DIGEST
 
     def stale_message(self, seen, opened_at):
         who = "; ".join(issue_changes_since(self.instance.pk, opened_at))

@@ -30,6 +30,12 @@ class IssueItemFormSet(forms.BaseInlineFormSet):
                     f"Two stories are at position {position}; give each story its own number."
                 )
             seen[position] = form
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if self.instance.format == Issue.Format.POST and len(kept) > 1:
+            raise forms.ValidationError(
+                f"A post holds one story and this issue has {len(kept)}; remove the others "
+                "or make the issue a digest or an essay."
+            )
 
 
 def _contents_locked(request, issue) -> bool:
@@ -72,7 +78,7 @@ class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
     date_hierarchy = "publish_at"
     prepopulated_fields = {"slug": ["headline"]}
     inlines = [IssueItemInline]
-    fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
+    fields = ["newsletter", "number", "format", "headline", "slug", "intro", "closing_tldr"]
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

@@ -112,6 +112,15 @@ class IssueStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+class IssueFormat(models.TextChoices):
+    """How an issue reads: what its page, its feed entry and its mail show
+    around each story."""
+
+    DIGEST = "digest", "Digest: numbered stories, each with its byline and sources"
+    ESSAY = "essay", "Essay: sections that read as one piece, one attribution at the end"
+    POST = "post", "Post: one story under the issue's headline"
+
+
 PUBLIC_ISSUE_STATUSES = (IssueStatus.SCHEDULED, IssueStatus.PUBLISHED)
 PUBLIC_STORY_STATUSES = (StoryStatus.APPROVED, StoryStatus.PUBLISHED)
 
@@ -352,6 +361,19 @@ class Citation(models.Model):
         return self.title or self.source.name
 
 
+def citations_of(stories) -> list["Citation"]:
+    """The citations of stories (prefetched with their sources), in order,
+    each outlet and page named once: one attribution for a whole essay."""
+    seen, merged = set(), []
+    for story in stories:
+        for citation in story.citations.all():
+            key = (citation.source_id, citation.url, citation.title)
+            if key not in seen:
+                seen.add(key)
+                merged.append(citation)
+    return merged
+
+
 class CorrectionQuerySet(models.QuerySet):
     def delete(self):
         # Bulk deletes (the admin's "delete selected") move their stories'
@@ -413,6 +435,7 @@ class Issue(models.Model):
     """A numbered edition: an intro, an ordered list of stories, a closing TL;DR."""
 
     Status = IssueStatus
+    Format = IssueFormat
 
     newsletter = models.ForeignKey(
         "stories.Newsletter",
@@ -429,6 +452,12 @@ class Issue(models.Model):
     intro_html = models.TextField(editable=False, blank=True)
     closing_tldr = models.TextField("closing TL;DR", blank=True, help_text="Markdown.")
     closing_tldr_html = models.TextField(editable=False, blank=True)
+    format = models.CharField(
+        max_length=10,
+        choices=IssueFormat.choices,
+        default=IssueFormat.DIGEST,
+        help_text="How readers see it on the web, in feeds and by mail. A post holds one story.",
+    )
     stories = models.ManyToManyField(Story, through="IssueItem", related_name="issues")
 
     status = models.CharField(
@@ -491,6 +520,13 @@ class Issue(models.Model):
         # Numbers count per newsletter, so the address names both. Lists of
         # issues load the newsletter with them (select_related) to print it.
         return reverse("stories:issue", args=[self.newsletter.slug, self.number])
+
+    def layout_for(self, story_count: int) -> str:
+        """The format readers get for an issue holding story_count stories: a
+        post is one story, so a "post" that holds several reads as a digest."""
+        if self.format == IssueFormat.POST and story_count != 1:
+            return IssueFormat.DIGEST
+        return self.format
 
     @property
     def is_locked(self) -> bool:

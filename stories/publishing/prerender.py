@@ -63,6 +63,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
+from stories.models.content import citations_of
 from stories.templatetags.reader import display_name
 
 # Every template the kept HTML comes from, includes too: a deploy that changes
@@ -71,6 +72,7 @@ from stories.templatetags.reader import display_name
 TEMPLATES = (
     "stories/rendered/issue_stories.html",
     "stories/rendered/teaser.html",
+    "stories/rendered/story_parts.html",
     "stories/rendered/correction_note.html",
     "stories/rendered/footer.html",
     "stories/includes/byline.html",
@@ -235,12 +237,23 @@ def render_issue(issue: Issue, stories: list[Story]) -> RenderedIssue:
     says of them; public pages keep it, previews render it each time."""
     ensure_rendered(stories)
     lead = next((story for story in stories if story.lead_image), None)
+    layout = issue.layout_for(len(stories))
+    context = {"stories": stories, "layout": layout}
+    if layout == Issue.Format.ESSAY:
+        # Sections show their stories' own text, and the essay ends with one
+        # byline and one attribution for all of them: two more queries for
+        # the authors and citations, once per rendering.
+        full = {story.pk: story for story in _with_everything_shown([s.pk for s in stories])}
+        context["stories"] = sections = [full[story.pk] for story in stories]
+        authors = list({a.pk: a for s in sections for a in s.authors.all()}.values())
+        context["essay_byline"] = render_to_string(
+            "stories/includes/byline.html", {"authors": authors}
+        ).strip()
+        context["citations"] = citations_of(sections)
     return RenderedIssue(
         issue=issue,
         format_key=format_key(),
-        stories_html=render_to_string(
-            "stories/rendered/issue_stories.html", {"stories": stories}
-        ).strip(),
+        stories_html=render_to_string("stories/rendered/issue_stories.html", context).strip(),
         linked_data={
             "stories": [
                 {"name": story.headline, "path": story.get_absolute_url()} for story in stories

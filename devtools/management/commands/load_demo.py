@@ -140,6 +140,7 @@ class Command(BaseCommand):
             issue = Issue.objects.create(
                 newsletter=newsletters[issue_data["newsletter"]],
                 number=issue_data["number"],
+                format=issue_data["format"],
                 headline=issue_data["headline"],
                 intro=issue_data["intro"],
                 closing_tldr=issue_data["closing_tldr"],
