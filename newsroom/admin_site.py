@@ -1,4 +1,5 @@
-"""The admin site: Django's, with people offered by name in its pickers, and
+"""The admin site: Django's, with people offered by name and stories by
+status, date and newsletter in its pickers, and
 every list's date filters and selections checked before Django applies them."""
 
 from functools import wraps
@@ -21,11 +22,16 @@ class NamedPeopleAutocompleteJsonView(AutocompleteJsonView):
     the username to tell namesakes apart (a user's str() is the username)."""
 
     def serialize_result(self, obj, to_field_name):
+        from stories.admin.issues import story_choice_label
         from stories.admin.users import person_label
+        from stories.models import Story
 
         result = super().serialize_result(obj, to_field_name)
         if isinstance(obj, get_user_model()):
             result["text"] = person_label(obj)
+        elif isinstance(obj, Story) and self.source_field.model._meta.model_name == "issueitem":
+            # Status, date, newsletter and address: namesakes told apart.
+            result["text"] = story_choice_label(obj)
         return result
 
 

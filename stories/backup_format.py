@@ -84,6 +84,7 @@ FIELDS = {
         "lead_image_caption",
         "lead_image_credit",
         "lead_image_renditions",
+        "newsletter",
         "authors",
         "created_by",
         "status",
@@ -130,6 +131,7 @@ FIELDS = {
 # that lacks one gets the model's default (an issue without a format is a
 # digest, as every issue was before formats).
 ADDED_LATER = {
+    Story: frozenset({"newsletter"}),
     Issue: frozenset({"format"}),
 }
 # HTML each model's save() renders from its Markdown ({source: target}). The

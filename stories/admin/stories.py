@@ -19,6 +19,7 @@ from stories.admin.base import (
     VersionCheckedForm,
     zoned_time,
 )
+from stories.admin.issues import is_issue_story_picker
 from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
@@ -38,6 +39,7 @@ class StoryForm(VersionCheckedForm):
             "headline",
             "slug",
             "dek",
+            "newsletter",
             "authors",
             "tldr",
             "body",
@@ -246,7 +248,7 @@ class StoryAdmin(
     inlines = [CitationInline, TopicInline]
     exclude = ["topics"]
     fieldsets = [
-        (None, {"fields": ["headline", "slug", "dek", "authors"]}),
+        (None, {"fields": ["headline", "slug", "dek", "newsletter", "authors"]}),
         ("Story", {"fields": ["tldr", "body", "why_it_matters", "key_points"]}),
         (
             "Lead image",
@@ -277,6 +279,14 @@ class StoryAdmin(
         if request.GET.get("model_name") == "correction":
             # The correction form's story picker offers what readers can see.
             queryset = queryset.filter(pk__in=Story.objects.published().values("pk"))
+        elif is_issue_story_picker(request):
+            # The issue form's picker offers what can go into an issue, the
+            # latest approved first, with what tells namesakes apart.
+            queryset = (
+                queryset.filter(status=Story.Status.APPROVED)
+                .select_related("newsletter")
+                .order_by("-status_changed_at", "-pk")
+            )
         return queryset, may_have_duplicates
 
     updated_at_zoned = zoned_time("updated_at", "updated")

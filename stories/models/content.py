@@ -230,6 +230,14 @@ class Story(models.Model):
     # {"source": name, "width": w, "height": h, "files": {"480": "path", ...}}.
     lead_image_renditions = models.JSONField(default=dict, blank=True, editable=False)
 
+    newsletter = models.ForeignKey(
+        "stories.Newsletter",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stories",
+        help_text="The newsletter it is written for; editors see it when assembling issues.",
+    )
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="stories", blank=True, help_text="The bylines."
     )

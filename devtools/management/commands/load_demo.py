@@ -147,6 +147,8 @@ class Command(BaseCommand):
             )
             for position, story in enumerate(stories, start=1):
                 IssueItem.objects.create(issue=issue, story=story, position=position)
+                story.newsletter = issue.newsletter
+                story.save(update_fields=["newsletter"])
             if issue_data["days_ago"] is None:
                 workflow.schedule_issue(publisher, issue, self._next_week_at_nine(now))
             else:
