@@ -362,10 +362,25 @@ class StoryAdmin(
 
     # -- the change form -----------------------------------------------------
 
+    @staticmethod
+    def _cited(context, obj) -> bool | None:
+        """Whether the story has a citation, read from the citation rows the
+        form already loaded (None: ask the database)."""
+        for inline in context.get("inline_admin_formsets", ()):
+            if inline.formset.model is Citation:
+                return any(form.instance.pk for form in inline.formset.initial_forms)
+        return None
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None:
+            transitions = workflow.allowed_story_transitions(request.user, obj)
             context.update(
-                transitions=workflow.allowed_story_transitions(request.user, obj),
+                transitions=transitions,
+                # Said beside "Submit for review", not one round trip later
+                # when an editor's approval is refused.
+                approval_needs=workflow.provenance_problems(obj, self._cited(context, obj))
+                if "submit" in transitions
+                else [],
                 status_label=scheduling.story_state_label(
                     obj, getattr(obj, "readers_see_it", None)
                 ),

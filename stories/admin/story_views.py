@@ -37,6 +37,11 @@ NO_SEEN_VERSION = (
 )
 
 
+def approval_list(needs: list[str]) -> str:
+    """["cite a source", "credit the image"] as "cite a source and credit the image"."""
+    return needs[0] if len(needs) == 1 else "; ".join(needs[:-1]) + " and " + needs[-1]
+
+
 def seen_version(request) -> dict | None:
     """The version of the story a posted page showed, and when it was opened,
     as keyword arguments for the workflow; None if the page did not say."""
@@ -121,7 +126,19 @@ class StoryWorkflowViews(AuditTrailHistory):
                 )
         else:
             self.message_user(request, success.format(story.headline), messages.SUCCESS)
+            if transition == "submit":
+                self._say_what_approval_needs(request, story)
         return HttpResponseRedirect(self._change_url(story))
+
+    def _say_what_approval_needs(self, request, story) -> None:
+        needs = workflow.provenance_problems(story)
+        if needs:
+            self.message_user(
+                request,
+                f"An editor cannot approve “{story.headline}” until its authors "
+                f"{approval_list(needs)}; ask an editor to send it back if you cannot.",
+                messages.WARNING,
+            )
 
     def _bulk(self, request, queryset, function, done: str):
         succeeded = []
