@@ -62,6 +62,15 @@ class StoryForm(VersionCheckedForm):
     # then be reloaded before it can be saved.
     taken_in, changed_on_both_sides, unmergeable = (), (), ()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body" in self.fields:
+            # static/js/markdown-preview.js shows the body as readers will
+            # read it, beside the text, from this address.
+            self.fields["body"].widget.attrs["data-markdown-preview"] = reverse(
+                "admin:stories_story_markdown_preview"
+            )
+
     def clean_slug(self):
         """An address filled in from the headline that another story already
         uses becomes a free variant ("-2", "-3"...): the writer never chose it,
@@ -256,6 +265,9 @@ class StoryAdmin(
         ),
     ]
     actions = ["submit_selected", "approve_selected"]
+
+    class Media:
+        js = ["js/markdown-preview.js"]
 
     def get_queryset(self, request):
         # Whether readers see each story, read with the rows, for its status column.
