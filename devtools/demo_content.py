@@ -56,6 +56,7 @@ NEWSLETTERS = [
     {
         "slug": "reels-thrills-and-bills",
         "name": "Reels, Thrills, and Bills",
+        "sections": ["Posts"],
         "description": "A small newsletter about technology, money and culture: "
         "commentary posts with the author's own take.",
     },
@@ -68,6 +69,7 @@ ISSUES = [
         "number": 1,
         "format": "post",
         "newsletter": "reels-thrills-and-bills",
+        "section": "Posts",
         "headline": "AI's Sputnik Moment",
         "intro": "From the *Posts* section of **Reels, Thrills, and Bills**, a small newsletter "
         "about technology, money and culture.",

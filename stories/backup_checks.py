@@ -43,6 +43,7 @@ from stories.backup_format import (
     RENDERED,
     ROLES,
     SECTIONS,
+    SECTIONS_ADDED_LATER,
     USER_FIELDS,
     ImportRefused,
     story_files,
@@ -165,6 +166,10 @@ def check_header(data: Any) -> None:
             f"The file has a {_show(unknown[0])} entry, which no export writes; an import "
             "restores only the sections of its format. Nothing was imported."
         )
+    counts = data.get("counts")
+    for name in SECTIONS_ADDED_LATER:
+        if name not in data and isinstance(counts, dict) and name not in counts:
+            data[name], counts[name] = [], 0
     missing = [name for name in SECTIONS if not isinstance(data.get(name), list)]
     if missing:
         raise ImportRefused(f"The export is incomplete: no {', '.join(missing)} section.")

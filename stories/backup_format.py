@@ -14,7 +14,9 @@ from stories.images import rendition_files
 from stories.models import (
     AuditEntry,
     Citation,
+    Contributor,
     Correction,
+    GuestByline,
     Issue,
     IssueItem,
     Newsletter,
@@ -22,6 +24,7 @@ from stories.models import (
     RenderedIssue,
     RenderedStory,
     SearchDocument,
+    Section,
     Source,
     Story,
     StoryRevision,
@@ -37,8 +40,11 @@ SECTIONS = {
     "newsletters": Newsletter,
     "sources": Source,
     "topics": Topic,
+    "contributors": Contributor,
+    "sections": Section,
     "stories": Story,
     "story_topics": TaggedTopic,
+    "guest_bylines": GuestByline,
     "citations": Citation,
     "corrections": Correction,
     "story_revisions": StoryRevision,
@@ -70,6 +76,9 @@ FIELDS = {
         "created_at",
     ),
     Source: ("name", "slug", "url", "description"),
+    Contributor: ("name", "slug", "bio", "url", "created_at"),
+    Section: ("newsletter", "name", "position"),
+    GuestByline: ("story", "contributor", "position"),
     Topic: ("name", "slug", "description"),
     Story: (
         "headline",
@@ -85,6 +94,7 @@ FIELDS = {
         "lead_image_credit",
         "lead_image_renditions",
         "newsletter",
+        "section",
         "authors",
         "created_by",
         "status",
@@ -127,11 +137,14 @@ FIELDS = {
         "created_at",
     ),
 }
+# Sections added to the format after files were written without them: a
+# file that has neither the section nor its count holds none of its rows.
+SECTIONS_ADDED_LATER = ("contributors", "sections", "guest_bylines")
 # Fields added to the format after files were written without them: a file
 # that lacks one gets the model's default (an issue without a format is a
 # digest, as every issue was before formats).
 ADDED_LATER = {
-    Story: frozenset({"newsletter"}),
+    Story: frozenset({"newsletter", "section"}),
     Issue: frozenset({"format"}),
 }
 # HTML each model's save() renders from its Markdown ({source: target}). The

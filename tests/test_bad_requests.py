@@ -266,6 +266,7 @@ PATH_TEMPLATES = [
     "/topics/{}/",
     "/sources/{}/",
     "/authors/{}/",
+    "/contributors/{}/",
     "/feeds/topics/{}.rss",
     "/feeds/topics/{}.atom",
     "/sitemap-{}.xml",
@@ -349,6 +350,7 @@ def test_every_public_url_pattern_is_exercised_here(newsroom):
         "sources/": "/sources/",
         "sources/<slug:slug>/": "/sources/{}/",
         "authors/<str:username>/": "/authors/{}/",
+        "contributors/<slug:slug>/": "/contributors/{}/",
         "^preview/(?P<kind>story|issue)/(?P<pk>[0-9]+)/$": "/preview/story/{}/",
         # POST-only and staff-only: creating a share link.
         "^preview/(?P<kind>story|issue)/(?P<pk>[0-9]+)/share/$": None,

@@ -228,13 +228,11 @@ def test_one_copy_goes_through_a_real_smtp_server(demo, smtp_server):
     assert links.unsubscribe_url in text and "Credit:" in html
 
 
-def test_the_issue_is_rendered_in_three_queries_whatever_its_length(
-    demo, django_assert_num_queries
-):
+def test_the_issue_is_rendered_in_four_queries_whatever_its_length(demo, django_assert_num_queries):
     for issue in four_pieces():
-        # The public items with their stories, the stories' authors, and
-        # their citations with sources.
-        with django_assert_num_queries(3):
+        # The public items with their stories, the stories' authors, their
+        # citations with sources, and their guest bylines with contributors.
+        with django_assert_num_queries(4):
             render_edition(issue)
 
 

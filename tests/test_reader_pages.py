@@ -370,9 +370,10 @@ def _warm_schedule_horizon():
 
 # Rendering stories' kept HTML the first time a page needs it (stories/prerender.py),
 # the same whatever the number of stories: in a savepoint, 1 lock the story
-# rows, 2 the stories, 3 their bylines, 4 their citations with sources,
-# 5 their topics, 6 their corrections, 7 keep the HTML.
-STORY_RENDER_QUERIES = 2 + 7
+# rows, 2 the stories (with their sections), 3 their bylines, 4 their guest
+# bylines with contributors, 5 their citations with sources, 6 their topics,
+# 7 their corrections, 8 keep the HTML.
+STORY_RENDER_QUERIES = 2 + 8
 # An issue's list of stories, the first time: in a savepoint, 1 lock the
 # issue row, 2 the stories it holds, 3 lock them, 4 the shown ones with their
 # kept HTML, then the stories' render above, and 5 keep the list.

@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from stories.discovery.feeds import absolute, absolute_html
-from stories.models import Citation, IssueItem
+from stories.models import Citation, GuestByline, IssueItem
 from stories.models.content import citations_of
 
 # Placeholders no Markdown can produce (nh3 would drop the braces' meaning,
@@ -62,7 +62,8 @@ class Edition:
 
 def mail_stories(issue) -> list:
     """The stories readers see in issue, in order, with what the mail shows
-    of them (authors, citations with their sources): three queries."""
+    of them (authors, citations with their sources, guest bylines): four
+    queries."""
     people = get_user_model().objects.only("username", "first_name", "last_name")
     items = (
         IssueItem.objects.public()
@@ -71,6 +72,7 @@ def mail_stories(issue) -> list:
         .prefetch_related(
             Prefetch("story__authors", people),
             Prefetch("story__citations", Citation.objects.select_related("source")),
+            Prefetch("story__guest_bylines", GuestByline.objects.select_related("contributor")),
         )
         .order_by("position", "pk")
     )
@@ -168,16 +170,22 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _people(story) -> list:
+    """A story's byline names: staff authors, then contributors without an account."""
+    staff = [a.get_full_name() or a.get_username() for a in story.authors.all()]
+    return staff + [byline.contributor.name for byline in story.guest_bylines.all()]
+
+
 def _byline(story) -> str:
-    return _names([a.get_full_name() or a.get_username() for a in story.authors.all()])
+    return _names(_people(story))
 
 
 def _essay_credits(stories) -> dict:
     """An essay's one byline and one attribution, for all its sections."""
-    people = {a.pk: a for story in stories for a in story.authors.all()}.values()
+    people = list(dict.fromkeys(name for story in stories for name in _people(story)))
     citations = citations_of(stories)
     return {
-        "essay_byline": _names([a.get_full_name() or a.get_username() for a in people]),
+        "essay_byline": _names(people),
         "essay_citations": [_citation(c) for c in citations],
         "text_essay_citations": [_text_citation(c) for c in citations],
     }

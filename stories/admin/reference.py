@@ -1,4 +1,5 @@
-"""Reference data editors curate: sources, topics, corrections, preview links."""
+"""Reference data editors curate: sources, contributors, newsletter sections,
+topics, corrections, preview links."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -18,7 +19,7 @@ from stories.admin.base import (
     TimesInTheNewsroomZone,
     zoned_time,
 )
-from stories.models import Correction, PreviewLink, Source, Topic
+from stories.models import Contributor, Correction, PreviewLink, Section, Source, Topic
 from stories.reader.preview import share_url
 
 # The story list's "cited source" filter (StoryAdmin.list_filter), by source id.
@@ -46,6 +47,74 @@ class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
         return format_html(
             '<a href="{}?{}">{}</a>', url, urlencode({CITED_SOURCE_PARAM: obj.pk}), obj.n_stories
         )
+
+
+@admin.register(Contributor)
+class ContributorAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+    """Contributors without a staff account. Whoever writes stories may add
+    and edit them (a guest author is usually added by the writer who
+    commissioned the piece); removing one is for editors."""
+
+    list_display = ["name", "url", "story_count"]
+    search_fields = ["name", "bio"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "bio", "url"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_stories=Count("bylines")).order_by("name")
+
+    @admin.display(description="stories", ordering="n_stories")
+    def story_count(self, obj):
+        return obj.n_stories
+
+    def _writes(self, request) -> bool:
+        return request.user.has_perm("stories.add_story")
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self._writes(request)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self._writes(request)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) or self._writes(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or self._writes(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) or request.user.has_perm(
+            "stories.edit_any_story"
+        )
+
+
+@admin.register(Section)
+class SectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+    """The sections of each newsletter ("Posts"), kept by editors."""
+
+    list_display = ["name", "newsletter", "position"]
+    list_filter = ["newsletter"]
+    list_select_related = ["newsletter"]
+    search_fields = ["name", "newsletter__name"]
+    fields = ["newsletter", "name", "position"]
+
+    def _edits(self, request) -> bool:
+        return request.user.has_perm("stories.edit_any_story")
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self._edits(request)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self._edits(request)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) or self._edits(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or self._edits(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) or self._edits(request)
 
 
 @admin.register(Topic)

@@ -23,8 +23,18 @@ from stories.admin.issues import is_issue_story_picker
 from stories.admin.story_views import StoryWorkflowViews
 from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
-from stories.models import AuditEntry, Citation, Story, TaggedTopic
+from stories.models import (
+    AuditEntry,
+    Citation,
+    GuestByline,
+    Section,
+    Story,
+    TaggedTopic,
+    Topic,
+)
 from stories.models.content import unique_slug
+
+TOPIC_NAME_LENGTH = Topic._meta.get_field("name").max_length
 
 
 class StoryForm(VersionCheckedForm):
@@ -40,6 +50,7 @@ class StoryForm(VersionCheckedForm):
             "slug",
             "dek",
             "newsletter",
+            "section",
             "authors",
             "tldr",
             "body",
@@ -50,6 +61,14 @@ class StoryForm(VersionCheckedForm):
             "lead_image_caption",
             "lead_image_credit",
         ]
+
+    new_topics = forms.CharField(
+        label="Propose new topics",
+        required=False,
+        max_length=1000,
+        help_text="Comma-separated, for topics not in the list above: they are created with "
+        "the story, and editors can rename or merge them later.",
+    )
 
     conflict = None  # what changed in between, once a save was refused as stale
     # The address the headline asked for, when another story held it and this
@@ -70,6 +89,21 @@ class StoryForm(VersionCheckedForm):
             self.fields["body"].widget.attrs["data-markdown-preview"] = reverse(
                 "admin:stories_story_markdown_preview"
             )
+
+    def clean_new_topics(self):
+        names = []
+        for name in (self.cleaned_data.get("new_topics") or "").split(","):
+            name = " ".join(name.split())
+            if not name:
+                continue
+            if len(name) > TOPIC_NAME_LENGTH:
+                raise forms.ValidationError(
+                    f"“{name[:40]}…” is longer than {TOPIC_NAME_LENGTH} characters; "
+                    "a topic is a short name."
+                )
+            if name.casefold() not in {n.casefold() for n in names}:
+                names.append(name)
+        return names
 
     def clean_slug(self):
         """An address filled in from the headline that another story already
@@ -222,6 +256,35 @@ class CitationInline(RelatedRowInline):
     fields = ["position", "source", "url", "title", "note"]
 
 
+class GuestBylineInline(RelatedRowInline):
+    """Bylines of contributors who have no staff account (a guest, a columnist)."""
+
+    model = GuestByline
+    related = "contributor"
+    autocomplete_fields = ["contributor"]
+    fields = ["position", "contributor"]
+    verbose_name = "guest byline"
+    verbose_name_plural = "guest bylines (contributors without an account)"
+
+    # A byline is part of the story: whoever may edit the story may edit its
+    # guest bylines, without a permission of their own to hand out.
+    def _writes(self, request) -> bool:
+        user = request.user
+        return user.has_perm("stories.add_story") or user.has_perm("stories.change_story")
+
+    def has_view_permission(self, request, obj=None):
+        return self._writes(request) or request.user.has_perm("stories.view_story")
+
+    def has_add_permission(self, request, obj=None):
+        return self._writes(request) and self._story_editable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._writes(request) and self._story_editable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._writes(request) and self._story_editable(request, obj)
+
+
 class TopicFormSet(forms.BaseInlineFormSet):
     @classmethod
     def get_default_prefix(cls):
@@ -254,10 +317,23 @@ class StoryAdmin(
     date_hierarchy = "created_at"
     prepopulated_fields = {"slug": ["headline"]}
     autocomplete_fields = ["authors"]
-    inlines = [CitationInline, TopicInline]
+    inlines = [GuestBylineInline, CitationInline, TopicInline]
     exclude = ["topics"]
     fieldsets = [
-        (None, {"fields": ["headline", "slug", "dek", "newsletter", "authors"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "headline",
+                    "slug",
+                    "dek",
+                    "newsletter",
+                    "section",
+                    "authors",
+                    "new_topics",
+                ]
+            },
+        ),
         ("Story", {"fields": ["tldr", "body", "why_it_matters", "key_points"]}),
         (
             "Lead image",
@@ -278,6 +354,12 @@ class StoryAdmin(
             .prefetch_related("authors")
             .annotate(readers_see_it=readers_see_it)
         )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "section":
+            # Each offered as "Newsletter — Section", read in the same query.
+            kwargs["queryset"] = Section.objects.select_related("newsletter")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -330,6 +412,16 @@ class StoryAdmin(
             return False
         return obj is None or self.story_editable(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only: nothing to propose, and no model field to show.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "new_topics"]})
+            for name, options in fieldsets
+        ]
+
     def has_review_permission(self, request):
         return request.user.has_perm("stories.review_story")
 
@@ -369,8 +461,28 @@ class StoryAdmin(
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        self._add_proposed_topics(request, form.instance, form.cleaned_data.get("new_topics"))
         # After the inlines, so the revision holds the topics and citations too.
         revisions.record_revision(form.instance, request.user)
+
+    def _add_proposed_topics(self, request, story, names) -> None:
+        """Topics a writer proposed on the form: an existing one of the same
+        name (in any case) is used, any other is created."""
+        created = []
+        for name in names or ():
+            topic = Topic.objects.filter(name__iexact=name).first()
+            if topic is None:
+                topic = Topic.objects.create(name=name)
+                created.append(name)
+            TaggedTopic.objects.get_or_create(content_object=story, tag=topic)
+        if created:
+            listed = ", ".join(f"“{name}”" for name in created)
+            self.message_user(
+                request,
+                f"New topic{'s' if len(created) > 1 else ''} {listed} added; editors can rename "
+                "or merge topics from the Topics page.",
+                messages.INFO,
+            )
 
     # -- the change form -----------------------------------------------------
 

@@ -9,7 +9,8 @@ from stories.models.content import (
     TaggedTopic,
     Topic,
 )
-from stories.models.newsletter import Newsletter
+from stories.models.contributors import Contributor, GuestByline
+from stories.models.newsletter import Newsletter, Section
 from stories.models.preview import PreviewLink
 from stories.models.rendered import RenderedIssue, RenderedStory
 from stories.models.revisions import StoryRevision
@@ -18,7 +19,9 @@ from stories.models.search import SearchDocument
 __all__ = [
     "AuditEntry",
     "Citation",
+    "Contributor",
     "Correction",
+    "GuestByline",
     "Issue",
     "IssueItem",
     "Newsletter",
@@ -26,6 +29,7 @@ __all__ = [
     "RenderedIssue",
     "RenderedStory",
     "SearchDocument",
+    "Section",
     "Source",
     "Story",
     "StoryRevision",

@@ -238,6 +238,14 @@ class Story(models.Model):
         related_name="stories",
         help_text="The newsletter it is written for; editors see it when assembling issues.",
     )
+    section = models.ForeignKey(
+        "stories.Section",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stories",
+        help_text="The part of its newsletter it runs under, when the newsletter has sections.",
+    )
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="stories", blank=True, help_text="The bylines."
     )
@@ -341,6 +349,15 @@ class Story(models.Model):
         if self.lead_image and not self.lead_image_alt.strip():
             raise ValidationError(
                 {"lead_image_alt": "Describe the lead image for readers who cannot see it."}
+            )
+        if self.section_id and self.section.newsletter_id != self.newsletter_id:
+            where = self.newsletter.name if self.newsletter_id else "no newsletter"
+            raise ValidationError(
+                {
+                    "section": f"“{self.section.name}” is a section of "
+                    f"{self.section.newsletter.name}, and this story is for {where}: choose "
+                    "that newsletter, or one of its own sections."
+                }
             )
 
     def is_authored_by(self, user) -> bool:

@@ -76,3 +76,24 @@ class Newsletter(models.Model):
     def from_address(self) -> str:
         """The From header: "Sender Name <address>", quoted as mail needs."""
         return formataddr((self.sender_name, self.sender_email))
+
+
+class Section(models.Model):
+    """A part of a newsletter its stories run under, such as "Posts"."""
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="sections")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["newsletter__name", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "name"],
+                name="section_name_once_per_newsletter",
+                violation_error_message="This newsletter already has a section of this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.newsletter.name} — {self.name}"

@@ -53,11 +53,14 @@ from django.template.loader import get_template, render_to_string
 
 from stories.models import (
     Citation,
+    Contributor,
     Correction,
+    GuestByline,
     Issue,
     IssueItem,
     RenderedIssue,
     RenderedStory,
+    Section,
     Source,
     Story,
     TaggedTopic,
@@ -246,8 +249,13 @@ def render_issue(issue: Issue, stories: list[Story]) -> RenderedIssue:
         full = {story.pk: story for story in _with_everything_shown([s.pk for s in stories])}
         context["stories"] = sections = [full[story.pk] for story in stories]
         authors = list({a.pk: a for s in sections for a in s.authors.all()}.values())
+        contributors = list(
+            {
+                b.contributor_id: b.contributor for s in sections for b in s.guest_bylines.all()
+            }.values()
+        )
         context["essay_byline"] = render_to_string(
-            "stories/includes/byline.html", {"authors": authors}
+            "stories/includes/byline.html", {"authors": authors, "contributors": contributors}
         ).strip()
         context["citations"] = citations_of(sections)
     return RenderedIssue(
@@ -266,11 +274,16 @@ def render_issue(issue: Issue, stories: list[Story]) -> RenderedIssue:
 
 def _with_everything_shown(story_ids):
     people = get_user_model().objects.only("username", "first_name", "last_name")
-    return Story.objects.filter(pk__in=story_ids).prefetch_related(
-        Prefetch("authors", people),
-        Prefetch("citations", Citation.objects.select_related("source")),
-        "topics",
-        Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
+    return (
+        Story.objects.filter(pk__in=story_ids)
+        .select_related("section__newsletter")
+        .prefetch_related(
+            Prefetch("authors", people),
+            Prefetch("guest_bylines", GuestByline.objects.select_related("contributor")),
+            Prefetch("citations", Citation.objects.select_related("source")),
+            "topics",
+            Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
+        )
     )
 
 
@@ -278,12 +291,17 @@ def render(story: Story) -> RenderedStory:
     """The kept HTML of story, whose authors, citations (with sources),
     topics and corrections are prefetched."""
     authors = list(story.authors.all())
+    contributors = [byline.contributor for byline in story.guest_bylines.all()]
     citations = list(story.citations.all())
     topics = sorted(story.topics.all(), key=lambda topic: topic.name)
     corrections = list(story.corrections.all())
-    byline = render_to_string("stories/includes/byline.html", {"authors": authors}).strip()
+    byline = render_to_string(
+        "stories/includes/byline.html", {"authors": authors, "contributors": contributors}
+    ).strip()
+    section = story.section
     context = {
         "story": story,
+        "contributors": contributors,
         "citations": citations,
         "topics": topics,
         "corrections": corrections,
@@ -300,6 +318,10 @@ def render(story: Story) -> RenderedStory:
         linked_data={
             "authors": [{"name": display_name(a), "username": a.get_username()} for a in authors],
             "citations": [{"name": c.title or c.source.name, "url": c.url} for c in citations],
+            "contributors": [{"name": c.name, "slug": c.slug} for c in contributors],
+            "section": {"name": section.name, "newsletter": section.newsletter.name}
+            if section
+            else None,
         },
     )
 
@@ -375,9 +397,12 @@ COMPARED = {
     Citation: ("story_id",),
     Correction: ("story_id",),
     TaggedTopic: ("content_object_id",),
+    GuestByline: ("story_id",),
     IssueItem: ("issue_id",),
     Source: ("name", "slug"),
     Topic: ("name", "slug"),
+    Contributor: ("name", "slug", "bio", "url"),
+    Section: ("name", "newsletter_id"),
 }
 PERSON_SHOWN = ("username", "first_name", "last_name")
 
@@ -436,6 +461,10 @@ def _stories_showing(thing) -> Q:
         return Q(citations__source=thing)
     if isinstance(thing, Topic):
         return Q(pk__in=TaggedTopic.objects.filter(tag=thing).values("content_object"))
+    if isinstance(thing, Contributor):
+        return Q(guest_bylines__contributor=thing)
+    if isinstance(thing, Section):
+        return Q(section=thing)
     return Q(authors=thing)
 
 
@@ -457,11 +486,11 @@ def connect() -> None:
     m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
     for model in (*COMPARED, User):
         pre_save.connect(_remember_before, sender=model, dispatch_uid=f"{uid}.{model}.before")
-    for model in (Citation, Correction, TaggedTopic):
+    for model in (Citation, Correction, TaggedTopic, GuestByline):
         post_save.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.s")
         post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")
     post_save.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.s")
     post_delete.connect(_item_changed, sender=IssueItem, dispatch_uid=f"{uid}.item.d")
-    for model in (User, Source, Topic):
+    for model in (User, Source, Topic, Contributor, Section):
         post_save.connect(_renamed, sender=model, dispatch_uid=f"{uid}.{model}.renamed")
     pre_delete.connect(_person_deleted, sender=User, dispatch_uid=f"{uid}.person.d")

@@ -137,10 +137,20 @@ def story_meta(story, linked_data: dict, public_date) -> PageMeta:
         "description": meta.description,
         "url": meta.canonical,
         "mainEntityOfPage": {"@type": "WebPage", "@id": meta.canonical},
-        "author": [_person(author) for author in linked_data["authors"]],
+        "author": [_person(author) for author in linked_data["authors"]]
+        + [
+            {
+                "@type": "Person",
+                "name": contributor["name"],
+                "url": absolute(reverse("stories:contributor", args=[contributor["slug"]])),
+            }
+            for contributor in linked_data.get("contributors", ())
+        ],
         "publisher": _publisher(),
         "dateModified": story.updated_at,
     }
+    if linked_data.get("section"):
+        data["articleSection"] = linked_data["section"]["name"]
     if public_date:
         data["datePublished"] = public_date
     # Rich results want an image on every article: its own, else the site's.

@@ -24,6 +24,7 @@ urlpatterns = [
     path("sources/", views.source_list, name="sources"),
     path("sources/<slug:slug>/", views.source_detail, name="source"),
     path("authors/<str:username>/", views.author_detail, name="author"),
+    path("contributors/<slug:slug>/", views.contributor_detail, name="contributor"),
     # Previews: staff from the admin, reviewers through a secret link.
     re_path(
         r"^preview/(?P<kind>story|issue)/(?P<pk>[0-9]+)/$", preview.staff_preview, name="preview"

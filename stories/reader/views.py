@@ -16,7 +16,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
+from stories.models import (
+    Citation,
+    Contributor,
+    Issue,
+    IssueItem,
+    Newsletter,
+    Source,
+    Story,
+    Topic,
+)
 from stories.publishing.cache import page_number, public_page
 from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
@@ -334,4 +343,25 @@ def author_detail(request, username):
         name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
     )
     context = {"title": name, "kind": "Author"}
+    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
+
+
+@public_page(query=LISTING_QUERY)
+def contributor_detail(request, slug):
+    """A contributor without a staff account: their bio, link and stories."""
+    contributor = get_or_not_found(Contributor.objects.all(), slug=slug)
+    stories = Story.objects.published().filter(guest_bylines__contributor=contributor)
+    page = _paginate(request, _story_listing(stories))
+    meta = seo.listing_meta(
+        contributor.name,
+        contributor.get_absolute_url(),
+        contributor.bio or f"Stories by {contributor.name}.",
+        page.number,
+    )
+    context = {
+        "title": contributor.name,
+        "kind": "Contributor",
+        "description": contributor.bio,
+        "home_page": contributor.url,
+    }
     return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})

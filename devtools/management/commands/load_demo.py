@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from devtools.demo_content import ISSUES, NEWSLETTERS, SOURCES, TOPICS, UNPUBLISHED_STORIES
 from stories.editorial import workflow
-from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
+from stories.models import Citation, Issue, IssueItem, Newsletter, Section, Source, Story, Topic
 
 MARKER_SLUG = "ais-sputnik-moment"
 PASSWORD_FILE = settings.BASE_DIR / ".demo-password"
@@ -148,7 +148,10 @@ class Command(BaseCommand):
             for position, story in enumerate(stories, start=1):
                 IssueItem.objects.create(issue=issue, story=story, position=position)
                 story.newsletter = issue.newsletter
-                story.save(update_fields=["newsletter"])
+                story.section = issue.newsletter.sections.filter(
+                    name=issue_data.get("section")
+                ).first()
+                story.save(update_fields=["newsletter", "section"])
             if issue_data["days_ago"] is None:
                 workflow.schedule_issue(publisher, issue, self._next_week_at_nine(now))
             else:
@@ -187,6 +190,10 @@ class Command(BaseCommand):
             )
             newsletter.postal_address = newsletter.postal_address or POSTAL_ADDRESS
             newsletter.save()
+            for position, name in enumerate(data.get("sections", ()), start=1):
+                Section.objects.get_or_create(
+                    newsletter=newsletter, name=name, defaults={"position": position}
+                )
             newsletters[data["slug"]] = newsletter
         return newsletters
 
