@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MAIL_PORT ?= 1025
 
-.PHONY: run test install lint demo browser bench soak clean
+.PHONY: run test install lint demo browser validator bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
@@ -51,8 +51,22 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests."; fi; }
 
+# The Nu HTML Checker (vnu.jar) from the npm registry, pinned in
+# package.json, and the Java it runs on (tests/test_html_validity.py).
+validator: node_modules/vnu-jar/build/dist/vnu.jar
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Java for the HTML validity tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else echo "Java is missing: run 'sudo apt-get install default-jre-headless' for the HTML validity tests."; fi; }
+
+node_modules/vnu-jar/build/dist/vnu.jar: package.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the Nu HTML Checker (apt-get install npm)."; exit 1; }
+	npm install --no-audit --no-fund --ignore-scripts
+	touch $@
+
 ## test: install, then lint and run the whole suite (DATABASE_URL picks the database)
-test: $(STAMP) browser
+test: $(STAMP) browser validator
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest

@@ -53,6 +53,17 @@ def demote_headings(html: str) -> str:
     return mark_safe(html)
 
 
+@register.filter
+def promote_headings(html: str) -> str:
+    """Undo demote_headings, for a story's kept HTML shown with no story
+    headline above it (an issue in the post format, under the issue's h1)."""
+    for level in (3, 4, 5, 6):
+        html = html.replace(f"<h{level}>", f"<h{level - 1}>").replace(
+            f"</h{level}>", f"</h{level - 1}>"
+        )
+    return mark_safe(html)
+
+
 @register.simple_tag(takes_context=True)
 def preview_tools(context, obj) -> dict | None:
     """Addresses for the admin's "Preview" and "Create share link" tools."""
