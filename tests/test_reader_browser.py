@@ -21,7 +21,8 @@ PAGES = {
     "home": "/",
     "issue": "/newsletters/the-newsroom/issues/2/",
     "story": "/stories/ais-sputnik-moment/",
-    "radar": "/newsletters/weekly-radar/issues/4/",
+    "radar": "/newsletters/weekly-radar/issues/4/",  # an essay
+    "post": "/newsletters/reels-thrills-and-bills/issues/1/",
     "archive": "/issues/",
     "newsletter": "/newsletters/weekly-radar/",
     "topics": "/topics/",
