@@ -434,6 +434,8 @@ def add_story_form(client, **fields) -> dict:
         "topics-INITIAL_FORMS": "0",
         "citations-TOTAL_FORMS": "0",
         "citations-INITIAL_FORMS": "0",
+        "guest_bylines-TOTAL_FORMS": "0",
+        "guest_bylines-INITIAL_FORMS": "0",
     }
     assert response.status_code == 200
     data.update(fields)

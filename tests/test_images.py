@@ -335,6 +335,8 @@ def test_an_image_a_little_over_the_limit_is_refused_by_the_form_with_its_size(
             "topics-INITIAL_FORMS": "0",
             "citations-TOTAL_FORMS": "0",
             "citations-INITIAL_FORMS": "0",
+            "guest_bylines-TOTAL_FORMS": "0",
+            "guest_bylines-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 200

@@ -44,6 +44,8 @@ def test_adding_a_story_in_the_admin_keeps_its_first_revision(client, writer):
             "body": "Draft body",
             "citations-TOTAL_FORMS": "0",
             "citations-INITIAL_FORMS": "0",
+            "guest_bylines-TOTAL_FORMS": "0",
+            "guest_bylines-INITIAL_FORMS": "0",
             "topics-TOTAL_FORMS": "0",
             "topics-INITIAL_FORMS": "0",
         },

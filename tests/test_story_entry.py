@@ -17,6 +17,8 @@ EMPTY_INLINES = {
     "topics-INITIAL_FORMS": "0",
     "citations-TOTAL_FORMS": "0",
     "citations-INITIAL_FORMS": "0",
+    "guest_bylines-TOTAL_FORMS": "0",
+    "guest_bylines-INITIAL_FORMS": "0",
 }
 
 
