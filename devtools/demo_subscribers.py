@@ -1,6 +1,6 @@
 """The demo's subscribers: a few in each state, on the demo's newsletters.
 
-Demo data, written directly (as stories/benchdata.py writes its rows) rather
+Demo data, written directly (as devtools/benchdata.py writes its rows) rather
 than through newsletters/services.py: nobody signed up, so no mail is queued.
 Consent records say the rows are demo data.
 """
