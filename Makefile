@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MAIL_PORT ?= 1025
 
-.PHONY: run test install lint demo browser bench soak clean
+.PHONY: run test install lint demo browser bench soak replica-check clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
@@ -65,6 +65,10 @@ bench: $(STAMP)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "wrk is needed: sudo apt-get install wrk"; exit 1; fi; }
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/bench.py --prepare
+
+## replica-check: a real PostgreSQL streaming replica (pg_basebackup) serving readers' pages
+replica-check: $(STAMP)
+	$(BIN)/python scripts/replica_check.py
 
 ## soak: gunicorn on PostgreSQL under load while PostgreSQL restarts (DATABASE_URL picks the database)
 soak: $(STAMP)

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     # First: load-balancer probes skip host checks, HTTPS redirects and sessions.
     "newsroom.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Readers' pages read from the replica when DATABASE_REPLICA_URL is set.
+    "newsroom.replica.ReaderTrafficMiddleware",
     # Above every middleware that sets Vary or Cache-Control on the way out
     # (sessions, CSRF, auth), which decide what may be compressed, and above
     # WhiteNoise so static text is compressed when it was not precompressed.
@@ -127,14 +129,28 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env_database(
-        "DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+
+def _database(name: str, default: str = "") -> dict:
+    return env_database(
+        name,
+        default=default,
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0),
         connect_timeout=env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1),
     )
-}
+
+
+DATABASES = {"default": _database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if env_str("DATABASE_REPLICA_URL"):
+    # A streaming replica of DATABASE_URL for readers' pages (newsroom/replica.py).
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
+    if any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL names a PostgreSQL streaming replica of a "
+            "PostgreSQL DATABASE_URL; both must be postgres:// URLs."
+        )
+    # Tests have no replica: they read the primary through this alias.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["newsroom.replica.ReaderReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"}, "redis://127.0.0.1:6379/0")
