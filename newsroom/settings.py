@@ -175,6 +175,10 @@ else:
 # The server-side page cache can be switched off (the benchmark measures both).
 NEWSROOM_PAGE_CACHE = env_bool("NEWSROOM_PAGE_CACHE", True)
 NEWSROOM_PAGE_CACHE_SECONDS = env_int("NEWSROOM_PAGE_CACHE_SECONDS", 300, minimum=0)
+# How long a story's or issue's rendered fragments stay in the cache
+# (stories/publishing/fragments.py); a change gives them a new key at once, so
+# this only bounds how long superseded ones take up room.
+NEWSROOM_FRAGMENT_SECONDS = env_int("NEWSROOM_FRAGMENT_SECONDS", 7 * 24 * 3600, minimum=60)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

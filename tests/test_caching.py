@@ -151,7 +151,7 @@ def test_logged_in_staff_are_never_served_or_stored_in_the_cache(
     client.logout()
     # Nothing was stored by the staff visit: the anonymous request renders the
     # page afresh (the schedule horizon, then the story page's one query;
-    # the story's kept HTML, rendered on the staff visit, is not a page).
+    # the story's fragments, rendered on the staff visit, are not a page).
     with django_assert_num_queries(2):
         client.get(story.get_absolute_url())
 

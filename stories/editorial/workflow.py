@@ -669,7 +669,7 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     issue.status, issue.published_at = I.PUBLISHED, now
     issue.save(update_fields=["status", "published_at", "publish_at"])
     _audit(actor, "published", issue, before, I.PUBLISHED, comment)
-    # Locked in id order, as every lock on several stories (stories/prerender.py).
+    # Locked in id order, as every lock on several stories (stories/publishing/fragments.py).
     stories = (
         Story.objects.select_for_update(of=("self",))
         .filter(issue_items__issue=issue, status=S.APPROVED)

@@ -11,7 +11,6 @@ from stories.models.content import (
 )
 from stories.models.newsletter import Newsletter
 from stories.models.preview import PreviewLink
-from stories.models.rendered import RenderedIssue, RenderedStory
 from stories.models.revisions import StoryRevision
 from stories.models.search import SearchDocument
 
@@ -23,8 +22,6 @@ __all__ = [
     "IssueItem",
     "Newsletter",
     "PreviewLink",
-    "RenderedIssue",
-    "RenderedStory",
     "SearchDocument",
     "Source",
     "Story",

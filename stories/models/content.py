@@ -1,6 +1,7 @@
 """What the newsroom publishes: stories, the sources they cite, topics, issues."""
 
 import logging
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -94,6 +95,11 @@ class Source(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("stories:source", args=[self.slug])
+
+
+def new_render_stamp() -> int:
+    """A fresh random stamp: never one a story had before, even after a restore."""
+    return secrets.randbits(62)
 
 
 class StoryStatus(models.TextChoices):
@@ -254,6 +260,11 @@ class Story(models.Model):
     # Bumped on every write; an edit form posts the version it started from so
     # a save over someone else's change is refused rather than lost.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # Names the current rendering of what readers see of the story, its
+    # bylines, citations, topics and corrections: the key of its cached
+    # fragments (stories/publishing/fragments.py), which replaces it on any
+    # change they show.
+    render_stamp = models.BigIntegerField(default=new_render_stamp, editable=False)
 
     objects = StoryQuerySet.as_manager()
 

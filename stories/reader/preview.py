@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from stories.editorial import scheduling
 from stories.models import Issue, IssueItem, PreviewLink, Story
 from stories.publishing.cache import never_cache_privately
-from stories.publishing.prerender import issue_stories, render_issue
+from stories.publishing.fragments import issue_stories, render_issue
 from stories.reader.seo import absolute
 from stories.reader.views import (
     get_or_not_found,

@@ -118,7 +118,7 @@ def _person(author: dict) -> dict:
 
 def story_meta(story, linked_data: dict, public_date) -> PageMeta:
     """linked_data: the story's authors and cited works as kept with its
-    rendered HTML (stories/prerender.py)."""
+    rendered HTML (stories/publishing/fragments.py)."""
     image = absolute(story.lead_image.url) if story.lead_image else ""
     meta = PageMeta(
         title=story.headline,
@@ -159,7 +159,7 @@ def story_meta(story, linked_data: dict, public_date) -> PageMeta:
 
 def issue_meta(issue, linked_data: dict, *, is_home: bool = False) -> PageMeta:
     """linked_data: the issue's stories and lead image as kept with its list
-    of stories (stories/prerender.py)."""
+    of stories (stories/publishing/fragments.py)."""
     path = "/" if is_home else issue.get_absolute_url()
     title = f"#{issue.number}: {issue.headline}"
     meta = PageMeta(

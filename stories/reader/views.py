@@ -5,7 +5,7 @@ read from the items' side).
 
 Each page does a small fixed number of queries whatever the number of
 stories (tests/test_reader_pages.py pins them), prints HTML rendered once and
-kept (stories/prerender.py), and anonymous readers are served from the page
+kept (stories/publishing/fragments.py), and anonymous readers are served from the page
 cache (stories/cache.py).
 """
 
@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
 from stories.publishing.cache import page_number, public_page
-from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
+from stories.publishing.fragments import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
 
 PAGE_SIZE = 20
@@ -80,7 +80,7 @@ def neighbours(issue) -> dict:
 
 def issue_page_context(issue, *, is_home=False) -> dict:
     """What an issue page shows beside the issue row and its list of stories
-    (issue.rendered, stories/prerender.py): its previous and next issues."""
+    (issue.rendered, stories/publishing/fragments.py): its previous and next issues."""
     return {
         "issue": issue,
         "neighbours": neighbours(issue),
@@ -89,8 +89,8 @@ def issue_page_context(issue, *, is_home=False) -> dict:
 
 
 def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
-    """What a story page shows beside the story row and its kept HTML
-    (bylines, attribution, topics and corrections, stories/prerender.py): the
+    """What a story page shows beside the story row and its cached fragments
+    (bylines, attribution, topics and corrections, stories/publishing/fragments.py): the
     public issues that carried it, read here unless the caller has them."""
     ensure_rendered([story])
     if public_issues is None:
@@ -144,7 +144,7 @@ def _story_listing(queryset):
 def home(request):
     # Queries: the latest issue with its list of stories, its neighbours, and
     # the recent issues list.
-    latest = Issue.objects.published().select_related("rendered", "newsletter")
+    latest = Issue.objects.published().select_related("newsletter")
     issue = latest.order_by("-publish_at", "-number").first()
     if issue is None:
         return render(request, "stories/home.html", {"issue": None, "recent": []})
@@ -167,7 +167,7 @@ def issue_detail(request, newsletter, number, slug=None):
         # public is decided there, so the redirect reveals nothing.
         return redirect("stories:issue", newsletter=newsletter, number=number, permanent=True)
     issue = get_or_not_found(
-        Issue.objects.published().select_related("rendered", "newsletter"),
+        Issue.objects.published().select_related("newsletter"),
         newsletter__slug=newsletter,
         number=number,
     )
@@ -229,12 +229,13 @@ def newsletter_detail(request, newsletter):
 @public_page
 def story_detail(request, slug):
     # One query: the story's public appearances (IssueItem.objects.public(),
-    # the published() rule read from the items' side), each with the story,
-    # its kept HTML and the issue. None means readers may not see it.
+    # the published() rule read from the items' side), each with the story
+    # and the issue; the story's fragments come from the cache. None means
+    # readers may not see it.
     appearances = list(
         IssueItem.objects.public()
         .filter(story__slug=slug)
-        .select_related("story", "story__rendered", "issue", "issue__newsletter")
+        .select_related("story", "issue", "issue__newsletter")
         .defer(
             *(f"story__{field}" for field in MARKDOWN_SOURCES),
             *(f"issue__{field}" for field in ISSUE_TEXTS),

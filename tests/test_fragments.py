@@ -1,21 +1,25 @@
-"""Story HTML rendered once and kept (stories/prerender.py): every change a
-reader could see in it reaches the public pages, and nothing else re-renders."""
+"""Story HTML rendered once and kept in the cache under versioned keys
+(stories/publishing/fragments.py): every change a reader could see in it
+reaches the public pages, nothing else re-renders, and reading never writes."""
 
+import dataclasses
 import re
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.template.loader import get_template
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from stories.editorial import workflow
-from stories.models import Citation, Issue, IssueItem, RenderedIssue, RenderedStory, Story
-from stories.publishing import prerender
+from stories.models import Citation, Issue, IssueItem, Story
+from stories.publishing import fragments
 from tests.factories import (
     CitationFactory,
     CorrectionFactory,
@@ -48,8 +52,13 @@ def pages(client, story) -> str:
     )
 
 
-def kept(story) -> bool:
-    return RenderedStory.objects.filter(story=story).exists()
+def stamp(story) -> int:
+    return Story.objects.values_list("render_stamp", flat=True).get(pk=story.pk)
+
+
+def kept(story):
+    """The fragments kept for story as it stands, or None."""
+    return cache.get(fragments.story_key(story.pk, stamp(story)))
 
 
 @contextmanager
@@ -79,14 +88,23 @@ def held_open(work):
 
 
 def test_the_first_reader_renders_it_and_later_readers_reuse_it(client, story):
-    assert not kept(story)
+    assert kept(story) is None
     first = pages(client, story)
-    rendering = RenderedStory.objects.get(story=story)
-    assert rendering.format_key == prerender.format_key()
+    rendering = kept(story)
     assert story.authors.get().get_full_name() in rendering.byline_html
-    listed = RenderedIssue.objects.get(issue=story.issues.get())
-    assert rendering.teaser_html in listed.stories_html
+    assert rendering.teaser_html in first
     assert pages(client, story) == first
+
+
+def test_public_pages_read_and_never_write(client, story):
+    """No row is written or locked by a reader, first visit or not, so a
+    read replica can serve them."""
+    for visit in ("first", "again"):
+        with CaptureQueriesContext(connection) as queries:
+            pages(client, story)
+        statements = [q["sql"].lstrip().split()[0].upper() for q in queries.captured_queries]
+        assert set(statements) <= {"SELECT"}, (visit, statements)
+        assert not any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
 
 
 def test_renaming_an_author_reaches_every_byline(client, story):
@@ -193,31 +211,55 @@ def test_a_correction_added_or_removed_is_shown(client, story):
 
 def test_a_save_of_fields_readers_do_not_see_keeps_the_rendering(client, story):
     pages(client, story)
+    before = stamp(story)
     story.save(update_fields=["submitted_at"])
-    assert kept(story) and RenderedIssue.objects.filter(issue=story.issues.get()).exists()
+    assert stamp(story) == before and kept(story) is not None
 
 
 def test_new_templates_render_every_story_again(client, story, monkeypatch):
     pages(client, story)
-    RenderedStory.objects.filter(story=story).update(footer_html="<p>old templates</p>")
-    RenderedIssue.objects.update(stories_html="<li>old templates</li>")
-    assert pages(client, story).count("old templates") == 2
-    monkeypatch.setattr(prerender, "CODE_MODULES", (*prerender.CODE_MODULES, "stories.reader.seo"))
-    prerender.format_key.cache_clear()
+    cache.set(
+        fragments.story_key(story.pk, stamp(story)),
+        dataclasses.replace(kept(story), footer_html="<p>old templates</p>"),
+    )
+    assert "old templates" in pages(client, story)
+    monkeypatch.setattr(fragments, "CODE_MODULES", (*fragments.CODE_MODULES, "stories.reader.seo"))
+    fragments.format_key.cache_clear()
     try:
         assert "old templates" not in pages(client, story)
-        assert RenderedStory.objects.get(story=story).format_key == prerender.format_key()
-        assert RenderedIssue.objects.get().format_key == prerender.format_key()
     finally:
-        prerender.format_key.cache_clear()
+        fragments.format_key.cache_clear()
 
 
-def test_the_format_key_covers_every_template_the_kept_html_includes():
+def test_the_format_key_covers_every_template_the_fragments_include():
     included = set()
-    for name in prerender.TEMPLATES:
+    for name in fragments.TEMPLATES:
         source = get_template(name).template.source
         included |= set(re.findall(r'{%\s*include\s+"([^"]+)"', source))
-    assert included <= set(prerender.TEMPLATES)
+    assert included <= set(fragments.TEMPLATES)
+
+
+def test_an_issue_list_never_outlives_signed_image_urls(settings):
+    """With S3's signed URLs (they expire), an issue's list, which prints its
+    lead images, is kept for at most half their life."""
+
+    class SignedStorage:
+        querystring_auth = True
+        querystring_expire = 3600
+
+    settings.NEWSROOM_FRAGMENT_SECONDS = 7 * 24 * 3600
+    assert fragments.fragment_timeout() == settings.NEWSROOM_FRAGMENT_SECONDS
+    from django.core.files import storage
+
+    original = storage.storages._storages.get("default")
+    storage.storages._storages["default"] = SignedStorage()
+    try:
+        assert fragments.fragment_timeout() == 1800
+    finally:
+        if original is None:
+            storage.storages._storages.pop("default")
+        else:
+            storage.storages._storages["default"] = original
 
 
 def test_the_top_story_of_an_issue_loads_its_image_first(client, settings, tmp_path):
@@ -239,78 +281,43 @@ def test_the_top_story_of_an_issue_loads_its_image_first(client, settings, tmp_p
     assert shown.count('loading="lazy"') == 3  # the second lead image and both inline ones
 
 
+def test_a_reader_that_loaded_a_story_before_an_edit_keeps_nothing_stale(client, story):
+    """The reader read the story (and its stamp) just before an editor's
+    change committed: what it renders comes from rows read after, and is kept
+    under the stamp read with them, so the next reader sees the change."""
+    loaded = Story.objects.get(pk=story.pk)  # the reader's first query
+    citation = story.citations.get()
+    citation.title = "Changed as the reader renders"
+    citation.save()  # commits meanwhile, with a new stamp
+    fragments.ensure_rendered([loaded])  # the same reader, a moment later
+    assert "Changed as the reader renders" in loaded.rendered.footer_html
+    assert cache.get(fragments.story_key(story.pk, loaded.render_stamp)) is None
+    assert "Changed as the reader renders" in kept(story).footer_html
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_render_racing_an_edit_is_not_kept(on_postgres):
-    """While an editor's transaction holds the story's row, a reader renders
-    for its own page but keeps nothing; the edit's own forget() then has
-    nothing stale to miss."""
+def test_a_reader_never_waits_for_an_editor(on_postgres):
+    """An editor's transaction holds the story's and the issue's rows; a
+    reader renders both pages meanwhile without waiting on a lock, and sees
+    the change once it commits."""
+    from django.test import Client
+
     ensure_editorial_groups()  # an earlier transactional test's flush emptied them
-    story = published_issue(1).stories.get()
+    issue = published_issue(1)
+    story = issue.stories.get()
 
     def edit():
+        Issue.objects.select_for_update().get(pk=issue.pk)
         Story.objects.select_for_update().get(pk=story.pk)
-        Citation.objects.filter(story=story).update(title="Changed while the reader renders")
+        Citation.objects.filter(story=story).update(title="Changed by the editor")
+        fragments.forget([story.pk])
 
+    client = Client()
     with held_open(edit):
-        fresh = prerender.render_and_keep([story.pk])[story.pk]
-        assert "Changed while the reader renders" not in fresh.footer_html  # not committed yet
-        assert not kept(story)
-    fresh = prerender.render_and_keep([story.pk])[story.pk]
-    assert "Changed while the reader renders" in fresh.footer_html
-    assert kept(story)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_forget_waits_for_a_render_in_progress_then_drops_it(on_postgres):
-    ensure_editorial_groups()
-    story = published_issue(1).stories.get()
-    author = story.authors.get()
-    rendering, renamed = threading.Event(), threading.Event()
-
-    def slow_reader():
-        real_render = prerender.render
-
-        def render_then_wait(s):
-            rendered = real_render(s)
-            rendering.set()
-            renamed.wait(2)  # the rename below blocks on the lock meanwhile
-            return rendered
-
-        prerender.render = render_then_wait
-        try:
-            prerender.render_and_keep([story.pk])
-        finally:
-            prerender.render = real_render
-            connection.close()
-
-    reader = threading.Thread(target=slow_reader)
-    reader.start()
-    assert rendering.wait(10)
-    author.first_name = "Mid-render"
-    author.save()  # forget() waits for the reader's lock, then deletes its row
-    renamed.set()
-    reader.join()
-    assert not kept(story)
-    assert "Mid-render" in prerender.render_and_keep([story.pk])[story.pk].byline_html
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("held", ["issue", "story"])
-def test_an_issue_list_rendered_while_its_rows_are_held_is_not_kept(on_postgres, held):
-    """An editor's transaction holding the issue (its items changing) or one
-    of its stories (say, a withdrawal) keeps readers from keeping a list
-    rendered meanwhile."""
-    ensure_editorial_groups()
-    issue = published_issue(2)
-    model = type(issue) if held == "issue" else Story
-    row = issue.pk if held == "issue" else issue.stories.first().pk
-
-    with held_open(lambda: model.objects.select_for_update().get(pk=row)):
-        rendering = prerender.render_issue_and_keep(issue)
-        assert rendering.stories_html.count('class="story-in-issue"') == 2
-        assert not RenderedIssue.objects.filter(issue=issue).exists()
-    prerender.render_issue_and_keep(issue)
-    assert RenderedIssue.objects.filter(issue=issue).exists()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # a wait would fail, not hang
+        assert "Changed by the editor" not in pages(client, story)
+    assert "Changed by the editor" in pages(client, story)
 
 
 def test_a_correction_moved_to_another_story_leaves_the_first(client, admin_client):
@@ -336,19 +343,20 @@ def test_a_correction_moved_to_another_story_leaves_the_first(client, admin_clie
 
 def test_a_password_change_or_a_new_source_description_renders_nothing_again(client, story):
     pages(client, story)
+    before = stamp(story)
     author = story.authors.get()
     author.set_password("another correct horse")
     author.save()
     source = story.citations.get().source
     source.description = "A weekly digest."
     source.save()
-    assert kept(story)
+    assert stamp(story) == before and kept(story) is not None
 
 
-def test_a_list_rendered_as_its_issue_is_withdrawn_is_not_kept(client):
-    """A reader that loaded the issue just before a withdrawal must not keep
-    the (empty) list it then renders: it would be shown again once the issue
-    is republished, its stories having stayed published for another issue."""
+def test_a_list_rendered_as_its_issue_is_withdrawn_is_not_shown_again(client):
+    """A reader that loaded the issue just before a withdrawal renders the
+    (empty) list; once the issue is republished, its stories having stayed
+    published for another issue, readers get its stories again."""
     issue = published_issue(1)
     story = issue.stories.get()
     later = issue_with_stories(0)
@@ -357,8 +365,8 @@ def test_a_list_rendered_as_its_issue_is_withdrawn_is_not_kept(client):
     workflow.schedule_issue(publisher, later, timezone.now() + timedelta(days=1))
     loaded = Issue.objects.published().get(pk=issue.pk)  # the reader's first query
     workflow.withdraw_issue(publisher, issue, "Legal hold")  # commits meanwhile
-    prerender.ensure_issue_rendered(loaded)  # the same reader, a moment later
-    assert not RenderedIssue.objects.filter(issue=issue).exists()
+    fragments.ensure_issue_rendered(loaded)  # the same reader, a moment later
+    assert story.headline not in loaded.rendered.stories_html
     workflow.publish_issue_now(publisher, issue)
     assert story.headline in client.get(issue.get_absolute_url()).content.decode()
 
@@ -367,10 +375,15 @@ def test_a_list_rendered_as_its_issue_is_withdrawn_is_not_kept(client):
 def test_a_rename_racing_a_new_byline_keeps_no_old_name(on_postgres):
     """The rename picks the person's stories before another editor's new
     byline commits; a reader renders that story with the old name in
-    between. The rename forgets its stories again once it commits."""
+    between. The rename gives its stories new stamps again once it commits."""
     ensure_editorial_groups()
     story = published_issue(1).stories.get()
     guest = user_in("Writers", username="guest", first_name="Old", last_name="Name")
+
+    def reader_sees():
+        loaded = Story.objects.get(pk=story.pk)
+        fragments.ensure_rendered([loaded])
+        return loaded.rendered.byline_html
 
     def rename():
         guest.first_name = "New"
@@ -378,7 +391,6 @@ def test_a_rename_racing_a_new_byline_keeps_no_old_name(on_postgres):
 
     with held_open(rename):
         story.authors.add(guest)  # another editor's byline, committed at once
-        assert "Old Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
-        assert kept(story)
-    assert not kept(story)
-    assert "New Name" in prerender.render_and_keep([story.pk])[story.pk].byline_html
+        assert "Old Name" in reader_sees()
+        assert "Old Name" in reader_sees()  # kept
+    assert "New Name" in reader_sees()
