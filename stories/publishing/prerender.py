@@ -63,7 +63,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.templatetags.reader import display_name
+from stories.people import display_name
 
 # Every template the kept HTML comes from, includes too: a deploy that changes
 # any of them changes the format key, and each story is rendered again by its
