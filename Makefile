@@ -51,9 +51,11 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests."; fi; }
 
-## test: install, then lint and run the whole suite (DATABASE_URL picks the database)
+## test: install, then lint, check which way imports point and run the whole suite
+## (DATABASE_URL picks the database)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
@@ -74,9 +76,11 @@ replica-check: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py
 
+## lint: ruff, and the import contracts of pyproject.toml ([tool.importlinter])
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -30,7 +30,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.models.search import rebuild_index
+from stories.publishing.search_index import rebuild_index
 from stories.rendering import render_markdown
 
 WORDS = (

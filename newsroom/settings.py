@@ -27,7 +27,17 @@ from newsroom.env import (
     env_url,
 )
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# The project's own files (templates, static files) travel inside the package,
+# so an installed wheel finds them as a checkout does.
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Where local state lives by default (SQLite database, generated secret key,
+# uploads, collected static files): the checkout when running from one, the
+# working directory when the project is installed as a package (never
+# site-packages). NEWSROOM_HOME names another place.
+_CHECKOUT = PACKAGE_DIR.parent
+BASE_DIR = env_path(
+    "NEWSROOM_HOME", str(_CHECKOUT if (_CHECKOUT / "manage.py").exists() else Path.cwd())
+)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -116,7 +126,7 @@ WSGI_APPLICATION = "newsroom.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -214,7 +224,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_URL = env_str("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
 # Serve uploads from the app (development, `make run`); production leaves them

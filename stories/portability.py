@@ -75,8 +75,8 @@ from stories.backup_format import (
     story_files,
 )
 from stories.models import Newsletter, Story, StoryRevision
-from stories.models.search import rebuild_index
 from stories.publishing.cache import content_changed
+from stories.publishing.search_index import rebuild_index
 
 # The format is defined in backup_format; the commands and tests read it here.
 __all__ = [

@@ -434,7 +434,8 @@ def test_a_version_1_export_still_restores(demo, tmp_path):
 
 
 def test_restoring_a_revision_after_an_import_gives_each_byline_to_the_same_person(tmp_path):
-    from stories.editorial.revisions import record_revision, restore_revision
+    from stories.editorial.revisions import record_revision
+    from stories.editorial.workflow import restore_revision
     from tests.factories import UserFactory, user_in
 
     User = get_user_model()

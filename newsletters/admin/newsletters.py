@@ -6,8 +6,8 @@ from django.db.models import Count, Q
 
 from newsletters import stats
 from newsletters.models import Subscription
-from stories.admin.base import InvalidatesPublicPages
 from stories.models import Newsletter
+from stories.publishing.changes import InvalidatesPublicPages
 
 State = Subscription.State
 SEES_SUBSCRIBERS = "newsletters.view_subscription"

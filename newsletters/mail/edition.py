@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 
 from stories.discovery.feeds import absolute, absolute_html
 from stories.models import Citation, IssueItem
+from stories.people import display_name
 
 # Placeholders no Markdown can produce (nh3 would drop the braces' meaning,
 # and the names are not words a writer types).
@@ -152,7 +153,7 @@ def _story_context(story) -> dict:
 
 
 def _byline(story) -> str:
-    names = [a.get_full_name() or a.get_username() for a in story.authors.all()]
+    names = [display_name(a) for a in story.authors.all()]
     if not names:
         return ""
     if len(names) == 1:

@@ -13,6 +13,7 @@ from stories import timebounds
 from stories.admin.base import VersionCheckedForm
 from stories.editorial import scheduling
 from stories.models import AuditEntry, Issue
+from stories.people import display_name
 
 AUDIT_VERBS = {
     "scheduled": "scheduled it",
@@ -26,7 +27,7 @@ AUDIT_VERBS = {
 def _person(user) -> str:
     if user is None:
         return "The newsroom (automatic)"
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def issue_changes_since(issue_pk: int, opened_at: datetime | None) -> list[str]:

@@ -11,10 +11,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from stories.admin.base import AuditTrailHistory, CheckedAutocompletes, InvalidatesPublicPages
+from stories.admin.base import AuditTrailHistory, CheckedAutocompletes
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
 from stories.editorial import scheduling, workflow
 from stories.models import Issue, IssueItem, Newsletter
+from stories.publishing.changes import InvalidatesPublicPages
 
 
 class IssueItemFormSet(forms.BaseInlineFormSet):

@@ -14,14 +14,15 @@ from django.utils import timezone
 from stories.admin.base import (
     CheckedAutocompletes,
     CheckedAutocompleteSelect,
-    InvalidatesPublicPages,
     VersionCheckedForm,
     zoned_time,
 )
 from stories.admin.story_views import StoryWorkflowViews
-from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
+from stories.people import display_name, person_label
+from stories.publishing.changes import InvalidatesPublicPages
+from stories.publishing.search_index import refresh_search_document
 
 
 class StoryForm(VersionCheckedForm):
@@ -246,7 +247,7 @@ class StoryAdmin(
 
     @admin.display(description="bylines")
     def bylines(self, obj):
-        return ", ".join(a.get_full_name() or a.get_username() for a in obj.authors.all())
+        return ", ".join(display_name(a) for a in obj.authors.all())
 
     # -- who may edit --------------------------------------------------------
 
@@ -296,6 +297,7 @@ class StoryAdmin(
         else:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        refresh_search_document(obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

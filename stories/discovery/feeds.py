@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 
 from stories.discovery.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.people import display_name
 from stories.reader import seo
 from stories.reader.views import get_or_not_found
 
@@ -75,7 +76,7 @@ def _summary(html: str) -> str:
 
 
 def _bylines(story: Story) -> str | None:
-    names = [a.get_full_name() or a.get_username() for a in story.authors.all()]
+    names = [display_name(a) for a in story.authors.all()]
     return ", ".join(names) or None
 
 

@@ -19,11 +19,21 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from stories import timebounds
-from stories.editorial import revisions, scheduling
-from stories.models import AuditEntry, Citation, Issue, IssueItem, PreviewLink, Story
-from stories.models.search import sync_issue_stories
+from stories import clock, timebounds
+from stories.editorial import revisions
+from stories.models import (
+    AuditEntry,
+    Citation,
+    Issue,
+    IssueItem,
+    PreviewLink,
+    Source,
+    Story,
+    StoryRevision,
+)
+from stories.people import display_name
 from stories.publishing import cache
+from stories.publishing.search_index import refresh_search_document, sync_issue_stories
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +83,7 @@ def story_edit_refusal(user, story: Story) -> str | None:
         # the minute, and the story is then edited as any published story.
         return (
             f"This story went live with issue #{scheduled.number} at "
-            f"{scheduling.format_time(scheduled.publish_at)}; it can be edited as a published "
+            f"{clock.format_time(scheduled.publish_at)}; it can be edited as a published "
             "story once that publication is recorded, within a minute."
         )
     if scheduled is not None:
@@ -417,6 +427,7 @@ def _set_story_status(story: Story, to: str, now: datetime, extra_fields=()) -> 
     story.status = to
     story.status_changed_at = now
     story.save(update_fields=["status", "status_changed_at", *extra_fields])
+    refresh_search_document(story, ["status"])
     return before
 
 
@@ -447,8 +458,7 @@ def submit_for_review(user, story: Story, comment: str = "") -> Story:
     _notify(
         _reviewers().exclude(pk=user.pk),
         f"For review: {story.headline}",
-        f"{user.get_full_name() or user.get_username()} submitted “{story.headline}” "
-        f"for review.\n\n{_admin_url(story)}\n",
+        f"{display_name(user)} submitted “{story.headline}” for review.\n\n{_admin_url(story)}\n",
     )
     return story
 
@@ -570,6 +580,72 @@ def reinstate_story(
     return story
 
 
+# -- restoring a revision ------------------------------------------------
+
+
+@transaction.atomic
+def restore_revision(
+    user,
+    story: Story,
+    revision: StoryRevision,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> StoryRevision:
+    """Put revision's content back as the story's newest revision.
+
+    based_on_version is the version of the story the comparison page showed;
+    a restore over a change made since then is refused, as an edit would be."""
+    story = Story.objects.select_for_update().get(pk=story.pk)
+    if revision.story_id != story.pk:
+        raise WorkflowError("That revision belongs to another story.")
+    refusal = story_edit_refusal(user, story)
+    if refusal:
+        raise WorkflowError(refusal)
+    refuse_if_changed_since(
+        story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
+    )
+    data = revision.data
+    slug = data.get("slug")
+    taken = Story.objects.filter(slug=slug).exclude(pk=story.pk).first() if slug else None
+    if taken is not None:
+        # Addresses are unique; another story may have taken this one since.
+        raise WorkflowError(
+            f"Revision {revision.number} was not restored: its address ({slug}) now belongs "
+            f"to the story “{taken.headline}”. Give one of the two another slug, then restore "
+            "again."
+        )
+    for name in revisions.TEXT_FIELDS:
+        if name in data:
+            setattr(story, name, data[name])
+    story.lead_image.name = data.get("lead_image") or ""
+    story.save()
+    refresh_search_document(story)
+    story.authors.set(revisions.people(data.get("authors", [])))
+    story.topics.set(data.get("topics", []))
+    existing_sources = set(
+        Source.objects.filter(
+            pk__in=[c["source_id"] for c in data.get("citations", [])]
+        ).values_list("pk", flat=True)
+    )
+    Citation.objects.filter(story=story).delete()
+    Citation.objects.bulk_create(
+        Citation(
+            story=story,
+            source_id=c["source_id"],
+            url=c.get("url", ""),
+            title=c.get("title", ""),
+            note=c.get("note", ""),
+            position=c.get("position", 0),
+        )
+        for c in data.get("citations", [])
+        if c["source_id"] in existing_sources
+    )
+    # A restored public story changes what readers see.
+    transaction.on_commit(cache.content_changed)
+    return revisions.record_revision(story, user, note=f"Restored revision {revision.number}")
+
+
 # -- issue transitions -------------------------------------------------------
 
 
@@ -638,8 +714,8 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     issue.status, issue.publish_at = I.SCHEDULED, publish_at
     issue.save(update_fields=["status", "publish_at"])
     action = "rescheduled" if before == I.SCHEDULED else "scheduled"
-    comment = f"For {scheduling.format_time(issue.publish_at)}" + (
-        f" (was {scheduling.format_time(previous)})" if action == "rescheduled" else ""
+    comment = f"For {clock.format_time(issue.publish_at)}" + (
+        f" (was {clock.format_time(previous)})" if action == "rescheduled" else ""
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
     # Indexed ahead of the minute: the published gate shows them then, unaided.
@@ -812,7 +888,7 @@ def publish_due_issues(now: datetime | None = None) -> PublishRun:
                 None,
                 issue,
                 ran_at,
-                f"Scheduled for {scheduling.format_time(issue.publish_at)}; "
+                f"Scheduled for {clock.format_time(issue.publish_at)}; "
                 f"bookkeeping ran {late} s after.",
             )
             run.issues.append(issue)

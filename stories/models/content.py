@@ -19,7 +19,6 @@ from stories.images import (
     renditions_are_current,
     validate_lead_image,
 )
-from stories.models.search import refresh_search_document
 from stories.rendering import render_markdown
 from stories.timebounds import in_range, validate_time
 
@@ -308,7 +307,6 @@ class Story(models.Model):
             extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
             kwargs["update_fields"] = set(update_fields) | extra
         super().save(*args, **kwargs)
-        refresh_search_document(self, update_fields)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])

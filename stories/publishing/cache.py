@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import quote_etag, urlencode
 
+from stories.models import Issue
+
 GENERATION_KEY = "newsroom:content-generation"
 NEXT_PUBLICATION_KEY = "newsroom:next-publication"
 
@@ -47,8 +49,6 @@ def content_changed() -> None:
 
 def next_publication_time() -> datetime | None:
     """The earliest scheduled publication still in the future, cached until then."""
-    from stories.models import Issue
-
     cached = cache.get(NEXT_PUBLICATION_KEY)
     now = timezone.now()
     if cached is not None and (cached == "none" or cached > now):

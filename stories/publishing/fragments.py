@@ -61,7 +61,7 @@ from stories.models import (
     Topic,
 )
 from stories.models.content import new_render_stamp
-from stories.templatetags.reader import display_name
+from stories.people import display_name
 
 # Every template the fragments come from, includes too: a deploy that changes
 # any of them changes the format key, and each story is rendered again by its

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
+from stories.people import display_name
 from stories.publishing.cache import page_number, public_page
 from stories.publishing.fragments import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
@@ -330,7 +331,7 @@ def author_detail(request, username):
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
     page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
-    name = author.get_full_name() or author.get_username()
+    name = display_name(author)
     meta = seo.listing_meta(
         name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
     )

@@ -2,7 +2,7 @@
 
 from django import template
 
-from stories.editorial import scheduling
+from stories import clock
 from stories.models import Issue, Story
 
 register = template.Library()
@@ -37,5 +37,5 @@ def status_label(status: str) -> str:
 
 @register.filter
 def staff_time(value) -> str:
-    """A time in the newsroom's zone, naming the zone (scheduling.format_time)."""
-    return scheduling.format_time(value)
+    """A time in the newsroom's zone, naming the zone (clock.format_time)."""
+    return clock.format_time(value)
