@@ -13,11 +13,11 @@ from stories.models import AuditEntry
 from tests.factories import (
     NewsletterFactory,
     SubscriptionFactory,
-    default_newsletter,
     issue_with_stories,
     published_issue,
     user_in,
 )
+from tests.send_helpers import hand_over, live_send, mailing_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -49,28 +49,7 @@ def mail_actions(issue) -> list[str]:
 
 @pytest.fixture
 def newsletter():
-    newsletter = default_newsletter()
-    newsletter.postal_address = "1 Example Street, Exampletown"
-    newsletter.save()
-    return newsletter
-
-
-def live_send(newsletter, readers: int = 5) -> Send:
-    """A live issue whose mail has started to `readers` confirmed subscribers."""
-    SubscriptionFactory.create_batch(readers, newsletter=newsletter)
-    issue = published_issue(1, newsletter=newsletter)
-    send = sending.start_send(issue)
-    assert send.state == S.SENDING
-    return send
-
-
-def hand_over(send, sent: int = 0, refused: int = 0) -> None:
-    """Workers' side, through the sending service: claim copies, then record
-    some sent and some refused for good (5xx)."""
-    held = sending.claim(send.pk, sent + refused)
-    sending.record_sent([c.delivery_id for c in held[:sent]])
-    for copy in held[sent:]:
-        sending.record_permanent_failure(copy.delivery_id, "550 5.1.1 No such user")
+    return mailing_newsletter()
 
 
 # -- web only --------------------------------------------------------------------

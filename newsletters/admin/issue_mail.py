@@ -126,6 +126,8 @@ class IssueMailAdmin(IssueAdmin):
                     and issue.publish_at >= timezone.now() - sending.mail_window()
                 )
         elif send.state != S.WEB_ONLY:
+            # Paused on its own account (a threshold crossed): said loudly.
+            panel["paused_itself"] = send.state == S.PAUSED and send.paused_by_id is None
             panel["progress"] = progress.progress(send)
             panel["progress_url"] = reverse(
                 "admin:newsletters_issue_mail_progress", args=[issue.pk]

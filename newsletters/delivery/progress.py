@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from newsletters.delivery import thresholds
 from newsletters.delivery.sending import delivery_counts
-from newsletters.models import Delivery, Send, Subscription, Suppression
+from newsletters.models import Delivery, Send, Subscription
 
 D = Delivery.State
 S = Send.State
@@ -116,9 +117,6 @@ def newsletter_sends(newsletter, limit: int = NEWSLETTER_SENDS) -> list[dict]:
     and not bounced), bounced (a provider's hard bounce, or refused for good
     by the mail server), complained, failed, and readers who unsubscribed
     through that issue's mail. Two grouped queries, whatever the counts."""
-    bounced_address = Suppression.objects.filter(
-        email_hash=OuterRef("subscriber__email_hash"), reason=Suppression.Reason.BOUNCED
-    )
     sends = list(
         Send.objects.filter(newsletter=newsletter)
         .exclude(state=S.WEB_ONLY)
@@ -131,15 +129,11 @@ def newsletter_sends(newsletter, limit: int = NEWSLETTER_SENDS) -> list[dict]:
     totals = {
         row["send"]: row
         for row in Delivery.objects.filter(send_id__in=ids)
-        .annotate(refused=Exists(bounced_address))
+        .annotate(refused=thresholds.refused_annotation())
         .values("send")
         .annotate(
             sent=Count("pk", filter=Q(state=D.SENT)),
-            bounced=Count(
-                "pk",
-                filter=Q(bounced_at__isnull=False)
-                | Q(state=D.FAILED, bounced_at__isnull=True, refused=True),
-            ),
+            bounced=Count("pk", filter=thresholds.hard_bounce_filter()),
             bounced_after_sending=Count("pk", filter=Q(state=D.SENT, bounced_at__isnull=False)),
             complained=Count("pk", filter=Q(complained_at__isnull=False)),
             failed=Count("pk", filter=Q(state=D.FAILED)),
