@@ -200,6 +200,7 @@ def start_send(issue: Issue, actor=None, now: datetime | None = None) -> Send | 
                 state_changed_at=now,
                 created_at=now,
                 started_at=now,
+                worked_at=now,
                 started_by=actor if actor is not None and actor.is_authenticated else None,
                 paused_at=now if state == S.PAUSED else None,
             )
@@ -435,7 +436,6 @@ def claim(send_id: int, size: int, now: datetime | None = None) -> list[Claimed]
         )
         if not rows:
             return []
-        ids = [row[0] for row in rows]
         still_mailable = set(
             Subscription.objects.mailable()
             .filter(newsletter_id=send.newsletter_id, subscriber_id__in=[r[1] for r in rows])
@@ -462,7 +462,6 @@ def claim(send_id: int, size: int, now: datetime | None = None) -> list[Claimed]
         held = [row for row in rows if row[0] not in set(gone)]
         Delivery.objects.filter(pk__in=[r[0] for r in held]).update(state=D.SENDING, claimed_at=now)
         Send.objects.filter(pk=send_id).update(worked_at=now)
-        del ids
     return [Claimed(r[0], r[1], r[2], r[3], r[5]) for r in held]
 
 
@@ -561,9 +560,11 @@ def release_stale_claims(now: datetime | None = None) -> int:
     connection) go back to queued. One of them may have reached the server
     before the kill; it is sent again with the same Message-ID."""
     now = now or timezone.now()
-    return Delivery.objects.filter(state=D.SENDING, claimed_at__lt=now - lease()).update(
-        state=D.QUEUED, next_attempt_at=now
+    stale = Delivery.objects.filter(state=D.SENDING, claimed_at__lt=now - lease())
+    cancelled = stale.filter(send__state=S.CANCELLED).update(
+        state=D.SKIPPED, reason="Send cancelled."
     )
+    return cancelled + stale.update(state=D.QUEUED, next_attempt_at=now)
 
 
 def kick_stalled_sends(now: datetime | None = None) -> list[int]:
