@@ -17,6 +17,7 @@ from newsroom.env import (
     env_database,
     env_dotted_path,
     env_email,
+    env_float,
     env_hosts,
     env_int,
     env_list,
@@ -333,6 +334,14 @@ NEWSROOM_MAIL_WINDOW_HOURS = env_int("NEWSROOM_MAIL_WINDOW_HOURS", 24, minimum=1
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = env_prefixed("ANYMAIL_")
+# A send pauses itself, and tells its publisher, when its complaint or
+# hard-bounce rate passes these fractions (0.001 is 0.1%), judged over at
+# least NEWSROOM_MAIL_RATE_MIN_SAMPLE copies (newsletters/delivery/thresholds.py).
+NEWSROOM_MAIL_COMPLAINT_RATE = env_float(
+    "NEWSROOM_MAIL_COMPLAINT_RATE", 0.001, minimum=0.0, maximum=1.0
+)
+NEWSROOM_MAIL_BOUNCE_RATE = env_float("NEWSROOM_MAIL_BOUNCE_RATE", 0.02, minimum=0.0, maximum=1.0)
+NEWSROOM_MAIL_RATE_MIN_SAMPLE = env_int("NEWSROOM_MAIL_RATE_MIN_SAMPLE", 1000, minimum=1)
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
