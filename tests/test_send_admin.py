@@ -285,3 +285,18 @@ def test_an_unapproved_story_shows_in_the_preview_with_what_blocks_the_issue(cli
     response = client.get(preview_url(issue))
     assert "Mistral releases Pixtral 12B" in response.context["plain_text"]
     assert response.context["blockers"]
+
+
+POST_ONLY = {"mail/test", "mail/pause"}
+
+
+@pytest.mark.parametrize("object_id", ["abc", "99999999999999999999999", "-1", "1.5", "%20"])
+@pytest.mark.parametrize(
+    "suffix", ["mail", "mail/html", "mail/test", "mail/progress", "mail/failed", "mail/pause"]
+)
+def test_an_id_that_names_no_issue_is_a_404_not_a_500(client, publisher, object_id, suffix):
+    client.force_login(publisher)
+    url = f"/admin/stories/issue/{object_id}/{suffix}/"
+    # The POST-only ones refuse a GET before looking anything up.
+    assert client.get(url).status_code == (405 if suffix in POST_ONLY else 404)
+    assert client.post(url).status_code == 404

@@ -3,6 +3,7 @@ pause, resume, cancel, retry the failed), the live progress panel, the
 failed deliveries and each send's totals on the newsletter's page."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -249,6 +250,7 @@ def test_the_progress_endpoint_gives_counts_rate_and_estimated_finish(
     assert (data["sent"], data["queued"], data["total"], data["done"]) == (4, 6, 10, 4)
     assert data["percent"] == 40
     assert data["rate"] > 0 and data["eta"] is not None
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", data["eta_label"])
 
 
 def test_a_paused_send_has_no_rate_or_estimate(publisher, newsletter):

@@ -43,9 +43,15 @@ class Progress:
     # When the queued copies should be out at that rate; else None.
     eta: datetime | None
 
+    @property
+    def eta_label(self) -> str:
+        """The estimated finish on the newsroom's clock, as the page shows it."""
+        return timezone.localtime(self.eta).strftime("%H:%M:%S") if self.eta else "—"
+
     def as_json(self) -> dict:
         data = asdict(self)
         data["eta"] = self.eta.isoformat() if self.eta else None
+        data["eta_label"] = self.eta_label
         data["rate"] = round(self.rate, 1) if self.rate is not None else None
         return data
 

@@ -15,9 +15,6 @@
       el.textContent = value;
     }
   }
-  function pad(n) {
-    return n < 10 ? "0" + n : "" + n;
-  }
   function update(data) {
     if (data.state !== panel.dataset.state) {
       window.location.reload();
@@ -31,12 +28,7 @@
     bar.textContent = data.percent + "%";
     label.textContent = data.done + " of " + data.total + " done";
     set("rate", data.rate === null ? "—" : data.rate.toFixed(1));
-    if (data.eta) {
-      var eta = new Date(data.eta);
-      set("eta", pad(eta.getHours()) + ":" + pad(eta.getMinutes()) + ":" + pad(eta.getSeconds()));
-    } else {
-      set("eta", "—");
-    }
+    set("eta", data.eta_label);
   }
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
