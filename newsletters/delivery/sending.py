@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from newsletters.addresses import address_hash
@@ -389,8 +390,6 @@ def delivery_counts(send: Send) -> dict[str, int]:
     """How many copies of send are in each state (one indexed query)."""
     counts = dict.fromkeys(D.values, 0)
     rows = Delivery.objects.filter(send=send).values_list("state").order_by()
-    from django.db.models import Count
-
     for state, count in rows.annotate(n=Count("pk")).values_list("state", "n"):
         counts[state] = count
     return counts
@@ -557,14 +556,29 @@ def release(
 
 def release_stale_claims(now: datetime | None = None) -> int:
     """Copies held past their lease (a killed worker, a lost database
-    connection) go back to queued. One of them may have reached the server
-    before the kill; it is sent again with the same Message-ID."""
+    connection) go back to queued, and a batch task is queued for each batch
+    taken back, replacing the task that died with it. One copy of each such
+    batch may have reached the server before the kill; it goes again with the
+    same Message-ID."""
     now = now or timezone.now()
     stale = Delivery.objects.filter(state=D.SENDING, claimed_at__lt=now - lease())
-    cancelled = stale.filter(send__state=S.CANCELLED).update(
-        state=D.SKIPPED, reason="Send cancelled."
-    )
-    return cancelled + stale.update(state=D.QUEUED, next_attempt_at=now)
+    released = 0
+    with transaction.atomic():
+        cancelled = stale.filter(send__state=S.CANCELLED)
+        released += cancelled.update(state=D.SKIPPED, reason="Send cancelled.")
+        # One claim time per batch, so distinct claim times count dead tasks.
+        batches = dict(
+            stale.values_list("send_id")
+            .order_by()
+            .annotate(n=Count("claimed_at", distinct=True))
+            .values_list("send_id", "n")
+        )
+        released += stale.update(state=D.QUEUED, next_attempt_at=now)
+        for send_id in Send.objects.filter(pk__in=batches, state=S.SENDING).values_list(
+            "pk", flat=True
+        ):
+            _queue_batches(send_id, min(batches[send_id], parallel_tasks()))
+    return released
 
 
 def kick_stalled_sends(now: datetime | None = None) -> list[int]:
