@@ -5,3 +5,10 @@ class NewslettersConfig(AppConfig):
     name = "newsletters"
     verbose_name = "Audience"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Providers' bounce and complaint reports arrive as anymail's
+        # tracking signal; its one receiver acts on them.
+        from newsletters.delivery import webhooks
+
+        webhooks.connect()

@@ -17,6 +17,7 @@ from newsroom.env import (
     env_database,
     env_dotted_path,
     env_email,
+    env_float,
     env_hosts,
     env_int,
     env_list,
@@ -304,6 +305,8 @@ TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}
 # run twice at once, since several schedulers may run.
 NEWSROOM_PERIODIC_JOBS = [
     {"command": "publish_scheduled"},
+    # Right after it: the issues that just went live start their mail.
+    {"command": "send_due_mail"},
 ]
 if NEWSROOM_TASKS_BACKEND == "database":
     # Finished task rows are bookkeeping of the queue; what the work did is
@@ -334,9 +337,41 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
     )
 # Seconds before a silent mail server is given up on, so a send never hangs.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+
+# Issue mail (newsletters/delivery). The rate is the provider's limit in
+# messages per second, shared by every worker through the cache (Redis in
+# production); 0 sends as fast as the mail server takes them.
+NEWSROOM_MAIL_RATE = env_int("NEWSROOM_MAIL_RATE", 0, minimum=0)
+# Copies a worker claims at a time, and how many it hands over between two
+# writes of their results (at most this many are sent twice after a kill).
+NEWSROOM_MAIL_BATCH = env_int("NEWSROOM_MAIL_BATCH", 500, minimum=1)
+NEWSROOM_MAIL_RECORD_EVERY = env_int("NEWSROOM_MAIL_RECORD_EVERY", 20, minimum=1)
+# Batch tasks queued per send: one per worker process that should share it.
+NEWSROOM_MAIL_PARALLEL = env_int("NEWSROOM_MAIL_PARALLEL", 2, minimum=1)
+# Seconds a claim is held before send_due_mail takes it back (a killed worker).
+NEWSROOM_MAIL_LEASE_SECONDS = env_int("NEWSROOM_MAIL_LEASE_SECONDS", 300, minimum=1)
+# Seconds without a claim after which send_due_mail queues a send's work again.
+NEWSROOM_MAIL_IDLE_SECONDS = env_int("NEWSROOM_MAIL_IDLE_SECONDS", 60, minimum=1)
+# Seconds one batch task runs before it queues itself again and lets other
+# tasks (confirmation mails, imports) have the worker.
+NEWSROOM_MAIL_TASK_SECONDS = env_int("NEWSROOM_MAIL_TASK_SECONDS", 60, minimum=1)
+# Attempts of a copy refused for now (4xx) before it fails, the first wait
+# (growing fourfold), and how old an issue may be when it goes live and
+# still be mailed.
+NEWSROOM_MAIL_MAX_ATTEMPTS = env_int("NEWSROOM_MAIL_MAX_ATTEMPTS", 5, minimum=1)
+NEWSROOM_MAIL_RETRY_SECONDS = env_int("NEWSROOM_MAIL_RETRY_SECONDS", 60, minimum=1)
+NEWSROOM_MAIL_WINDOW_HOURS = env_int("NEWSROOM_MAIL_WINDOW_HOURS", 24, minimum=1)
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = env_prefixed("ANYMAIL_")
+# A send pauses itself, and tells its publisher, when its complaint or
+# hard-bounce rate passes these fractions (0.001 is 0.1%), judged over at
+# least NEWSROOM_MAIL_RATE_MIN_SAMPLE copies (newsletters/delivery/thresholds.py).
+NEWSROOM_MAIL_COMPLAINT_RATE = env_float(
+    "NEWSROOM_MAIL_COMPLAINT_RATE", 0.001, minimum=0.0, maximum=1.0
+)
+NEWSROOM_MAIL_BOUNCE_RATE = env_float("NEWSROOM_MAIL_BOUNCE_RATE", 0.02, minimum=0.0, maximum=1.0)
+NEWSROOM_MAIL_RATE_MIN_SAMPLE = env_int("NEWSROOM_MAIL_RATE_MIN_SAMPLE", 1000, minimum=1)
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
