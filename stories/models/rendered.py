@@ -1,5 +1,5 @@
 """A story's reader HTML that depends on more than its own row, rendered once
-and kept (stories/prerender.py renders, stores and invalidates it).
+and kept (stories/publishing/prerender.py renders, stores and invalidates it).
 
 Like the Markdown fields rendered at save, this keeps public pages from
 redoing per request what changes only on an edit: the byline (the authors'
