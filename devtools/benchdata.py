@@ -1,7 +1,7 @@
 """Archive-scale content for benchmarks: years of issues, tens of thousands of stories.
 
 Rows are written with bulk_create for speed, so published state is written
-directly here rather than through stories/workflow.py: this is generated
+directly here rather than through stories/editorial/workflow.py: this is generated
 fixture data, never editorial work, and it records no audit trail. Derived
 fields are filled by the same functions Story.save() uses.
 """

@@ -49,7 +49,7 @@ def _secret_key() -> str:
         return key
     # A fresh checkout must run with nothing configured, yet a key shipped in
     # the repository would be public. Generate one per checkout instead; the
-    # deploy check (stories/checks.py) insists on a real one in production.
+    # deploy check (newsroom/checks.py) insists on a real one in production.
     from django.core.management.utils import get_random_secret_key
 
     path = BASE_DIR / ".secret_key"
@@ -107,6 +107,10 @@ MIDDLEWARE = [
     "newsroom.compression.PublicGZipMiddleware",
     "newsroom.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A page the page cache holds is answered here for an anonymous reader,
+    # before sessions, CSRF, login and messages do work the page does not need
+    # (below the security headers, CSP and compression, which it still gets).
+    "stories.publishing.cache.CachedPageMiddleware",
     # Before anything reads a request body: one too big to hold an acceptable
     # upload is refused unread.
     "stories.images.UploadSizeLimitMiddleware",
@@ -182,7 +186,7 @@ else:
         }
     }
 # How long a public page may be served from the server-side cache at most;
-# publication events invalidate earlier (stories/cache.py).
+# publication events invalidate earlier (stories/publishing/cache.py).
 # The server-side page cache can be switched off (the benchmark measures both).
 NEWSROOM_PAGE_CACHE = env_bool("NEWSROOM_PAGE_CACHE", True)
 NEWSROOM_PAGE_CACHE_SECONDS = env_int("NEWSROOM_PAGE_CACHE_SECONDS", 300, minimum=0)
@@ -400,7 +404,7 @@ AXES_CLIENT_IP_CALLABLE = "newsroom.security.client_ip_address"
 # Every failed sign-in counts, however long the username typed.
 AXES_USERNAME_CALLABLE = "newsroom.security.client_username"
 
-# Content-Security-Policy (stories/security.py). The public pages load only
+# Content-Security-Policy (newsroom/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so
 # any https: image is allowed); no inline script or style anywhere.
 NEWSROOM_CSP = env_str(

@@ -15,7 +15,7 @@ from stories.admin.base import AuditTrailHistory, CheckedAutocompletes
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
 from stories.editorial import scheduling, workflow
 from stories.models import Issue, IssueItem, Newsletter
-from stories.publishing.changes import InvalidatesPublicPages
+from stories.publishing.changes import IssueChangesFollow
 
 
 class IssueItemFormSet(forms.BaseInlineFormSet):
@@ -64,7 +64,7 @@ PUBLICATION_ACTIONS = {
 
 
 @admin.register(Issue)
-class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
+class IssueAdmin(AuditTrailHistory, IssueChangesFollow, admin.ModelAdmin):
     form = IssueForm
     list_display = ["number", "headline", "newsletter", "state", "publication"]
     list_filter = ["status", "newsletter"]

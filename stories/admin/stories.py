@@ -21,8 +21,7 @@ from stories.admin.story_views import StoryWorkflowViews
 from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
 from stories.people import display_name, person_label
-from stories.publishing.changes import InvalidatesPublicPages
-from stories.publishing.search_index import refresh_search_document
+from stories.publishing.changes import StoryChangesFollow
 
 
 class StoryForm(VersionCheckedForm):
@@ -188,9 +187,7 @@ class TopicInline(RelatedRowInline):
 
 
 @admin.register(Story)
-class StoryAdmin(
-    StoryWorkflowViews, CheckedAutocompletes, InvalidatesPublicPages, admin.ModelAdmin
-):
+class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, admin.ModelAdmin):
     form = StoryForm
     list_display = ["headline", "state", "bylines", "updated_at_zoned"]
     list_filter = [
@@ -297,7 +294,6 @@ class StoryAdmin(
         else:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        refresh_search_document(obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -305,15 +305,6 @@ class EditConflict:
         )
 
 
-ACTION_VERBS = {
-    "submitted": "submitted it for review",
-    "approved": "approved it",
-    "changes_requested": "requested changes",
-    "withdrawn": "withdrew it",
-    "published": "published it",
-}
-
-
 def describe_conflict(
     story_pk: int, seen_version: int, opened_at: datetime | None = None
 ) -> EditConflict:
@@ -338,7 +329,7 @@ def describe_conflict(
         "actor"
     )
     for entry in audit.order_by("created_at", "pk"):
-        verb = ACTION_VERBS.get(entry.action, entry.action.replace("_", " "))
+        verb = AuditEntry.Action.told(entry.action)
         events.append(f"{_name(entry.actor)} {verb} at {_when(entry.created_at)}")
     now = snapshot(current)
     changes = diff(base.data, now) if base else []

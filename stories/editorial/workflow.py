@@ -22,6 +22,7 @@ from django.utils import timezone
 from stories import clock, timebounds
 from stories.editorial import revisions
 from stories.models import (
+    AuditAction,
     AuditEntry,
     Citation,
     Issue,
@@ -32,13 +33,13 @@ from stories.models import (
     StoryRevision,
 )
 from stories.people import display_name
-from stories.publishing import cache
-from stories.publishing.search_index import refresh_search_document, sync_issue_stories
+from stories.publishing import changes
 
 logger = logging.getLogger(__name__)
 
 S = Story.Status
 I = Issue.Status  # noqa: E741 - reads as the Issue's status namespace
+A = AuditAction
 
 
 class WorkflowError(Exception):
@@ -331,7 +332,7 @@ def _or(obj, statuses) -> str:
 # -- audit and side effects --------------------------------------------------
 
 
-def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: str = ""):
+def _audit(actor, action: AuditAction, obj, from_status: str, to_status: str, comment: str = ""):
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
@@ -342,10 +343,6 @@ def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: s
         to_status=to_status,
         comment=comment,
     )
-
-
-def _after_commit_invalidate() -> None:
-    transaction.on_commit(cache.content_changed)
 
 
 def _notify(recipients, subject: str, body: str) -> None:
@@ -427,7 +424,6 @@ def _set_story_status(story: Story, to: str, now: datetime, extra_fields=()) -> 
     story.status = to
     story.status_changed_at = now
     story.save(update_fields=["status", "status_changed_at", *extra_fields])
-    refresh_search_document(story, ["status"])
     return before
 
 
@@ -454,7 +450,8 @@ def submit_for_review(user, story: Story, comment: str = "") -> Story:
     now = timezone.now()
     story.submitted_at = now
     before = _set_story_status(story, S.IN_REVIEW, now, ["submitted_at"])
-    _audit(user, "submitted", story, before, S.IN_REVIEW, comment)
+    _audit(user, A.SUBMITTED, story, before, S.IN_REVIEW, comment)
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _reviewers().exclude(pk=user.pk),
         f"For review: {story.headline}",
@@ -498,7 +495,8 @@ def approve(
     _require_story_rule(user, story, "approve")
     _require_none(_provenance_refusal(story, "Before this story can be approved, "))
     before = _set_story_status(story, S.APPROVED, timezone.now())
-    _audit(user, "approved", story, before, S.APPROVED, comment)
+    _audit(user, A.APPROVED, story, before, S.APPROVED, comment)
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
         f"Approved: {story.headline}",
@@ -526,7 +524,8 @@ def request_changes(
     refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["request_changes"])
     _require_story_rule(user, story, "request_changes")
     before = _set_story_status(story, S.CHANGES_REQUESTED, timezone.now())
-    _audit(user, "changes_requested", story, before, S.CHANGES_REQUESTED, comment.strip())
+    _audit(user, A.CHANGES_REQUESTED, story, before, S.CHANGES_REQUESTED, comment.strip())
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
         f"Changes requested: {story.headline}",
@@ -546,10 +545,10 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
     story = _locked_story(story)
     _require_story_rule(user, story, "withdraw")
     before = _set_story_status(story, S.WITHDRAWN, timezone.now())
-    _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
+    _audit(user, A.WITHDRAWN, story, before, S.WITHDRAWN, reason.strip())
     # Share links handed out before stay dead, even if the story comes back.
     PreviewLink.objects.filter(story=story).revoke()
-    _after_commit_invalidate()
+    changes.story_changed(story, ["status"], previous_status=before)
     return story
 
 
@@ -575,8 +574,8 @@ def reinstate_story(
     _require_story_rule(user, story, "reinstate")
     story.published_at = story.published_at or live_issue_holding(story).publish_at
     before = _set_story_status(story, S.PUBLISHED, timezone.now(), ["published_at"])
-    _audit(user, "reinstated", story, before, S.PUBLISHED, reason.strip())
-    _after_commit_invalidate()
+    _audit(user, A.REINSTATED, story, before, S.PUBLISHED, reason.strip())
+    changes.story_changed(story, ["status"], previous_status=before)
     return story
 
 
@@ -620,7 +619,6 @@ def restore_revision(
             setattr(story, name, data[name])
     story.lead_image.name = data.get("lead_image") or ""
     story.save()
-    refresh_search_document(story)
     story.authors.set(revisions.people(data.get("authors", [])))
     story.topics.set(data.get("topics", []))
     existing_sources = set(
@@ -641,8 +639,7 @@ def restore_revision(
         for c in data.get("citations", [])
         if c["source_id"] in existing_sources
     )
-    # A restored public story changes what readers see.
-    transaction.on_commit(cache.content_changed)
+    changes.story_changed(story)
     return revisions.record_revision(story, user, note=f"Restored revision {revision.number}")
 
 
@@ -713,14 +710,12 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     before, previous = issue.status, issue.publish_at
     issue.status, issue.publish_at = I.SCHEDULED, publish_at
     issue.save(update_fields=["status", "publish_at"])
-    action = "rescheduled" if before == I.SCHEDULED else "scheduled"
+    action = A.RESCHEDULED if before == I.SCHEDULED else A.SCHEDULED
     comment = f"For {clock.format_time(issue.publish_at)}" + (
-        f" (was {clock.format_time(previous)})" if action == "rescheduled" else ""
+        f" (was {clock.format_time(previous)})" if action == A.RESCHEDULED else ""
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
-    # Indexed ahead of the minute: the published gate shows them then, unaided.
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    changes.issue_scheduled(issue, issue.publish_at)
     return issue
 
 
@@ -733,9 +728,8 @@ def unschedule_issue(user, issue: Issue) -> Issue:
         raise WorkflowError("This issue is already live; withdraw it instead.")
     issue.status, issue.publish_at = I.DRAFT, None
     issue.save(update_fields=["status", "publish_at"])
-    _audit(user, "unscheduled", issue, I.SCHEDULED, I.DRAFT)
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    _audit(user, A.UNSCHEDULED, issue, I.SCHEDULED, I.DRAFT)
+    changes.issue_scheduled(issue, None)
     return issue
 
 
@@ -744,7 +738,7 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     before = issue.status
     issue.status, issue.published_at = I.PUBLISHED, now
     issue.save(update_fields=["status", "published_at", "publish_at"])
-    _audit(actor, "published", issue, before, I.PUBLISHED, comment)
+    _audit(actor, A.PUBLISHED, issue, before, I.PUBLISHED, comment)
     # Locked in id order, as every lock on several stories (stories/publishing/fragments.py).
     stories = (
         Story.objects.select_for_update(of=("self",))
@@ -754,9 +748,8 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     for story in stories:
         story.published_at = story.published_at or issue.publish_at
         prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
-        _audit(actor, "published", story, prior, S.PUBLISHED, f"With issue #{issue.number}")
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+        _audit(actor, A.PUBLISHED, story, prior, S.PUBLISHED, f"With issue #{issue.number}")
+    changes.issue_changed(issue, readers_saw=True)
 
 
 @transaction.atomic
@@ -796,7 +789,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     before = issue.status
     issue.status = I.WITHDRAWN
     issue.save(update_fields=["status"])
-    _audit(user, "withdrawn", issue, before, I.WITHDRAWN, reason.strip())
+    _audit(user, A.WITHDRAWN, issue, before, I.WITHDRAWN, reason.strip())
     # A story another issue is scheduled to carry stays, or that issue would
     # go out without it.
     still_wanted = IssueItem.objects.filter(
@@ -814,7 +807,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
         prior = _set_story_status(story, S.WITHDRAWN, now)
         _audit(
             user,
-            "withdrawn",
+            A.WITHDRAWN,
             story,
             prior,
             S.WITHDRAWN,
@@ -824,8 +817,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     # Share links handed out before stay dead, even if the issue comes back.
     PreviewLink.objects.filter(Q(issue=issue) | Q(story__in=withdrawn)).revoke()
     # Stories another scheduled or published issue holds stay indexed.
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    changes.issue_changed(issue, readers_saw=True)
     return issue
 
 

@@ -1,4 +1,4 @@
-from stories.models.audit import AuditEntry
+from stories.models.audit import AuditAction, AuditEntry
 from stories.models.content import (
     Citation,
     Correction,
@@ -15,6 +15,7 @@ from stories.models.revisions import StoryRevision
 from stories.models.search import SearchDocument
 
 __all__ = [
+    "AuditAction",
     "AuditEntry",
     "Citation",
     "Correction",

@@ -6,7 +6,8 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -166,6 +167,20 @@ class StoryQuerySet(models.QuerySet):
         return self.filter(Exists(in_visible_issue), status__in=PUBLIC_STORY_STATUSES)
 
 
+def first_public_date():
+    """The one rule for when readers first could see a story, as an expression
+    on Story rows: its published_at (stamped when its first issue went out),
+    or, while a due scheduled issue awaits that bookkeeping, the minute of the
+    earliest public issue holding it. Story.first_public_date is the same
+    rule for a story whose public issues are already read."""
+    first_issue = (
+        IssueItem.objects.filter(story=OuterRef("pk"), issue__in=Issue.objects.published())
+        .order_by("issue__publish_at")
+        .values("issue__publish_at")[:1]
+    )
+    return Coalesce("published_at", Subquery(first_issue))
+
+
 def lead_image_path(instance: "Story", filename: str) -> str:
     return timezone.now().strftime("lead-images/%Y/%m/") + filename
 
@@ -310,6 +325,13 @@ class Story(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])
+
+    def first_public_date(self, public_issues):
+        """first_public_date() for this story, given the public issues holding
+        it in order of publication (none: readers cannot see it)."""
+        if not public_issues:
+            return None
+        return self.published_at or public_issues[0].publish_at
 
     def _derive_renditions(self) -> None:
         image = self.lead_image

@@ -8,7 +8,7 @@ page once the content is published (Ghost's ``/p/<uuid>`` is the model).
 
 A secret link never shows withdrawn content (``share_refusal``): one is not
 made for it, and one made before answers the same 404 as a made-up token.
-Withdrawing also revokes the links made before (stories/workflow.py), so
+Withdrawing also revokes the links made before (stories/editorial/workflow.py), so
 they stay dead if the content is later reworked and shared again.
 """
 

@@ -8,6 +8,7 @@ fetched through another host name still names its one canonical home.
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -38,7 +39,11 @@ DEFAULT_SHARE_IMAGE = ("img/share.png", 1200, 630)
 
 
 def absolute(url: str) -> str:
-    if not url or url.startswith(("http://", "https://")):
+    """The absolute address on the public site of a path; an empty value and
+    an address that is absolute already pass through. Pages, feeds, sitemaps
+    and mail build every absolute address here, from SITE_URL, never from the
+    Host header."""
+    if not url or urlsplit(url).scheme:
         return url
     return settings.SITE_URL + url
 

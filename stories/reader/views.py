@@ -11,12 +11,13 @@ cache (stories/cache.py).
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
+from stories.models.content import first_public_date
 from stories.people import display_name
 from stories.publishing.cache import page_number, public_page
 from stories.publishing.fragments import ensure_issue_rendered, ensure_rendered
@@ -48,16 +49,6 @@ def get_or_not_found(queryset, **lookup):
 
 
 # -- querysets shared with the preview pages ----------------------------------
-
-
-def first_public_date():
-    """When readers could first see a story: its earliest public issue."""
-    return Subquery(
-        Issue.objects.published()
-        .filter(items__story=OuterRef("pk"))
-        .order_by("publish_at")
-        .values("publish_at")[:1]
-    )
 
 
 # Markdown sources: pages show the HTML rendered from them at save.
@@ -102,8 +93,7 @@ def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
             .only(*ISSUE_LINK_FIELDS, "newsletter__slug", "newsletter__name")
             .order_by("publish_at", "number")
         )
-    # When readers could first see it: its earliest public issue.
-    public_date = public_issues[0].publish_at if public_issues else None
+    public_date = story.first_public_date(public_issues)
     return {
         "story": story,
         "public_issues": public_issues,

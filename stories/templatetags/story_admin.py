@@ -3,25 +3,14 @@
 from django import template
 
 from stories import clock
-from stories.models import Issue, Story
+from stories.models import AuditEntry, Issue, Story
 
 register = template.Library()
-
-AUDIT_ACTIONS = {
-    "submitted": "Submitted for review",
-    "approved": "Approved",
-    "changes_requested": "Changes requested",
-    "withdrawn": "Withdrawn",
-    "published": "Published",
-    "scheduled": "Scheduled",
-    "rescheduled": "Rescheduled",
-    "unscheduled": "Unscheduled",
-}
 
 
 @register.filter
 def audit_action(action: str) -> str:
-    return AUDIT_ACTIONS.get(action, action.replace("_", " ").capitalize())
+    return AuditEntry.Action.label_of(action)
 
 
 @register.filter
