@@ -48,7 +48,7 @@ WORKERS = int(os.environ.get("MAIL_WORKERS", "2"))
 SINK_PORT = int(os.environ.get("SINK_PORT", "2525"))
 # Decided before Django's settings load, since loading them fills os.environ.
 USE_SINK = not os.environ.get("EMAIL_HOST")
-LEASE = 5  # seconds: copies of a killed worker come back this soon
+LEASE = 10  # seconds: copies of a killed worker come back this soon
 RESULTS = ROOT / "bench-results"
 
 

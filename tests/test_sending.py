@@ -139,7 +139,7 @@ def test_an_issue_live_before_the_mail_window_is_not_mailed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduler_mails_a_scheduled_issue_on_its_minute(smtp_server):
+def test_the_scheduler_mails_a_scheduled_issue_on_its_minute(smtp_server, editorial_groups):
     """run_scheduler's jobs as configured (publish_scheduled, then
     send_due_mail), at the minute before and the minute of the issue; the
     scheduler checks its connection around each job, so this commits for real."""

@@ -219,6 +219,10 @@ class Sender:
         done: list[int] = []
         provider_ids: dict[int, str] = {}
         index = 0
+        renewed = time.monotonic()
+        # A batch's lease is renewed while it is sent, so a slow worker (a
+        # loaded machine, a rate limit) is never taken for a dead one.
+        renew_every = min(sending.lease().total_seconds() / 3, 30)
         try:
             while index < len(copies):
                 chunk = copies[index : index + self.record_every]
@@ -250,6 +254,10 @@ class Sender:
                 if index < len(copies) and not keep_going():
                     outcome.stopped = "stopped"
                     break
+                if time.monotonic() - renewed > renew_every and index < len(copies):
+                    # Still alive: the copies not yet handed over keep their lease.
+                    sending.renew_claims([c.delivery_id for c in copies[index:]])
+                    renewed = time.monotonic()
         except (smtplib.SMTPException, OSError) as error:
             # The connection broke: what was accepted is recorded, the rest is
             # given back, the copy in hand included (it may have arrived: it

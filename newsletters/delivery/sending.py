@@ -554,6 +554,13 @@ def release(
     )
 
 
+def renew_claims(delivery_ids: Sequence[int], now: datetime | None = None) -> int:
+    """A working worker's copies keep their lease."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids), state=D.SENDING).update(
+        claimed_at=now or timezone.now()
+    )
+
+
 def release_stale_claims(now: datetime | None = None) -> int:
     """Copies held past their lease (a killed worker, a lost database
     connection) go back to queued, and a batch task is queued for each batch
