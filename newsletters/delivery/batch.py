@@ -204,12 +204,20 @@ class Sender:
             )
             return ""
         message = edition_message(self.issue, self.edition, links, connection=self.backend)
-        self.backend.send_messages([message])
+        try:
+            self.backend.send_messages([message])
+        except Exception as error:
+            if type(error).__name__ == "AnymailRecipientsRefused":
+                raise _Refused(550, f"The provider refused it: {error}") from error
+            # A provider's API down or refusing for now: tried again later.
+            raise _Refused(451, f"The provider did not take it: {error}") from error
         status = getattr(message, "anymail_status", None)
         if status is not None:
             if status.status and status.status <= {"rejected", "invalid"}:
-                raise _Refused(550, f"The provider refused it ({', '.join(status.status)}).")
-            return status.message_id or ""
+                raise _Refused(
+                    550, f"The provider refused it ({', '.join(sorted(status.status))})."
+                )
+            return "" if status.message_id is None else str(status.message_id)
         return ""
 
     def run(self, copies: list[sending.Claimed], keep_going) -> Outcome:
