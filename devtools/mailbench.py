@@ -41,6 +41,20 @@ def bench_newsletter() -> Newsletter:
     return newsletter
 
 
+def cancel_unfinished_sends(newsletter: Newsletter) -> None:
+    """Earlier runs stopped midway must not send into this one."""
+    from newsletters.delivery import sending
+    from newsletters.models import Send
+
+    publisher, _ = get_user_model().objects.get_or_create(
+        username="bench-mail-publisher", defaults={"is_superuser": True, "is_staff": True}
+    )
+    for send in Send.objects.filter(
+        newsletter=newsletter, state__in=[Send.State.SENDING, Send.State.PAUSED]
+    ):
+        sending.cancel_send(publisher, send, "An earlier benchmark run, stopped midway.")
+
+
 def ensure_subscribers(newsletter: Newsletter, count: int) -> int:
     """Make the newsletter's confirmed subscribers exactly count."""
     confirmed = Subscription.objects.filter(newsletter=newsletter, state="confirmed")

@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+# Its own port, so it can run beside `make bench`.
+os.environ.setdefault("BENCH_PORT", "8766")
 import bench  # noqa: E402  (scripts/bench.py: gunicorn, percentiles, database creation)
 
 PYTHON = sys.executable
@@ -46,7 +48,7 @@ WORKERS = int(os.environ.get("MAIL_WORKERS", "2"))
 SINK_PORT = int(os.environ.get("SINK_PORT", "2525"))
 # Decided before Django's settings load, since loading them fills os.environ.
 USE_SINK = not os.environ.get("EMAIL_HOST")
-LEASE = 5  # seconds: copies of a killed worker come back this soon
+LEASE = 10  # seconds: copies of a killed worker come back this soon
 RESULTS = ROOT / "bench-results"
 
 
@@ -188,6 +190,7 @@ def main() -> None:
     from newsletters.models import Delivery, Send
 
     newsletter = mailbench.bench_newsletter()
+    mailbench.cancel_unfinished_sends(newsletter)
     started = time.perf_counter()
     mailbench.ensure_subscribers(newsletter, SUBSCRIBERS)
     print(f"{SUBSCRIBERS} confirmed subscribers ready ({time.perf_counter() - started:.1f} s)")

@@ -3,7 +3,9 @@ confirmed subscriber, sent through a real SMTP server, with a publisher's
 controls (web only, pause, resume, cancel, retry) and the server's answers
 (5xx suppresses, 4xx retries later) recorded per copy."""
 
+import threading
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
@@ -11,12 +13,17 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from newsletters.delivery import sending
-from newsletters.models import Delivery, Send, Suppression
+from newsletters.models import Delivery, Send, Subscription, Suppression
+from newsroom.scheduler import Scheduler, configured_jobs
+from stories.editorial import workflow
+from stories.editorial.workflow import WorkflowError
+from stories.models import AuditEntry
 from tests.factories import (
     SubscriptionFactory,
     default_newsletter,
     published_issue,
     scheduled_issue,
+    user_in,
 )
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +53,13 @@ def run_periodic(capture) -> None:
         call_command("send_due_mail")
 
 
+def issue_mail(smtp_server) -> list:
+    """The issue mail the server got (editorial notifications left out)."""
+    return [m for m in smtp_server.messages if m.header("List-Id")]
+
+
 def arrived_to(smtp_server) -> list[str]:
-    return sorted(r for m in smtp_server.messages for r in m.recipients)
+    return sorted(r for m in issue_mail(smtp_server) for r in m.recipients)
 
 
 def test_a_live_issue_is_mailed_once_to_each_confirmed_subscriber(
@@ -114,3 +126,329 @@ def test_a_web_only_issue_sends_nothing(smtp_server, django_capture_on_commit_ca
     assert smtp_server.messages == []
     assert Send.objects.get(issue=issue).state == Send.State.WEB_ONLY
     assert not Delivery.objects.exists()
+
+
+def test_an_issue_live_before_the_mail_window_is_not_mailed(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    subscribers(1)
+    issue = published_issue(1, as_of=timezone.now() - timedelta(days=3))
+    run_periodic(django_capture_on_commit_callbacks)
+    assert smtp_server.messages == []
+    assert not Send.objects.filter(issue=issue).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_mails_a_scheduled_issue_on_its_minute(smtp_server, editorial_groups):
+    """run_scheduler's jobs as configured (publish_scheduled, then
+    send_due_mail), at the minute before and the minute of the issue; the
+    scheduler checks its connection around each job, so this commits for real."""
+    newsletter = default_newsletter()
+    newsletter.postal_address = "1 Example Street, Exampletown"
+    newsletter.save(update_fields=["postal_address"])
+    (reader,) = subscribers(1)
+    when = (timezone.now() + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    issue = scheduled_issue(1, in_minutes=10)
+    workflow.unschedule_issue(user_in("Publishers", username="p2"), issue)
+    issue = workflow.schedule_issue(user_in("Publishers", username="p3"), issue, when)
+
+    def minute_pass(at):
+        with time_machine.travel(at, tick=False):
+            Scheduler(configured_jobs(), StringIO(), StringIO(), threading.Event()).run_due(
+                at.replace(second=0, microsecond=0)
+            )
+
+    minute_pass(when - timedelta(seconds=30))
+    assert issue_mail(smtp_server) == []
+    minute_pass(when + timedelta(seconds=1))
+    assert arrived_to(smtp_server) == [reader.email]
+    send = Send.objects.get(issue=issue)
+    assert send.started_at == when + timedelta(seconds=1)
+    assert send.state == Send.State.FINISHED
+    minute_pass(when + timedelta(minutes=1, seconds=1))
+    assert len(issue_mail(smtp_server)) == 1
+
+
+def test_a_second_start_of_the_same_issue_creates_nothing(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    subscribers(2)
+    issue = published_issue(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = sending.start_send(issue)
+        second = sending.start_send(issue)
+    assert first is not None and second is None
+    assert Send.objects.count() == 1 and Delivery.objects.count() == 2
+    assert len(smtp_server.messages) == 2
+
+
+def test_a_permanent_refusal_fails_the_copy_and_suppresses_the_address(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    good, bad = subscribers(2)
+    smtp_server.refuse(bad.email, "550 5.1.1 No such user")
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    assert arrived_to(smtp_server) == [good.email]
+    failed = Delivery.objects.get(subscriber=bad)
+    assert failed.state == D.FAILED and failed.reason.startswith("550")
+    assert Suppression.objects.get(email_hash=bad.email_hash).reason == "bounced"
+    assert Send.objects.get(issue=issue).state == Send.State.FINISHED
+
+
+def test_a_temporary_refusal_is_retried_after_a_backoff(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    settings.NEWSROOM_MAIL_RETRY_SECONDS = 60
+    (reader,) = subscribers(1)
+    smtp_server.refuse(reader.email, "451 4.7.1 Try again later", times=1)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get()
+    assert delivery.state == D.QUEUED and delivery.attempts == 1
+    assert delivery.reason.startswith("451")
+    assert smtp_server.messages == []
+    assert Send.objects.get(issue=issue).state == Send.State.SENDING
+
+    # Not before its time comes; then the scheduler's pass sends it.
+    with time_machine.travel(timezone.now() + timedelta(seconds=30)):
+        run_periodic(django_capture_on_commit_callbacks)
+    assert smtp_server.messages == []
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        run_periodic(django_capture_on_commit_callbacks)
+    assert arrived_to(smtp_server) == [reader.email]
+    delivery.refresh_from_db()
+    assert delivery.state == D.SENT
+    assert Send.objects.get(issue=issue).state == Send.State.FINISHED
+
+
+def test_a_copy_refused_for_now_too_many_times_fails(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    settings.NEWSROOM_MAIL_MAX_ATTEMPTS = 2
+    (reader,) = subscribers(1)
+    smtp_server.refuse(reader.email, "452 4.2.2 Mailbox full")
+    published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        run_periodic(django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get()
+    assert delivery.state == D.FAILED and delivery.attempts == 2
+    assert "Gave up after 2 attempts" in delivery.reason
+    # A full mailbox is not a dead address.
+    assert not Suppression.objects.exists()
+
+
+def test_a_reader_who_unsubscribes_after_the_start_is_skipped(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    stays, leaves = subscribers(2)
+    issue = published_issue(1)
+    sending.start_send(issue)  # on_commit never runs here: nothing is sent yet
+    Subscription.objects.filter(subscriber=leaves).update(state="unsubscribed")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_due_mail")
+    # The scheduler's pass found the send idle only once its idle time passed.
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        run_periodic(django_capture_on_commit_callbacks)
+    assert arrived_to(smtp_server) == [stays.email]
+    skipped = Delivery.objects.get(subscriber=leaves)
+    assert skipped.state == D.SKIPPED and skipped.reason == "No longer subscribed."
+
+
+def test_a_newsletter_without_a_postal_address_starts_paused_and_says_why(
+    smtp_server, django_capture_on_commit_callbacks, _newsletter_can_mail, publisher
+):
+    subscribers(1)
+    _newsletter_can_mail.postal_address = ""
+    _newsletter_can_mail.save(update_fields=["postal_address"])
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+    send = Send.objects.get(issue=issue)
+    assert send.state == Send.State.PAUSED and "postal address" in send.reason
+    with pytest.raises(WorkflowError, match="postal address"):
+        sending.resume_send(publisher, send)
+
+    _newsletter_can_mail.postal_address = "1 Example Street"
+    _newsletter_can_mail.save(update_fields=["postal_address"])
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.resume_send(publisher, send)
+    assert len(smtp_server.messages) == 1
+
+
+# -- a publisher's controls ---------------------------------------------------------
+
+
+def started(issue) -> Send:
+    """issue's send, started with its tasks not yet run."""
+    return sending.start_send(issue)
+
+
+def test_pause_stops_the_send_and_resume_sends_only_what_is_left(
+    smtp_server, django_capture_on_commit_callbacks, publisher, settings
+):
+    settings.NEWSROOM_MAIL_BATCH = 2
+    readers = subscribers(5)
+    send = started(published_issue(1))
+    # Two copies go out, then the publisher pauses.
+    sending.claim(send.pk, 0)  # claiming nothing changes nothing
+    from newsletters.delivery.batch import Sender
+
+    first = sending.claim(send.pk, 2)
+    sender = Sender(Send.objects.select_related("issue__newsletter").get(pk=send.pk))
+    sender.open()
+    sender.run(first, lambda: True)
+    sender.close()
+    sending.pause_send(publisher, send, "Checking a figure.")
+    assert sending.claim(send.pk, 10) == []  # a paused send hands out nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_due_mail")
+    assert len(smtp_server.messages) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.resume_send(publisher, send)
+    assert arrived_to(smtp_server) == sorted(r.email for r in readers)
+    send.refresh_from_db()
+    assert send.state == Send.State.FINISHED
+    actions = list(
+        AuditEntry.objects.filter(issue=send.issue, action__startswith="mail_")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["mail_started", "mail_paused", "mail_resumed", "mail_finished"]
+
+
+def test_cancel_skips_every_copy_not_yet_sent(
+    smtp_server, django_capture_on_commit_callbacks, publisher
+):
+    subscribers(3)
+    send = started(published_issue(1))
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.cancel_send(publisher, send, "Wrong issue.")
+        call_command("send_due_mail")
+    assert smtp_server.messages == []
+    assert set(send.deliveries.values_list("state", flat=True)) == {D.SKIPPED}
+    with pytest.raises(WorkflowError):
+        sending.resume_send(publisher, send)
+
+
+def test_retry_queues_only_the_failed_copies(
+    smtp_server, django_capture_on_commit_callbacks, publisher
+):
+    good, bad = subscribers(2)
+    smtp_server.refuse(bad.email, "554 5.7.1 Rejected", times=1)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+    send = Send.objects.get(issue=issue)
+    assert send.state == Send.State.FINISHED
+    # Staff lift the suppression after checking; the retry sends to bad only.
+    Suppression.objects.filter(email_hash=bad.email_hash).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sending.retry_failed(publisher, send) == 1
+    assert arrived_to(smtp_server) == sorted([good.email, bad.email])
+    with pytest.raises(WorkflowError, match="No deliveries"):
+        sending.retry_failed(publisher, send)
+
+
+@pytest.mark.parametrize("action", ["pause_send", "cancel_send", "retry_failed", "resume_send"])
+def test_only_publishers_control_sends(editor, action):
+    subscribers(1)
+    send = started(published_issue(1))
+    with pytest.raises(WorkflowError, match="permission"):
+        getattr(sending, action)(editor, send)
+
+
+def test_web_only_can_be_undone_before_the_issue_goes_live_only(publisher):
+    upcoming = scheduled_issue(1, in_minutes=30)
+    sending.choose_web_only(publisher, upcoming)
+    sending.choose_mail(publisher, upcoming)
+    assert not Send.objects.filter(issue=upcoming).exists()
+
+    sending.choose_web_only(publisher, upcoming)
+    with (
+        time_machine.travel(upcoming.publish_at + timedelta(minutes=1)),
+        pytest.raises(WorkflowError, match="already live"),
+    ):
+        sending.choose_mail(publisher, upcoming)
+
+
+def test_a_killed_workers_copies_come_back_after_their_lease(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    settings.NEWSROOM_MAIL_LEASE_SECONDS = 60
+    readers = subscribers(3)
+    send = started(published_issue(1))
+    held = sending.claim(send.pk, 2)  # ...and the worker dies here
+    assert len(held) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_due_mail")  # within the lease: left alone
+    assert Delivery.objects.filter(state=D.SENDING).count() == 2
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        run_periodic(django_capture_on_commit_callbacks)
+    assert arrived_to(smtp_server) == sorted(r.email for r in readers)
+    assert set(send.deliveries.values_list("state", flat=True)) == {D.SENT}
+
+
+def test_a_sent_copy_is_never_sent_again(smtp_server, django_capture_on_commit_callbacks):
+    (reader,) = subscribers(1)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+    delivery = Delivery.objects.get()
+    send = delivery.send
+    # Whatever a confused caller does: record a failure, release, re-run.
+    sending.record_temporary_failure(delivery.pk, "451 later")
+    sending.record_permanent_failure(delivery.pk, "550 no")
+    sending.release([delivery.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        from newsletters.delivery.tasks import send_batches
+
+        send_batches.enqueue(send.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == D.SENT
+    assert arrived_to(smtp_server) == [reader.email]
+    assert issue.pk == send.issue_id
+
+
+# -- other backends and the rate limit ---------------------------------------------------
+
+
+def test_a_provider_backend_gets_the_same_mail_and_its_message_ids_are_kept(
+    django_capture_on_commit_callbacks, settings, mailoutbox
+):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    readers = subscribers(2)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(r.email for r in readers)
+    for message in mailoutbox:
+        assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.extra_headers["Message-ID"].startswith(f"<issue-{issue.pk}.")
+    provider_ids = set(Delivery.objects.values_list("provider_message_id", flat=True))
+    assert provider_ids == {"0", "1"}  # the test provider numbers its messages
+    assert set(Delivery.objects.values_list("state", flat=True)) == {D.SENT}
+
+
+def test_the_rate_limit_holds_every_worker_to_its_share_of_each_second(
+    smtp_server, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """NEWSROOM_MAIL_RATE is counted per second in the shared cache; a worker
+    that has used the second's share waits for the next. The clock is moved
+    rather than slept on."""
+    settings.NEWSROOM_MAIL_RATE = 3
+    settings.NEWSROOM_MAIL_RECORD_EVERY = 1
+    readers = subscribers(7)
+    waits = []
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+        def sleep(seconds):
+            waits.append(seconds)
+            traveller.shift(seconds)
+
+        monkeypatch.setattr("newsletters.delivery.batch.time.sleep", sleep)
+        published_issue(1)
+        run_periodic(django_capture_on_commit_callbacks)
+    assert arrived_to(smtp_server) == sorted(r.email for r in readers)
+    # Seven messages at three a second span three seconds: two waits at least.
+    assert len(waits) >= 2

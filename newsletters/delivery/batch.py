@@ -204,12 +204,20 @@ class Sender:
             )
             return ""
         message = edition_message(self.issue, self.edition, links, connection=self.backend)
-        self.backend.send_messages([message])
+        try:
+            self.backend.send_messages([message])
+        except Exception as error:
+            if type(error).__name__ == "AnymailRecipientsRefused":
+                raise _Refused(550, f"The provider refused it: {error}") from error
+            # A provider's API down or refusing for now: tried again later.
+            raise _Refused(451, f"The provider did not take it: {error}") from error
         status = getattr(message, "anymail_status", None)
         if status is not None:
             if status.status and status.status <= {"rejected", "invalid"}:
-                raise _Refused(550, f"The provider refused it ({', '.join(status.status)}).")
-            return status.message_id or ""
+                raise _Refused(
+                    550, f"The provider refused it ({', '.join(sorted(status.status))})."
+                )
+            return "" if status.message_id is None else str(status.message_id)
         return ""
 
     def run(self, copies: list[sending.Claimed], keep_going) -> Outcome:
@@ -219,6 +227,10 @@ class Sender:
         done: list[int] = []
         provider_ids: dict[int, str] = {}
         index = 0
+        renewed = time.monotonic()
+        # A batch's lease is renewed while it is sent, so a slow worker (a
+        # loaded machine, a rate limit) is never taken for a dead one.
+        renew_every = min(sending.lease().total_seconds() / 3, 30)
         try:
             while index < len(copies):
                 chunk = copies[index : index + self.record_every]
@@ -250,6 +262,10 @@ class Sender:
                 if index < len(copies) and not keep_going():
                     outcome.stopped = "stopped"
                     break
+                if time.monotonic() - renewed > renew_every and index < len(copies):
+                    # Still alive: the copies not yet handed over keep their lease.
+                    sending.renew_claims([c.delivery_id for c in copies[index:]])
+                    renewed = time.monotonic()
         except (smtplib.SMTPException, OSError) as error:
             # The connection broke: what was accepted is recorded, the rest is
             # given back, the copy in hand included (it may have arrived: it

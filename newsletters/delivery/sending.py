@@ -129,14 +129,21 @@ def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
             return existing
         raise WorkflowError("This issue's mail has already started; pause or cancel it instead.")
     now = timezone.now()
-    send = Send.objects.create(
-        issue=issue,
-        newsletter_id=issue.newsletter_id,
-        state=S.WEB_ONLY,
-        reason=(reason.strip() or "Chosen as web only.")[:300],
-        state_changed_at=now,
-        created_at=now,
-    )
+    try:
+        with transaction.atomic():
+            send = Send.objects.create(
+                issue=issue,
+                newsletter_id=issue.newsletter_id,
+                state=S.WEB_ONLY,
+                reason=(reason.strip() or "Chosen as web only.")[:300],
+                state_changed_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        # The scheduler started the mail a moment ago.
+        raise WorkflowError(
+            "This issue's mail has just started; pause or cancel it instead."
+        ) from None
     _audit(user, send, "mail_web_only", "", S.WEB_ONLY, send.reason)
     return send
 
@@ -551,6 +558,13 @@ def release(
     now = now or timezone.now()
     return Delivery.objects.filter(pk__in=list(delivery_ids), state=D.SENDING).update(
         state=D.QUEUED, next_attempt_at=now + delay
+    )
+
+
+def renew_claims(delivery_ids: Sequence[int], now: datetime | None = None) -> int:
+    """A working worker's copies keep their lease."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids), state=D.SENDING).update(
+        claimed_at=now or timezone.now()
     )
 
 
