@@ -66,6 +66,7 @@ NEWSLETTERS = [
 ISSUES = [
     {
         "number": 1,
+        "format": "post",
         "newsletter": "reels-thrills-and-bills",
         "headline": "AI's Sputnik Moment",
         "intro": "From the *Posts* section of **Reels, Thrills, and Bills**, a small newsletter "
@@ -131,6 +132,7 @@ ISSUES = [
     },
     {
         "number": 2,
+        "format": "digest",
         "newsletter": None,
         "headline": "Five stories from the week after R1",
         "intro": "The week's five biggest stories, each with why it matters.",
@@ -262,6 +264,7 @@ ISSUES = [
     },
     {
         "number": 3,
+        "format": "post",
         "newsletter": None,
         "headline": "DeepSeek's sequel and China's open-source strategy",
         "intro": "One story this week: a long look at what DeepSeek plans next.",
@@ -315,6 +318,7 @@ ISSUES = [
     },
     {
         "number": 4,
+        "format": "essay",
         "newsletter": "weekly-radar",
         "headline": "The AI Crucible: open models, video risks and the money behind it all",
         "intro": "This week's picks come from **The Sequence Radar**, the digest we lean on "
@@ -392,6 +396,7 @@ ISSUES = [
     },
     {
         "number": 5,
+        "format": "digest",
         "newsletter": None,
         "headline": "Coming up: what efficiency means for chip demand",
         "intro": "Scheduled for next week.",

@@ -1,4 +1,5 @@
-"""The admin site: Django's, with people offered by name in its pickers, and
+"""The admin site: Django's, with people offered by name and stories by
+status, date and newsletter in its pickers, and
 every list's date filters and selections checked before Django applies them."""
 
 from functools import wraps
@@ -26,6 +27,12 @@ class NamedPeopleAutocompleteJsonView(AutocompleteJsonView):
         result = super().serialize_result(obj, to_field_name)
         if isinstance(obj, get_user_model()):
             result["text"] = person_label(obj)
+        elif (
+            obj._meta.label_lower == "stories.story"
+            and self.source_field.model._meta.model_name == "issueitem"
+        ):
+            # Status, date, newsletter and address: namesakes told apart.
+            result["text"] = obj.choice_label()
         return result
 
 

@@ -36,6 +36,7 @@ from django.utils.dateparse import parse_datetime
 from PIL import Image
 
 from stories.backup_format import (
+    ADDED_LATER,
     FIELDS,
     FORMAT,
     READABLE_VERSIONS,
@@ -430,6 +431,8 @@ class _Checker:
         row = Row(obj=model(pk=pk), where=where)
         for field_name in FIELDS[model]:
             if field_name not in fields:
+                if field_name in ADDED_LATER.get(model, ()):
+                    continue  # the model's default, as before the field existed
                 raise _refuse(f"{where}, field {field_name}", "missing")
             try:
                 self._set(row, model._meta.get_field(field_name), fields[field_name])

@@ -80,6 +80,7 @@ FIELDS = {
         "lead_image_caption",
         "lead_image_credit",
         "lead_image_renditions",
+        "newsletter",
         "authors",
         "created_by",
         "status",
@@ -101,6 +102,7 @@ FIELDS = {
         "slug",
         "intro",
         "closing_tldr",
+        "format",
         "status",
         "publish_at",
         "published_at",
@@ -120,6 +122,13 @@ FIELDS = {
         "comment",
         "created_at",
     ),
+}
+# Fields added to the format after files were written without them: a file
+# that lacks one gets the model's default (an issue without a format is a
+# digest, as every issue was before formats).
+ADDED_LATER = {
+    Story: frozenset({"newsletter"}),
+    Issue: frozenset({"format"}),
 }
 # HTML each model's save() renders from its Markdown ({source: target}). The
 # export leaves it out; the import renders it again with the project's own

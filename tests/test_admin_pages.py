@@ -180,9 +180,10 @@ def test_story_change_form_query_count_for_a_superuser_does_not_grow_with_storie
     # session, user, story, its bylines, scheduled issue holding it (edit
     # check), citations with their sources, topic rows with their topics,
     # scheduled issue (buttons), latest audit comment, revision count,
-    # whether readers can see it (View on site), selected bylines; the rows'
-    # autocompletes and labels reuse what the rows loaded
-    with django_assert_num_queries(12):
+    # whether readers can see it (View on site), selected bylines, the
+    # newsletters to choose from; the rows' autocompletes and labels reuse
+    # what the rows loaded
+    with django_assert_num_queries(13):
         response = client.get(change_url(story))
     assert response.status_code == 200
     assert response.context["original"] == story

@@ -332,6 +332,7 @@ def change_form_data(issue, **changes):
         "slug": issue.slug,
         "intro": issue.intro,
         "closing_tldr": issue.closing_tldr,
+        "format": issue.format,
         "based_on_version": issue.version,
         "items-TOTAL_FORMS": str(len(items)),
         "items-INITIAL_FORMS": str(len(items)),

@@ -88,9 +88,16 @@ def test_the_four_pieces_reach_html_and_text_without_loss(demo):
                 said = words(html_to_text(paragraph))
                 assert said and said in flat_text, (issue, said)
         assert issue.headline in html and issue.headline.upper() in text
+        layout = issue.layout_for(len(stories))
         for number, story in enumerate(stories, start=1):
-            assert f"{number}. {story.headline}" in text
-            assert f"{number}.</span>" in html and story.headline in html
+            # A digest numbers its stories; an essay's sections keep their
+            # headlines unnumbered; a post's one story runs under the issue's.
+            if layout == Issue.Format.DIGEST:
+                assert f"{number}. {story.headline}" in text
+                assert f"{number}.</span>" in html and story.headline in html
+            elif layout == Issue.Format.ESSAY:
+                assert f"\n{story.headline}\n" in text and story.headline in html
+                assert 'class="number"' not in html
             if story.dek:
                 assert story.dek in html and story.dek in text
             if story.why_it_matters_html:

@@ -203,6 +203,18 @@ def test_an_export_from_before_newsletters_restores_into_the_default_newsletter(
     assert sorted(default.issues.values_list("number", flat=True)) == numbers
 
 
+def test_an_export_from_before_issue_formats_restores_its_issues_as_digests(demo, tmp_path):
+    data = json.loads(export())
+    assert {record["fields"]["format"] for record in data["issues"]} >= {"essay", "post"}
+    for record in data["issues"]:
+        del record["fields"]["format"]
+    fresh_database()
+    path = tmp_path / "before-formats.json"
+    path.write_text(json.dumps(data))
+    call_command("import_content", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert set(Issue.objects.values_list("format", flat=True)) == {"digest"}
+
+
 def test_a_failed_import_leaves_the_database_empty(demo, tmp_path):
     data = json.loads(export())
     data["issue_items"].append(

@@ -257,8 +257,8 @@ def test_change_form_query_count_is_flat_with_many_revisions_and_audit_rows(
     # permissions, scheduled issue holding it (edit check), citations with
     # their sources, topic rows with their topics, scheduled issue (buttons),
     # latest audit comment, revision count, whether readers can see it (View
-    # on site), selected bylines
-    with django_assert_num_queries(14):
+    # on site), selected bylines, the newsletters to choose from
+    with django_assert_num_queries(15):
         response = client.get(change_url(story))
     assert response.context["revision_count"] == size
 

@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 
 from stories.discovery.feeds import absolute, absolute_html
 from stories.models import Citation, IssueItem
+from stories.models.content import citations_of
 from stories.people import display_name
 
 # Placeholders no Markdown can produce (nh3 would drop the braces' meaning,
@@ -96,7 +97,10 @@ def render_edition(issue, stories: list | None = None) -> Edition:
         "preferences_url": PREFERENCES,
         "unsubscribe_url": UNSUBSCRIBE,
         "SITE_NAME": settings.SITE_NAME,
+        "layout": issue.layout_for(len(stories)),
     }
+    if context["layout"] == issue.Format.ESSAY:
+        context |= _essay_credits(stories)
     rendered = render_to_string("newsletters/mail/edition.html", context)
     page = _INLINER.inline(rendered)
     # Kept for what inlining cannot say: dark mode and narrow screens.
@@ -139,26 +143,45 @@ def _story_context(story) -> dict:
         "key_points_html": _fragment(story.key_points_html),
         "body_html": _fragment(story.body_html),
         "why_it_matters_html": _fragment(story.why_it_matters_html),
-        "citations": [
-            {
-                "name": c.source.name,
-                "source_url": absolute(c.source.get_absolute_url()),
-                "url": c.url,
-                "title": c.title if c.title and c.title != c.source.name else "",
-                "note": c.note,
-            }
-            for c in story.citations.all()
-        ],
+        "citations": [_citation(c) for c in story.citations.all()],
     }
 
 
-def _byline(story) -> str:
-    names = [display_name(a) for a in story.authors.all()]
-    if not names:
-        return ""
-    if len(names) == 1:
-        return names[0]
+def _citation(c) -> dict:
+    return {
+        "name": c.source.name,
+        "source_url": absolute(c.source.get_absolute_url()),
+        "url": c.url,
+        "title": c.title if c.title and c.title != c.source.name else "",
+        "note": c.note,
+    }
+
+
+def _text_citation(c) -> str:
+    title = c.title if c.title and c.title != c.source.name else ""
+    note = f"({c.note})" if c.note else ""
+    return ", ".join(part for part in (c.source.name, title, c.url, note) if part)
+
+
+def _names(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _byline(story) -> str:
+    return _names([display_name(a) for a in story.authors.all()])
+
+
+def _essay_credits(stories) -> dict:
+    """An essay's one byline and one attribution, for all its sections."""
+    people = {a.pk: a for story in stories for a in story.authors.all()}.values()
+    citations = citations_of(stories)
+    return {
+        "essay_byline": _names([display_name(a) for a in people]),
+        "essay_citations": [_citation(c) for c in citations],
+        "text_essay_citations": [_text_citation(c) for c in citations],
+    }
 
 
 def _mail_image(story) -> str:
@@ -262,19 +285,7 @@ class _TextStories:
                 "image_alt": story.lead_image_alt if story.lead_image else "",
                 "caption": story.lead_image_caption if story.lead_image else "",
                 "image_url": absolute(_mail_image(story)) if story.lead_image else "",
-                "citations": [
-                    ", ".join(
-                        part
-                        for part in (
-                            c.source.name,
-                            c.title if c.title and c.title != c.source.name else "",
-                            c.url,
-                            f"({c.note})" if c.note else "",
-                        )
-                        if part
-                    )
-                    for c in story.citations.all()
-                ],
+                "citations": [_text_citation(c) for c in story.citations.all()],
             }
 
 

@@ -1,18 +1,20 @@
 """The issue's edit form, which refuses stale saves, and the forms behind its
 publication buttons."""
 
+import json
 from datetime import datetime
 
 from django import forms
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 from django.utils import timezone
 
 from stories import timebounds
 from stories.admin.base import VersionCheckedForm
 from stories.editorial import scheduling
-from stories.models import AuditEntry, Issue
+from stories.models import AuditEntry, Issue, Newsletter
 from stories.people import display_name
 
 
@@ -44,6 +46,12 @@ def issue_changes_since(issue_pk: int, opened_at: datetime | None) -> list[str]:
     return [f"{what} at {scheduling.format_time(when)}" for when, what in sorted(events)]
 
 
+def next_issue_numbers() -> dict[int, int]:
+    """Each newsletter's next issue number: one past its highest (one query)."""
+    highest = Newsletter.objects.annotate(highest=Max("issues__number"))
+    return {pk: (number or 0) + 1 for pk, number in highest.values_list("pk", "highest")}
+
+
 class IssueForm(VersionCheckedForm):
     """The issue form refuses a save over a change made since it was opened,
     naming who made it, as the story form does. IssueAdmin.changeform_view
@@ -51,7 +59,32 @@ class IssueForm(VersionCheckedForm):
 
     class Meta:
         model = Issue
-        fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
+        fields = ["newsletter", "number", "format", "headline", "slug", "intro", "closing_tldr"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A post that says nothing of the format (a script, an older form)
+        # keeps the issue's; every form the admin draws sends one.
+        if "format" in self.fields:
+            self.fields["format"].required = False
+        if "number" in self.fields and self.instance.pk is None:
+            # Suggested, and kept up to date with the newsletter chosen
+            # (static/js/issue-form.js); left empty, the next one is taken.
+            number = self.fields["number"]
+            number.required = False
+            number.help_text = "Filled in with the newsletter's next number."
+            number.widget.attrs["data-next-numbers"] = json.dumps(next_issue_numbers())
+
+    def clean_number(self):
+        number = self.cleaned_data.get("number")
+        if number is None and self.instance.pk is None:
+            newsletter = self.cleaned_data.get("newsletter")
+            if newsletter is not None:
+                return next_issue_numbers().get(newsletter.pk, 1)
+        return number
+
+    def clean_format(self):
+        return self.cleaned_data.get("format") or self.instance.format or Issue.Format.DIGEST
 
     def stale_message(self, seen, opened_at):
         who = "; ".join(issue_changes_since(self.instance.pk, opened_at))

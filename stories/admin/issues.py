@@ -12,25 +12,71 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from stories.admin.base import AuditTrailHistory, CheckedAutocompletes
-from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm
+from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm, next_issue_numbers
 from stories.editorial import scheduling, workflow
-from stories.models import Issue, IssueItem, Newsletter
+from stories.models import Issue, IssueItem, Newsletter, Story
 from stories.publishing.changes import IssueChangesFollow
 
 
+def is_issue_story_picker(request) -> bool:
+    """Whether request is the issue form's story autocomplete."""
+    return (
+        request.GET.get("app_label") == "stories"
+        and request.GET.get("model_name") == "issueitem"
+        and request.GET.get("field_name") == "story"
+    )
+
+
 class IssueItemFormSet(forms.BaseInlineFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # A new row need not be numbered by hand: it goes after the others.
+        form.fields["position"].required = False
+        form.fields["position"].initial = None
+
     def clean(self):
         super().clean()
+        kept = [
+            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
         seen = {}
-        for form in self.forms:
-            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
-                continue
+        for form in kept:
             position = form.cleaned_data.get("position")
+            if not position:
+                continue
             if position in seen:
                 raise forms.ValidationError(
                     f"Two stories are at position {position}; give each story its own number."
                 )
             seen[position] = form
+        # Rows left unnumbered (or at 0) follow the numbered ones, in the
+        # order they were added.
+        after = max(seen, default=0)
+        for form in kept:
+            if not form.cleaned_data.get("position"):
+                after += 1
+                form.cleaned_data["position"] = form.instance.position = after
+        self._refuse_stories_that_cannot_go_in(kept)
+        if self.instance.format == Issue.Format.POST and len(kept) > 1:
+            raise forms.ValidationError(
+                f"A post holds one story and this issue has {len(kept)}; remove the others "
+                "or make the issue a digest or an essay."
+            )
+
+    def _refuse_stories_that_cannot_go_in(self, kept):
+        """A story added to the issue must be approved: a draft or a story in
+        review would only block the issue later, and one already published
+        or withdrawn has had its run."""
+        for form in kept:
+            story = form.cleaned_data.get("story")
+            if story is None or story.status == Story.Status.APPROVED:
+                continue
+            if form.instance.pk is not None and "story" not in form.changed_data:
+                continue  # already in the issue; scheduling says what blocks it
+            raise forms.ValidationError(
+                f"“{story.headline}” is {story.get_status_display().lower()}; only approved "
+                "stories can be added to an issue."
+            )
 
 
 def _contents_locked(request, issue) -> bool:
@@ -43,6 +89,16 @@ class IssueItemInline(CheckedAutocompletes, admin.TabularInline):
     extra = 0
     autocomplete_fields = ["story"]
     fields = ["position", "story"]
+    classes = ["issue-items"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("story__newsletter")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "story":
+            field.label_from_instance = Story.choice_label
+        return field
 
     # A scheduled or published issue keeps the stories it was approved with.
     def has_add_permission(self, request, obj):
@@ -73,7 +129,10 @@ class IssueAdmin(AuditTrailHistory, IssueChangesFollow, admin.ModelAdmin):
     date_hierarchy = "publish_at"
     prepopulated_fields = {"slug": ["headline"]}
     inlines = [IssueItemInline]
-    fields = ["newsletter", "number", "headline", "slug", "intro", "closing_tldr"]
+    fields = ["newsletter", "number", "format", "headline", "slug", "intro", "closing_tldr"]
+
+    class Media:
+        js = ["js/issue-form.js"]
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -81,6 +140,8 @@ class IssueAdmin(AuditTrailHistory, IssueChangesFollow, admin.ModelAdmin):
             default = Newsletter.objects.default()
             if default is not None:
                 initial["newsletter"] = default.pk
+        if "number" not in initial and str(initial.get("newsletter", "")).isdigit():
+            initial["number"] = next_issue_numbers().get(int(initial["newsletter"]), 1)
         return initial
 
     @admin.display(description="status", ordering="status")

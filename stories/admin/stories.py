@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from stories.admin.base import (
     CheckedAutocompletes,
@@ -17,9 +18,11 @@ from stories.admin.base import (
     VersionCheckedForm,
     zoned_time,
 )
+from stories.admin.issues import is_issue_story_picker
 from stories.admin.story_views import StoryWorkflowViews
 from stories.editorial import revisions, scheduling, workflow
 from stories.models import AuditEntry, Citation, Story, TaggedTopic
+from stories.models.content import unique_slug
 from stories.people import display_name, person_label
 from stories.publishing.changes import StoryChangesFollow
 
@@ -36,6 +39,7 @@ class StoryForm(VersionCheckedForm):
             "headline",
             "slug",
             "dek",
+            "newsletter",
             "authors",
             "tldr",
             "body",
@@ -48,12 +52,60 @@ class StoryForm(VersionCheckedForm):
         ]
 
     conflict = None  # what changed in between, once a save was refused as stale
+    # The address the headline asked for, when another story held it and this
+    # one was given a free variant instead (told to the writer on save).
+    slug_taken = None
     # After a refusal, the labels of the fields whose changes made in between
     # the form took in (its user had left them alone), those changed on both
     # sides (the user's version is kept, shown against theirs), and those a
     # form cannot take in (topic and citation rows, the image): the form must
     # then be reloaded before it can be saved.
     taken_in, changed_on_both_sides, unmergeable = (), (), ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body" in self.fields:
+            # static/js/markdown-preview.js shows the body as readers will
+            # read it, beside the text, from this address.
+            self.fields["body"].widget.attrs["data-markdown-preview"] = reverse(
+                "admin:stories_story_markdown_preview"
+            )
+
+    def clean_slug(self):
+        """An address filled in from the headline that another story already
+        uses becomes a free variant ("-2", "-3"...): the writer never chose it,
+        so refusing it would only send them hunting for a new one. An address
+        typed by hand is kept as typed, and the model refuses a collision."""
+        slug = self.cleaned_data.get("slug") or ""
+        headline = self.data.get(self.add_prefix("headline")) or ""
+        from_headline = slugify(headline)[: self.fields["slug"].max_length or 200]
+        if not slug or slug.strip("-") != from_headline.strip("-"):
+            return slug
+        if not Story.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists():
+            return slug
+        self.slug_taken = slug
+        return unique_slug(self.instance, headline)
+
+    def full_clean(self):
+        super().full_clean()
+        self._say_when_an_upload_is_dropped()
+
+    def _say_when_an_upload_is_dropped(self):
+        """A browser cannot put a chosen file back into a form shown again, so
+        a form refused for any other field would silently lose the image the
+        writer picked. Say so beside the field, naming the file."""
+        if not self.is_bound or not self._errors:
+            return
+        name = self.add_prefix("lead_image")
+        upload = self.files.get(name) if self.files else None
+        if upload is None or "lead_image" in self._errors:
+            return
+        self._errors["lead_image"] = self.error_class(
+            [
+                f"The image you chose ({upload.name}) was not saved because the form has "
+                "other errors; choose it again before saving."
+            ]
+        )
 
     def stale_message(self, seen, opened_at):
         self.conflict = revisions.describe_conflict(self.instance.pk, seen, opened_at)
@@ -203,7 +255,7 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
     inlines = [CitationInline, TopicInline]
     exclude = ["topics"]
     fieldsets = [
-        (None, {"fields": ["headline", "slug", "dek", "authors"]}),
+        (None, {"fields": ["headline", "slug", "dek", "newsletter", "authors"]}),
         ("Story", {"fields": ["tldr", "body", "why_it_matters", "key_points"]}),
         (
             "Lead image",
@@ -211,6 +263,9 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
         ),
     ]
     actions = ["submit_selected", "approve_selected"]
+
+    class Media:
+        js = ["js/markdown-preview.js"]
 
     def get_queryset(self, request):
         # Whether readers see each story, read with the rows, for its status column.
@@ -234,6 +289,14 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
         if request.GET.get("model_name") == "correction":
             # The correction form's story picker offers what readers can see.
             queryset = queryset.filter(pk__in=Story.objects.published().values("pk"))
+        elif is_issue_story_picker(request):
+            # The issue form's picker offers what can go into an issue, the
+            # latest approved first, with what tells namesakes apart.
+            queryset = (
+                queryset.filter(status=Story.Status.APPROVED)
+                .select_related("newsletter")
+                .order_by("-status_changed_at", "-pk")
+            )
         return queryset, may_have_duplicates
 
     updated_at_zoned = zoned_time("updated_at", "updated")
@@ -294,6 +357,13 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
         else:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if form.slug_taken:
+            self.message_user(
+                request,
+                f"Another story already uses the address “{form.slug_taken}”, so this one "
+                f"is at “{obj.slug}”. Change it under Slug if you prefer another.",
+                messages.WARNING,
+            )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -302,10 +372,25 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
 
     # -- the change form -----------------------------------------------------
 
+    @staticmethod
+    def _cited(context, obj) -> bool | None:
+        """Whether the story has a citation, read from the citation rows the
+        form already loaded (None: ask the database)."""
+        for inline in context.get("inline_admin_formsets", ()):
+            if inline.formset.model is Citation:
+                return any(form.instance.pk for form in inline.formset.initial_forms)
+        return None
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None:
+            transitions = workflow.allowed_story_transitions(request.user, obj)
             context.update(
-                transitions=workflow.allowed_story_transitions(request.user, obj),
+                transitions=transitions,
+                # Said beside "Submit for review", not one round trip later
+                # when an editor's approval is refused.
+                approval_needs=workflow.provenance_problems(obj, self._cited(context, obj))
+                if "submit" in transitions
+                else [],
                 status_label=scheduling.story_state_label(
                     obj, getattr(obj, "readers_see_it", None)
                 ),

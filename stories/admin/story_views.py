@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from stories.admin.base import AuditTrailHistory, parse_opened_at
 from stories.editorial import revisions, workflow
 from stories.models import AuditEntry, Story, StoryRevision
+from stories.rendering import render_markdown
 
 S = Story.Status
 
@@ -31,10 +32,18 @@ TRANSITIONS = {
     "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
     "reinstate": (workflow.reinstate_story, "Reinstated “{}”; readers see it again."),
 }
+# A preview is asked for as the writer types: more than a long read's text
+# is not a story being written.
+MAX_PREVIEW_CHARACTERS = 200_000
 NO_SEEN_VERSION = (
     "This page did not say which version of the story it showed, so nothing was done. "
     "Reload the story and try again."
 )
+
+
+def approval_list(needs: list[str]) -> str:
+    """["cite a source", "credit the image"] as "cite a source and credit the image"."""
+    return needs[0] if len(needs) == 1 else "; ".join(needs[:-1]) + " and " + needs[-1]
 
 
 def seen_version(request) -> dict | None:
@@ -63,6 +72,11 @@ class StoryWorkflowViews(AuditTrailHistory):
             path("review-queue/", view(self.review_queue_view), name=f"{name}_review_queue"),
             path("my-drafts/", view(self.my_drafts_view), name=f"{name}_my_drafts"),
             path(
+                "markdown-preview/",
+                view(self.markdown_preview_view),
+                name=f"{name}_markdown_preview",
+            ),
+            path(
                 "<path:object_id>/workflow/<str:transition>/",
                 view(self.transition_view),
                 name=f"{name}_transition",
@@ -90,6 +104,30 @@ class StoryWorkflowViews(AuditTrailHistory):
 
     def _change_url(self, story) -> str:
         return reverse("admin:stories_story_change", args=[story.pk])
+
+    # -- the body's live preview -------------------------------------------
+
+    def markdown_preview_view(self, request):
+        """The posted Markdown as readers will get it: the same renderer the
+        story's save uses (stories/rendering.py), for the preview beside the
+        body. Writes nothing."""
+        if request.method != "POST":
+            return JsonResponse({"error": "Send the text to preview with POST."}, status=405)
+        if not (
+            request.user.has_perm("stories.add_story")
+            or request.user.has_perm("stories.change_story")
+        ):
+            raise PermissionDenied
+        text = request.POST.get("text", "")
+        if len(text) > MAX_PREVIEW_CHARACTERS:
+            return JsonResponse(
+                {
+                    "error": f"The text is longer than {MAX_PREVIEW_CHARACTERS:,} characters; "
+                    "save the story to see it."
+                },
+                status=413,
+            )
+        return JsonResponse({"html": render_markdown(text)})
 
     # -- transitions ---------------------------------------------------------
 
@@ -121,7 +159,19 @@ class StoryWorkflowViews(AuditTrailHistory):
                 )
         else:
             self.message_user(request, success.format(story.headline), messages.SUCCESS)
+            if transition == "submit":
+                self._say_what_approval_needs(request, story)
         return HttpResponseRedirect(self._change_url(story))
+
+    def _say_what_approval_needs(self, request, story) -> None:
+        needs = workflow.provenance_problems(story)
+        if needs:
+            self.message_user(
+                request,
+                f"An editor cannot approve “{story.headline}” until its authors "
+                f"{approval_list(needs)}; ask an editor to send it back if you cannot.",
+                messages.WARNING,
+            )
 
     def _bulk(self, request, queryset, function, done: str):
         succeeded = []

@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 
 from stories.discovery.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.models.content import citations_of
 from stories.people import display_name
 from stories.reader import seo
 from stories.reader.seo import absolute
@@ -239,7 +240,16 @@ class IssuesRssFeed(Feed):
         return _enclosures(self._image(issue))
 
     def item_extra_kwargs(self, issue):
-        content = render_to_string("stories/includes/feed_issue.html", {"issue": issue})
+        stories = [item.story for item in issue.visible_items]
+        layout = issue.layout_for(len(stories))
+        content = render_to_string(
+            "stories/includes/feed_issue.html",
+            {
+                "issue": issue,
+                "layout": layout,
+                "essay_citations": citations_of(stories) if layout == Issue.Format.ESSAY else (),
+            },
+        )
         return {"content_html": absolute_html(content), "image": self._image(issue)}
 
     @staticmethod

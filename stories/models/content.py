@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
+from stories.clock import local
 from stories.images import (
     LeadImageField,
     make_renditions,
@@ -116,6 +117,15 @@ class IssueStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     PUBLISHED = "published", "Published"
     WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class IssueFormat(models.TextChoices):
+    """How an issue reads: what its page, its feed entry and its mail show
+    around each story."""
+
+    DIGEST = "digest", "Digest: numbered stories, each with its byline and sources"
+    ESSAY = "essay", "Essay: sections that read as one piece, one attribution at the end"
+    POST = "post", "Post: one story under the issue's headline"
 
 
 PUBLIC_ISSUE_STATUSES = (IssueStatus.SCHEDULED, IssueStatus.PUBLISHED)
@@ -241,6 +251,14 @@ class Story(models.Model):
     # {"source": name, "width": w, "height": h, "files": {"480": "path", ...}}.
     lead_image_renditions = models.JSONField(default=dict, blank=True, editable=False)
 
+    newsletter = models.ForeignKey(
+        "stories.Newsletter",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stories",
+        help_text="The newsletter it is written for; editors see it when assembling issues.",
+    )
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="stories", blank=True, help_text="The bylines."
     )
@@ -326,6 +344,17 @@ class Story(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])
 
+    def choice_label(self) -> str:
+        """The story as the issue's story picker offers it: enough to tell two
+        stories with the same headline apart (its status and since when, its
+        newsletter, its address)."""
+        when = local(self.status_changed_at).strftime("%-d %b %Y")
+        newsletter = self.newsletter.name if self.newsletter_id else "no newsletter"
+        return (
+            f"{self.headline} — {self.get_status_display().lower()} {when} · {newsletter} "
+            f"· /{self.slug}"
+        )
+
     def first_public_date(self, public_issues):
         """first_public_date() for this story, given the public issues holding
         it in order of publication (none: readers cannot see it)."""
@@ -381,6 +410,19 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.source.name
+
+
+def citations_of(stories) -> list["Citation"]:
+    """The citations of stories (prefetched with their sources), in order,
+    each outlet and page named once: one attribution for a whole essay."""
+    seen, merged = set(), []
+    for story in stories:
+        for citation in story.citations.all():
+            key = (citation.source_id, citation.url, citation.title)
+            if key not in seen:
+                seen.add(key)
+                merged.append(citation)
+    return merged
 
 
 class CorrectionQuerySet(models.QuerySet):
@@ -444,6 +486,7 @@ class Issue(models.Model):
     """A numbered edition: an intro, an ordered list of stories, a closing TL;DR."""
 
     Status = IssueStatus
+    Format = IssueFormat
 
     newsletter = models.ForeignKey(
         "stories.Newsletter",
@@ -460,6 +503,12 @@ class Issue(models.Model):
     intro_html = models.TextField(editable=False, blank=True)
     closing_tldr = models.TextField("closing TL;DR", blank=True, help_text="Markdown.")
     closing_tldr_html = models.TextField(editable=False, blank=True)
+    format = models.CharField(
+        max_length=10,
+        choices=IssueFormat.choices,
+        default=IssueFormat.DIGEST,
+        help_text="How readers see it on the web, in feeds and by mail. A post holds one story.",
+    )
     stories = models.ManyToManyField(Story, through="IssueItem", related_name="issues")
 
     status = models.CharField(
@@ -522,6 +571,13 @@ class Issue(models.Model):
         # Numbers count per newsletter, so the address names both. Lists of
         # issues load the newsletter with them (select_related) to print it.
         return reverse("stories:issue", args=[self.newsletter.slug, self.number])
+
+    def layout_for(self, story_count: int) -> str:
+        """The format readers get for an issue holding story_count stories: a
+        post is one story, so a "post" that holds several reads as a digest."""
+        if self.format == IssueFormat.POST and story_count != 1:
+            return IssueFormat.DIGEST
+        return self.format
 
     @property
     def is_locked(self) -> bool:

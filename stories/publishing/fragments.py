@@ -60,7 +60,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.models.content import new_render_stamp
+from stories.models.content import citations_of, new_render_stamp
 from stories.people import display_name
 
 # Every template the fragments come from, includes too: a deploy that changes
@@ -69,6 +69,7 @@ from stories.people import display_name
 TEMPLATES = (
     "stories/rendered/issue_stories.html",
     "stories/rendered/teaser.html",
+    "stories/rendered/story_parts.html",
     "stories/rendered/correction_note.html",
     "stories/rendered/footer.html",
     "stories/includes/byline.html",
@@ -150,9 +151,9 @@ def story_key(story_id: int, render_stamp: int) -> str:
 
 
 def issue_key(issue: Issue, shown: list[tuple[int, int]]) -> str:
-    """The key of an issue's list: the stories readers see in it, in order,
-    each with its render stamp."""
-    listed = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
+    """The key of an issue's list: its format and the stories readers see in
+    it, in order, each with its render stamp."""
+    listed = hashlib.sha256(repr((issue.format, shown)).encode()).hexdigest()[:32]
     return f"fragment:{format_key()}:issue:{issue.pk}:{listed}"
 
 
@@ -230,10 +231,21 @@ def render_issue(issue: Issue, stories: list[Story]) -> IssueFragments:
     says of them; public pages keep it, previews render it each time."""
     ensure_rendered(stories)
     lead = next((story for story in stories if story.lead_image), None)
+    layout = issue.layout_for(len(stories))
+    context = {"stories": stories, "layout": layout}
+    if layout == Issue.Format.ESSAY:
+        # Sections show their stories' own text, and the essay ends with one
+        # byline and one attribution for all of them: two more queries for
+        # the authors and citations, once per rendering.
+        full = {story.pk: story for story in _with_everything_shown([s.pk for s in stories])}
+        context["stories"] = sections = [full[story.pk] for story in stories]
+        authors = list({a.pk: a for s in sections for a in s.authors.all()}.values())
+        context["essay_byline"] = render_to_string(
+            "stories/includes/byline.html", {"authors": authors}
+        ).strip()
+        context["citations"] = citations_of(sections)
     return IssueFragments(
-        stories_html=render_to_string(
-            "stories/rendered/issue_stories.html", {"stories": stories}
-        ).strip(),
+        stories_html=render_to_string("stories/rendered/issue_stories.html", context).strip(),
         linked_data={
             "stories": [
                 {"name": story.headline, "path": story.get_absolute_url()} for story in stories

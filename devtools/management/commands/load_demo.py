@@ -135,12 +135,15 @@ class Command(BaseCommand):
             issue = Issue.objects.create(
                 newsletter=newsletters[issue_data["newsletter"]],
                 number=issue_data["number"],
+                format=issue_data["format"],
                 headline=issue_data["headline"],
                 intro=issue_data["intro"],
                 closing_tldr=issue_data["closing_tldr"],
             )
             for position, story in enumerate(stories, start=1):
                 IssueItem.objects.create(issue=issue, story=story, position=position)
+                story.newsletter = issue.newsletter
+                story.save(update_fields=["newsletter"])
             if issue_data["days_ago"] is None:
                 workflow.schedule_issue(publisher, issue, self._next_week_at_nine(now))
             else:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stories', '0009_newsletter_time_in_range'),
+        ('stories', '0011_editor_story_newsletter'),
     ]
 
     operations = [
