@@ -12,7 +12,7 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from newsletters.delivery import sending
+from newsletters.delivery import ledger, sending
 from newsletters.models import Delivery, Send, Subscription, Suppression
 from newsroom.scheduler import Scheduler, configured_jobs
 from stories.editorial import workflow
@@ -292,16 +292,16 @@ def test_pause_stops_the_send_and_resume_sends_only_what_is_left(
     readers = subscribers(5)
     send = started(published_issue(1))
     # Two copies go out, then the publisher pauses.
-    sending.claim(send.pk, 0)  # claiming nothing changes nothing
+    ledger.claim(send.pk, 0)  # claiming nothing changes nothing
     from newsletters.delivery.batch import Sender
 
-    first = sending.claim(send.pk, 2)
+    first = ledger.claim(send.pk, 2)
     sender = Sender(Send.objects.select_related("issue__newsletter").get(pk=send.pk))
     sender.open()
     sender.run(first, lambda: True)
     sender.close()
     sending.pause_send(publisher, send, "Checking a figure.")
-    assert sending.claim(send.pk, 10) == []  # a paused send hands out nothing
+    assert ledger.claim(send.pk, 10) == []  # a paused send hands out nothing
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_due_mail")
     assert len(smtp_server.messages) == 2
@@ -379,7 +379,7 @@ def test_a_killed_workers_copies_come_back_after_their_lease(
     settings.NEWSROOM_MAIL_LEASE_SECONDS = 60
     readers = subscribers(3)
     send = started(published_issue(1))
-    held = sending.claim(send.pk, 2)  # ...and the worker dies here
+    held = ledger.claim(send.pk, 2)  # ...and the worker dies here
     assert len(held) == 2
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_due_mail")  # within the lease: left alone
@@ -397,9 +397,9 @@ def test_a_sent_copy_is_never_sent_again(smtp_server, django_capture_on_commit_c
     delivery = Delivery.objects.get()
     send = delivery.send
     # Whatever a confused caller does: record a failure, release, re-run.
-    sending.record_temporary_failure(delivery.pk, "451 later")
-    sending.record_permanent_failure(delivery.pk, "550 no")
-    sending.release([delivery.pk])
+    ledger.record_temporary_failure(delivery.pk, "451 later")
+    ledger.record_permanent_failure(delivery.pk, "550 no")
+    ledger.release([delivery.pk])
     with django_capture_on_commit_callbacks(execute=True):
         from newsletters.delivery.tasks import send_batches
 
@@ -408,6 +408,34 @@ def test_a_sent_copy_is_never_sent_again(smtp_server, django_capture_on_commit_c
     assert delivery.state == D.SENT
     assert arrived_to(smtp_server) == [reader.email]
     assert issue.pk == send.issue_id
+
+
+@pytest.mark.database_tasks
+def test_a_batch_task_whose_time_is_up_queues_itself_again(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    """The batch sender only says the send is still going; the task queues
+    its successor, so the worker serves other tasks in between."""
+    from django_tasks_db.models import DBTaskResult
+
+    from newsletters.delivery.tasks import send_batches
+
+    settings.NEWSROOM_MAIL_PARALLEL = 1
+    readers = subscribers(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        send = sending.start_send(published_issue(1))
+    queued = DBTaskResult.objects.filter(task_path=send_batches.module_path)
+    assert queued.count() == 1  # waiting for a worker
+
+    settings.NEWSROOM_MAIL_TASK_SECONDS = 0  # its time is up at once
+    assert send_batches.call(send.pk).endswith("carrying on in a new task")
+    assert queued.count() == 2
+
+    settings.NEWSROOM_MAIL_TASK_SECONDS = 60
+    assert send_batches.call(send.pk) == "3 sent, 0 failed, 0 to retry"
+    assert queued.count() == 2  # done: nothing more is queued
+    assert arrived_to(smtp_server) == sorted(r.email for r in readers)
+    assert Send.objects.get(pk=send.pk).state == Send.State.FINISHED
 
 
 # -- other backends and the rate limit ---------------------------------------------------

@@ -27,7 +27,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from newsletters.addresses import normalize_email
-from newsletters.delivery import sending, thresholds
+from newsletters.delivery import ledger, thresholds
 from newsletters.models import Delivery, Suppression
 from newsletters.services import suppress_address
 
@@ -113,9 +113,9 @@ def handle_event(event, esp_name: str) -> str:
         suppress_address(event.recipient, reason, note[:300])
         return f"suppressed ({kind}, no delivery)"
     if kind == "complaint":
-        sending.record_complaint(delivery, note)
+        ledger.record_complaint(delivery, note)
     else:
-        sending.record_bounce(delivery, note, permanent=True)
+        ledger.record_bounce(delivery, note, permanent=True)
     thresholds.check(delivery.send)
     return f"suppressed ({kind})"
 
