@@ -197,6 +197,43 @@ def test_a_permanent_refusal_fails_the_copy_and_suppresses_the_address(
     assert Send.objects.get(issue=issue).state == Send.State.FINISHED
 
 
+def test_hard_bounces_refused_while_sending_pause_the_send_over_the_limit(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    """A 5xx is a hard bounce: the batch judges the send's bounce rate after
+    each chunk that had one, not only when a provider's webhook reports one."""
+    settings.NEWSROOM_MAIL_RATE_MIN_SAMPLE = 10
+    settings.NEWSROOM_MAIL_RECORD_EVERY = 5
+    settings.NEWSROOM_MAIL_PARALLEL = 1
+    readers = subscribers(40)
+    smtp_server.refuse(readers[0].email, "550 5.1.1 No such user")  # sent first
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    send = Send.objects.get(issue=issue)
+    # 1 of the first 5 copies, judged over 10: 10%, over the 2% limit.
+    assert send.state == Send.State.PAUSED
+    assert "hard-bounce rate is over 2%" in send.reason
+    assert len(arrived_to(smtp_server)) == 4
+    assert send.deliveries.filter(state=D.QUEUED).count() == 35
+    assert AuditEntry.objects.filter(issue=issue, action="mail_paused").count() == 1
+
+
+def test_a_refusal_within_the_bounce_limit_lets_the_send_finish(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    settings.NEWSROOM_MAIL_RATE_MIN_SAMPLE = 100
+    settings.NEWSROOM_MAIL_RECORD_EVERY = 5
+    readers = subscribers(20)
+    smtp_server.refuse(readers[0].email, "550 5.1.1 No such user")
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    # 1 copy judged over at least 100: 1%, within the limit.
+    assert Send.objects.get(issue=issue).state == Send.State.FINISHED
+    assert len(arrived_to(smtp_server)) == 19
+
+
 def test_a_temporary_refusal_is_retried_after_a_backoff(
     smtp_server, django_capture_on_commit_callbacks, settings
 ):

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from newsletters.delivery import ledger
+from newsletters.delivery import ledger, thresholds
 from newsletters.links import make_token
 from newsletters.mail.edition import render_edition
 from newsletters.mail.message import SubscriberLinks, edition_message
@@ -235,6 +235,7 @@ class Sender:
             while index < len(copies):
                 chunk = copies[index : index + self.record_every]
                 _rate_wait(len(chunk))
+                failed_before = outcome.failed
                 for copy in chunk:
                     try:
                         provider_id = self._hand_over(copy)
@@ -259,6 +260,12 @@ class Sender:
                     index += 1
                 outcome.sent += ledger.record_sent(done, provider_ids=provider_ids)
                 done, provider_ids = [], {}
+                # A refusal for good is a hard bounce: judge the send's rates
+                # (one query) after each chunk that had one, as the provider
+                # webhooks do after each bounce they report.
+                if outcome.failed > failed_before and thresholds.check(self.send):
+                    outcome.stopped = "paused"
+                    break
                 if index < len(copies) and not keep_going():
                     outcome.stopped = "stopped"
                     break
