@@ -128,6 +128,21 @@ def test_a_web_only_issue_sends_nothing(smtp_server, django_capture_on_commit_ca
     assert not Delivery.objects.exists()
 
 
+def test_web_only_is_refused_for_an_issue_already_live(
+    smtp_server, django_capture_on_commit_callbacks, publisher
+):
+    """Whoever calls it (the admin, a command, a script): a live issue's mail
+    has started or is about to, so it is paused or cancelled instead."""
+    subscribers(1)
+    issue = published_issue(1)
+    with pytest.raises(WorkflowError, match="already live"):
+        sending.choose_web_only(publisher, issue)
+    assert not Send.objects.filter(issue=issue).exists()
+    assert not AuditEntry.objects.filter(issue=issue, action="mail_web_only").exists()
+    run_periodic(django_capture_on_commit_callbacks)  # ...and it is mailed, once
+    assert len(arrived_to(smtp_server)) == 1
+
+
 def test_an_issue_live_before_the_mail_window_is_not_mailed(
     smtp_server, django_capture_on_commit_callbacks
 ):

@@ -83,7 +83,9 @@ def _queue_batches(send_id: int, count: int | None = None) -> None:
 @transaction.atomic
 def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
     """Mark issue as web only: it will not be mailed when it goes live. Only
-    before its mail has started."""
+    before it goes live: web only is a choice made before readers see the
+    issue; once it is live its mail has started or is about to, and is paused
+    or cancelled instead."""
     _require_publisher(user, "choose whether issues are mailed")
     issue = Issue.objects.select_for_update().get(pk=issue.pk)
     existing = Send.objects.filter(issue=issue).first()
@@ -92,6 +94,11 @@ def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
             return existing
         raise WorkflowError("This issue's mail has already started; pause or cancel it instead.")
     now = timezone.now()
+    if Issue.objects.published(now).filter(pk=issue.pk).exists():
+        raise WorkflowError(
+            "This issue is already live, so its mail has started or is about to; "
+            "pause or cancel the send instead."
+        )
     try:
         with transaction.atomic():
             send = Send.objects.create(
