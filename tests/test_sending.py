@@ -510,6 +510,22 @@ def test_a_provider_backend_gets_the_same_mail_and_its_message_ids_are_kept(
     assert set(Delivery.objects.values_list("state", flat=True)) == {D.SENT}
 
 
+def test_a_provider_gets_each_copys_delivery_as_metadata_for_its_webhooks(
+    django_capture_on_commit_callbacks, settings, mailoutbox
+):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    subscribers(3)
+    published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    deliveries = dict(Delivery.objects.values_list("email", "pk"))
+    assert len(mailoutbox) == 3
+    for message in mailoutbox:
+        assert message.metadata == {"delivery": str(deliveries[message.to[0]])}
+        # What the provider was asked to send carries it too.
+        assert message.anymail_test_params["metadata"] == message.metadata
+
+
 def test_the_rate_limit_holds_every_worker_to_its_share_of_each_second(
     smtp_server, django_capture_on_commit_callbacks, settings, monkeypatch
 ):

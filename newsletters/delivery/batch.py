@@ -204,6 +204,10 @@ class Sender:
             )
             return ""
         message = edition_message(self.issue, self.edition, links, connection=self.backend)
+        # anymail passes metadata to the provider, which returns it with every
+        # tracking event: the webhooks find the delivery by it. Providers keep
+        # metadata values as strings.
+        message.metadata = {"delivery": str(copy.delivery_id)}
         try:
             self.backend.send_messages([message])
         except Exception as error:
