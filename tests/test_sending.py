@@ -103,13 +103,15 @@ def test_each_copy_carries_its_own_links_and_the_bulk_sender_headers(
     assert mail.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     one_click, mailto = mail.header("List-Unsubscribe").split(", ")
     assert one_click.startswith(f"<{settings.SITE_URL}/")
-    assert mailto.startswith("<mailto:") and f"%20{first.pk}.{issue.pk}" in mailto
+    assert mailto.startswith(f"<mailto:{issue.newsletter.sender_email}?subject=unsubscribe%20")
     # Each reader's links are their own, and the one-click link works for them.
     assert one_click != other.header("List-Unsubscribe").split(", ")[0]
     from newsletters.links import read_token
 
     token = one_click.strip("<>").split("/unsubscribe/")[1].split("/")[0]
     assert read_token(token, "unsubscribe").subscriber_id == first.pk
+    # The mailto's subject carries the same signed token.
+    assert mailto == f"<mailto:{issue.newsletter.sender_email}?subject=unsubscribe%20{token}>"
     for part in ("plain", "html"):
         body = mail.body(part)
         assert f"/unsubscribe/{token}/" in body  # the footer's link, this reader's own
@@ -524,6 +526,38 @@ def test_a_provider_gets_each_copys_delivery_as_metadata_for_its_webhooks(
         assert message.metadata == {"delivery": str(deliveries[message.to[0]])}
         # What the provider was asked to send carries it too.
         assert message.anymail_test_params["metadata"] == message.metadata
+
+
+def test_prebuilt_and_provider_copies_carry_the_same_signed_unsubscribe_mailto(
+    smtp_server, django_capture_on_commit_callbacks, settings, mailoutbox
+):
+    """The SMTP path splices each reader's token into prebuilt bytes; a
+    provider gets a message built by newsletters.mail.message: both name the
+    same mailbox and a token that unsubscribes that reader from that issue."""
+    from newsletters.links import read_token
+
+    settings.NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS = "Unsubscribe <unsubscribe@news.example>"
+    first, second = subscribers(2)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)  # through SMTP, prebuilt
+    # A second issue's send goes through a provider's backend.
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    again = published_issue(2)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    prefix = "mailto:unsubscribe@news.example?subject=unsubscribe%20"
+    by_path = {
+        "smtp": {m.recipients[0]: m.header("List-Unsubscribe") for m in issue_mail(smtp_server)},
+        "provider": {m.to[0]: m.extra_headers["List-Unsubscribe"] for m in mailoutbox},
+    }
+    for path, issue_of_path in (("smtp", issue), ("provider", again)):
+        assert set(by_path[path]) == {first.email, second.email}
+        for reader in (first, second):
+            mailto = by_path[path][reader.email].split(", ")[1].strip("<>")
+            assert mailto.startswith(prefix), path
+            target = read_token(mailto.removeprefix(prefix), "unsubscribe")
+            assert (target.subscriber_id, target.issue_id) == (reader.pk, issue_of_path.pk)
+            assert target.newsletter_id == issue.newsletter_id
 
 
 def test_the_rate_limit_holds_every_worker_to_its_share_of_each_second(

@@ -45,7 +45,8 @@ SUBSCRIBER = "NRSUBSCRIBER0d8f3c"
 PREFERENCES = "https://nr-preferences-0d8f3c.invalid/"
 UNSUBSCRIBE = "https://nr-unsubscribe-0d8f3c.invalid/"
 ONE_CLICK = "https://nr-oneclick-0d8f3c.invalid/"
-SLOTS = (TO, SUBSCRIBER, PREFERENCES, UNSUBSCRIBE, ONE_CLICK)
+TOKEN = "NRUNSUBSCRIBETOKEN0d8f3c"  # the mailto's signed token
+SLOTS = (TO, SUBSCRIBER, PREFERENCES, UNSUBSCRIBE, ONE_CLICK, TOKEN)
 
 
 class _Subscriber:
@@ -115,6 +116,7 @@ class Sender:
             preferences_url=self._url("preferences", make_token(who, nid, "preferences", iid)),
             unsubscribe_url=self._url("unsubscribe", unsubscribe),
             one_click_url=self._url("one_click", unsubscribe),
+            unsubscribe_token=unsubscribe,
         )
 
     def _url(self, name: str, token: str) -> str:
@@ -133,6 +135,7 @@ class Sender:
             preferences_url=PREFERENCES,
             unsubscribe_url=UNSUBSCRIBE,
             one_click_url=ONE_CLICK,
+            unsubscribe_token=TOKEN,
         )
         message = edition_message(self.issue, self.edition, stand_in)
         raw = message.message().as_bytes(linesep="\r\n")
@@ -171,6 +174,7 @@ class Sender:
             links.preferences_url,
             links.unsubscribe_url,
             links.one_click_url,
+            links.unsubscribe_token,
         )
         for value in values:
             if not value.isascii() or html.escape(value) != value:
