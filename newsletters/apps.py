@@ -8,7 +8,9 @@ class NewslettersConfig(AppConfig):
 
     def ready(self):
         # Providers' bounce and complaint reports arrive as anymail's
-        # tracking signal; its one receiver acts on them.
-        from newsletters.delivery import webhooks
+        # tracking signal, mail to the unsubscribe mailbox as its inbound
+        # signal; one receiver each acts on them.
+        from newsletters.delivery import inbound, webhooks
 
         webhooks.connect()
+        inbound.connect()

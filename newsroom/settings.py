@@ -342,6 +342,15 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 # Seconds before a silent mail server is given up on, so a send never hangs.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 
+# The mailbox of List-Unsubscribe's mailto: (newsletters/delivery/inbound.py):
+# route it to /anymail/<provider>/inbound/ at the provider. Unset, the
+# newsletter's reply-to (or sender) address is named instead.
+NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS = (
+    env_email("NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS", "")
+    if env_str("NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS")
+    else ""
+)
+
 # Issue mail (newsletters/delivery). The rate is the provider's limit in
 # messages per second, shared by every worker through the cache (Redis in
 # production); 0 sends as fast as the mail server takes them.

@@ -1,7 +1,8 @@
 """Sends in a given state for the tests of the send's admin, webhooks and
-thresholds; every change goes through newsletters.delivery.sending."""
+thresholds; every change goes through newsletters.delivery.sending and
+newsletters.delivery.ledger."""
 
-from newsletters.delivery import sending
+from newsletters.delivery import ledger, sending
 from newsletters.models import Send
 from tests.factories import SubscriptionFactory, default_newsletter, published_issue
 
@@ -28,10 +29,10 @@ def hand_over(send, sent: int = 0, refused: int = 0, provider_ids=None) -> list[
     """The workers' side: claim copies, then record `sent` of them accepted
     (with the provider's ids, if given, in order) and `refused` refused for
     good (5xx). Returns the ids of the copies recorded sent."""
-    held = sending.claim(send.pk, sent + refused)
+    held = ledger.claim(send.pk, sent + refused)
     accepted = [c.delivery_id for c in held[:sent]]
     ids = dict(zip(accepted, provider_ids, strict=True)) if provider_ids else None
-    sending.record_sent(accepted, provider_ids=ids)
+    ledger.record_sent(accepted, provider_ids=ids)
     for copy in held[sent:]:
-        sending.record_permanent_failure(copy.delivery_id, "550 5.1.1 No such user")
+        ledger.record_permanent_failure(copy.delivery_id, "550 5.1.1 No such user")
     return accepted

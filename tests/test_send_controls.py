@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from newsletters.delivery import progress, sending
+from newsletters.delivery import ledger, progress, sending
 from newsletters.models import Delivery, Send, Subscription
 from stories.models import AuditEntry
 from tests.factories import (
@@ -141,7 +141,7 @@ def test_pause_and_resume_from_the_issue_page(client, publisher, newsletter):
     assert "is paused; nothing more goes out" in response.content.decode()
     send.refresh_from_db()
     assert send.state == S.PAUSED
-    assert sending.claim(send.pk, 10) == []  # no worker gets work from a paused send
+    assert ledger.claim(send.pk, 10) == []  # no worker gets work from a paused send
     page = page_of(client, send.issue)
     assert "Resume sending" in page and "Pause sending" not in page
     response = client.post(control_url(send.issue, "resume"), follow=True)
@@ -173,7 +173,7 @@ def test_cancel_asks_first_then_skips_what_was_not_sent(client, publisher, newsl
     assert "is cancelled" in response.content.decode()
     send.refresh_from_db()
     assert send.state == S.CANCELLED
-    counts = sending.delivery_counts(send)
+    counts = ledger.delivery_counts(send)
     assert counts[D.SENT] == 2 and counts[D.SKIPPED] == 3
     entry = AuditEntry.objects.get(issue=send.issue, action="mail_cancelled")
     assert entry.actor == publisher and "Wrong issue went out." in entry.comment
@@ -191,14 +191,14 @@ def test_retry_queues_only_the_failed_and_never_a_sent_copy(client, publisher, n
     assert "Retry the failed deliveries" in page_of(client, send.issue)
     response = client.post(control_url(send.issue, "retry"), follow=True)
     assert "2 failed deliveries of issue" in response.content.decode()
-    counts = sending.delivery_counts(send)
+    counts = ledger.delivery_counts(send)
     assert counts[D.SENT] == 4 and counts[D.QUEUED] == 2 and counts[D.FAILED] == 0
     assert (
         dict(Delivery.objects.filter(send=send, state=D.SENT).values_list("pk", "sent_at"))
         == sent_before
     )
     # A worker now claims the queued copies only; the sent ones are not offered.
-    claimed = {c.delivery_id for c in sending.claim(send.pk, 100)}
+    claimed = {c.delivery_id for c in ledger.claim(send.pk, 100)}
     assert claimed.isdisjoint(sent_before)
     assert "mail_retried" in mail_actions(send.issue)
 
@@ -309,8 +309,8 @@ def test_the_newsletter_page_lists_each_sends_totals(client, publisher, newslett
     send = live_send(newsletter, readers=6)
     hand_over(send, sent=4, refused=1)
     sent = list(Delivery.objects.filter(send=send, state=D.SENT))
-    sending.record_bounce(sent[0], "Hard bounce: mailbox does not exist")
-    sending.record_complaint(sent[1], "Marked as spam")
+    ledger.record_bounce(sent[0], "Hard bounce: mailbox does not exist")
+    ledger.record_complaint(sent[1], "Marked as spam")
     Subscription.objects.filter(subscriber=sent[2].subscriber, newsletter=newsletter).update(
         state=Subscription.State.UNSUBSCRIBED, unsubscribed_from_issue=send.issue
     )

@@ -5,7 +5,7 @@ publisher who put the issue out."""
 import pytest
 from django.urls import reverse
 
-from newsletters.delivery import sending, thresholds
+from newsletters.delivery import ledger, sending, thresholds
 from newsletters.models import Delivery, Send
 from stories.models import AuditEntry
 from tests.factories import user_in
@@ -30,7 +30,7 @@ def test_a_complaint_rate_over_the_limit_pauses_the_send_and_tells_the_publisher
 ):
     send = live_send(mailing_newsletter(), readers=20)
     copies = delivered(send, 20)
-    sending.record_complaint(copies[0], "Marked as spam")
+    ledger.record_complaint(copies[0], "Marked as spam")
     # The note goes once the pause has committed.
     with django_capture_on_commit_callbacks(execute=True):
         reason = thresholds.check(send)
@@ -54,7 +54,7 @@ def test_a_complaint_rate_over_the_limit_pauses_the_send_and_tells_the_publisher
 def test_a_hard_bounce_rate_over_two_percent_pauses_the_send(small_sample, smtp_server):
     send = live_send(mailing_newsletter(), readers=40)
     copies = delivered(send, 40)
-    sending.record_bounce(copies[0], "Hard bounce")
+    ledger.record_bounce(copies[0], "Hard bounce")
     assert "hard-bounce rate is over 2% (1 of 40 copies)" in thresholds.check(send)
     assert Send.objects.get(pk=send.pk).state == S.PAUSED
 
@@ -62,7 +62,7 @@ def test_a_hard_bounce_rate_over_two_percent_pauses_the_send(small_sample, smtp_
 def test_a_rate_at_the_limit_is_not_over_it(small_sample):
     send = live_send(mailing_newsletter(), readers=50)
     copies = delivered(send, 50)
-    sending.record_bounce(copies[0], "Hard bounce")  # 1 in 50: exactly 2%
+    ledger.record_bounce(copies[0], "Hard bounce")  # 1 in 50: exactly 2%
     assert thresholds.check(send) is None
     assert Send.objects.get(pk=send.pk).state == S.SENDING
 
@@ -86,17 +86,17 @@ def test_within_the_limits_the_send_carries_on(small_sample):
 def test_one_early_complaint_does_not_stop_a_send_judged_over_the_minimum_sample(smtp_server):
     send = live_send(mailing_newsletter(), readers=20)
     copies = delivered(send, 20)
-    sending.record_complaint(copies[0], "Marked as spam")
+    ledger.record_complaint(copies[0], "Marked as spam")
     # 1 complaint counts as 1 in 1,000 (the default minimum), which is not over 0.1%.
     assert thresholds.check(send) is None
-    sending.record_complaint(copies[1], "Marked as spam")
+    ledger.record_complaint(copies[1], "Marked as spam")
     assert "judged over at least 1000" in thresholds.check(send)
 
 
 def test_a_paused_or_finished_send_is_left_alone(small_sample, publisher):
     send = live_send(mailing_newsletter(), readers=10)
     copies = delivered(send, 10)
-    sending.record_complaint(copies[0], "Marked as spam")
+    ledger.record_complaint(copies[0], "Marked as spam")
     sending.pause_send(publisher, send)
     assert thresholds.check(Send.objects.get(pk=send.pk)) is None
     assert AuditEntry.objects.filter(issue=send.issue, action="mail_paused").count() == 1
@@ -106,7 +106,7 @@ def test_the_limits_are_settings(small_sample, settings):
     settings.NEWSROOM_MAIL_COMPLAINT_RATE = 0.2
     send = live_send(mailing_newsletter(), readers=10)
     copies = delivered(send, 10)
-    sending.record_complaint(copies[0], "Marked as spam")
+    ledger.record_complaint(copies[0], "Marked as spam")
     assert thresholds.check(send) is None
 
 
@@ -117,7 +117,7 @@ def test_with_no_known_publisher_every_publisher_is_told(
     AuditEntry.objects.filter(issue=send.issue).update(actor=None)
     user_in("Publishers", username="night-desk")
     copies = delivered(send, 10)
-    sending.record_complaint(copies[0], "Marked as spam")
+    ledger.record_complaint(copies[0], "Marked as spam")
     with django_capture_on_commit_callbacks(execute=True):
         thresholds.check(send)
     [note] = smtp_server.wait_for(1)

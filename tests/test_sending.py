@@ -12,7 +12,7 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from newsletters.delivery import sending
+from newsletters.delivery import ledger, sending
 from newsletters.models import Delivery, Send, Subscription, Suppression
 from newsroom.scheduler import Scheduler, configured_jobs
 from stories.editorial import workflow
@@ -103,13 +103,15 @@ def test_each_copy_carries_its_own_links_and_the_bulk_sender_headers(
     assert mail.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     one_click, mailto = mail.header("List-Unsubscribe").split(", ")
     assert one_click.startswith(f"<{settings.SITE_URL}/")
-    assert mailto.startswith("<mailto:") and f"%20{first.pk}.{issue.pk}" in mailto
+    assert mailto.startswith(f"<mailto:{issue.newsletter.sender_email}?subject=unsubscribe%20")
     # Each reader's links are their own, and the one-click link works for them.
     assert one_click != other.header("List-Unsubscribe").split(", ")[0]
     from newsletters.links import read_token
 
     token = one_click.strip("<>").split("/unsubscribe/")[1].split("/")[0]
     assert read_token(token, "unsubscribe").subscriber_id == first.pk
+    # The mailto's subject carries the same signed token.
+    assert mailto == f"<mailto:{issue.newsletter.sender_email}?subject=unsubscribe%20{token}>"
     for part in ("plain", "html"):
         body = mail.body(part)
         assert f"/unsubscribe/{token}/" in body  # the footer's link, this reader's own
@@ -126,6 +128,21 @@ def test_a_web_only_issue_sends_nothing(smtp_server, django_capture_on_commit_ca
     assert smtp_server.messages == []
     assert Send.objects.get(issue=issue).state == Send.State.WEB_ONLY
     assert not Delivery.objects.exists()
+
+
+def test_web_only_is_refused_for_an_issue_already_live(
+    smtp_server, django_capture_on_commit_callbacks, publisher
+):
+    """Whoever calls it (the admin, a command, a script): a live issue's mail
+    has started or is about to, so it is paused or cancelled instead."""
+    subscribers(1)
+    issue = published_issue(1)
+    with pytest.raises(WorkflowError, match="already live"):
+        sending.choose_web_only(publisher, issue)
+    assert not Send.objects.filter(issue=issue).exists()
+    assert not AuditEntry.objects.filter(issue=issue, action="mail_web_only").exists()
+    run_periodic(django_capture_on_commit_callbacks)  # ...and it is mailed, once
+    assert len(arrived_to(smtp_server)) == 1
 
 
 def test_an_issue_live_before_the_mail_window_is_not_mailed(
@@ -195,6 +212,43 @@ def test_a_permanent_refusal_fails_the_copy_and_suppresses_the_address(
     assert failed.state == D.FAILED and failed.reason.startswith("550")
     assert Suppression.objects.get(email_hash=bad.email_hash).reason == "bounced"
     assert Send.objects.get(issue=issue).state == Send.State.FINISHED
+
+
+def test_hard_bounces_refused_while_sending_pause_the_send_over_the_limit(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    """A 5xx is a hard bounce: the batch judges the send's bounce rate after
+    each chunk that had one, not only when a provider's webhook reports one."""
+    settings.NEWSROOM_MAIL_RATE_MIN_SAMPLE = 10
+    settings.NEWSROOM_MAIL_RECORD_EVERY = 5
+    settings.NEWSROOM_MAIL_PARALLEL = 1
+    readers = subscribers(40)
+    smtp_server.refuse(readers[0].email, "550 5.1.1 No such user")  # sent first
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    send = Send.objects.get(issue=issue)
+    # 1 of the first 5 copies, judged over 10: 10%, over the 2% limit.
+    assert send.state == Send.State.PAUSED
+    assert "hard-bounce rate is over 2%" in send.reason
+    assert len(arrived_to(smtp_server)) == 4
+    assert send.deliveries.filter(state=D.QUEUED).count() == 35
+    assert AuditEntry.objects.filter(issue=issue, action="mail_paused").count() == 1
+
+
+def test_a_refusal_within_the_bounce_limit_lets_the_send_finish(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    settings.NEWSROOM_MAIL_RATE_MIN_SAMPLE = 100
+    settings.NEWSROOM_MAIL_RECORD_EVERY = 5
+    readers = subscribers(20)
+    smtp_server.refuse(readers[0].email, "550 5.1.1 No such user")
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    # 1 copy judged over at least 100: 1%, within the limit.
+    assert Send.objects.get(issue=issue).state == Send.State.FINISHED
+    assert len(arrived_to(smtp_server)) == 19
 
 
 def test_a_temporary_refusal_is_retried_after_a_backoff(
@@ -292,16 +346,16 @@ def test_pause_stops_the_send_and_resume_sends_only_what_is_left(
     readers = subscribers(5)
     send = started(published_issue(1))
     # Two copies go out, then the publisher pauses.
-    sending.claim(send.pk, 0)  # claiming nothing changes nothing
+    ledger.claim(send.pk, 0)  # claiming nothing changes nothing
     from newsletters.delivery.batch import Sender
 
-    first = sending.claim(send.pk, 2)
+    first = ledger.claim(send.pk, 2)
     sender = Sender(Send.objects.select_related("issue__newsletter").get(pk=send.pk))
     sender.open()
     sender.run(first, lambda: True)
     sender.close()
     sending.pause_send(publisher, send, "Checking a figure.")
-    assert sending.claim(send.pk, 10) == []  # a paused send hands out nothing
+    assert ledger.claim(send.pk, 10) == []  # a paused send hands out nothing
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_due_mail")
     assert len(smtp_server.messages) == 2
@@ -379,7 +433,7 @@ def test_a_killed_workers_copies_come_back_after_their_lease(
     settings.NEWSROOM_MAIL_LEASE_SECONDS = 60
     readers = subscribers(3)
     send = started(published_issue(1))
-    held = sending.claim(send.pk, 2)  # ...and the worker dies here
+    held = ledger.claim(send.pk, 2)  # ...and the worker dies here
     assert len(held) == 2
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_due_mail")  # within the lease: left alone
@@ -397,9 +451,9 @@ def test_a_sent_copy_is_never_sent_again(smtp_server, django_capture_on_commit_c
     delivery = Delivery.objects.get()
     send = delivery.send
     # Whatever a confused caller does: record a failure, release, re-run.
-    sending.record_temporary_failure(delivery.pk, "451 later")
-    sending.record_permanent_failure(delivery.pk, "550 no")
-    sending.release([delivery.pk])
+    ledger.record_temporary_failure(delivery.pk, "451 later")
+    ledger.record_permanent_failure(delivery.pk, "550 no")
+    ledger.release([delivery.pk])
     with django_capture_on_commit_callbacks(execute=True):
         from newsletters.delivery.tasks import send_batches
 
@@ -408,6 +462,34 @@ def test_a_sent_copy_is_never_sent_again(smtp_server, django_capture_on_commit_c
     assert delivery.state == D.SENT
     assert arrived_to(smtp_server) == [reader.email]
     assert issue.pk == send.issue_id
+
+
+@pytest.mark.database_tasks
+def test_a_batch_task_whose_time_is_up_queues_itself_again(
+    smtp_server, django_capture_on_commit_callbacks, settings
+):
+    """The batch sender only says the send is still going; the task queues
+    its successor, so the worker serves other tasks in between."""
+    from django_tasks_db.models import DBTaskResult
+
+    from newsletters.delivery.tasks import send_batches
+
+    settings.NEWSROOM_MAIL_PARALLEL = 1
+    readers = subscribers(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        send = sending.start_send(published_issue(1))
+    queued = DBTaskResult.objects.filter(task_path=send_batches.module_path)
+    assert queued.count() == 1  # waiting for a worker
+
+    settings.NEWSROOM_MAIL_TASK_SECONDS = 0  # its time is up at once
+    assert send_batches.call(send.pk).endswith("carrying on in a new task")
+    assert queued.count() == 2
+
+    settings.NEWSROOM_MAIL_TASK_SECONDS = 60
+    assert send_batches.call(send.pk) == "3 sent, 0 failed, 0 to retry"
+    assert queued.count() == 2  # done: nothing more is queued
+    assert arrived_to(smtp_server) == sorted(r.email for r in readers)
+    assert Send.objects.get(pk=send.pk).state == Send.State.FINISHED
 
 
 # -- other backends and the rate limit ---------------------------------------------------
@@ -428,6 +510,54 @@ def test_a_provider_backend_gets_the_same_mail_and_its_message_ids_are_kept(
     provider_ids = set(Delivery.objects.values_list("provider_message_id", flat=True))
     assert provider_ids == {"0", "1"}  # the test provider numbers its messages
     assert set(Delivery.objects.values_list("state", flat=True)) == {D.SENT}
+
+
+def test_a_provider_gets_each_copys_delivery_as_metadata_for_its_webhooks(
+    django_capture_on_commit_callbacks, settings, mailoutbox
+):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    subscribers(3)
+    published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    deliveries = dict(Delivery.objects.values_list("email", "pk"))
+    assert len(mailoutbox) == 3
+    for message in mailoutbox:
+        assert message.metadata == {"delivery": str(deliveries[message.to[0]])}
+        # What the provider was asked to send carries it too.
+        assert message.anymail_test_params["metadata"] == message.metadata
+
+
+def test_prebuilt_and_provider_copies_carry_the_same_signed_unsubscribe_mailto(
+    smtp_server, django_capture_on_commit_callbacks, settings, mailoutbox
+):
+    """The SMTP path splices each reader's token into prebuilt bytes; a
+    provider gets a message built by newsletters.mail.message: both name the
+    same mailbox and a token that unsubscribes that reader from that issue."""
+    from newsletters.links import read_token
+
+    settings.NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS = "Unsubscribe <unsubscribe@news.example>"
+    first, second = subscribers(2)
+    issue = published_issue(1)
+    run_periodic(django_capture_on_commit_callbacks)  # through SMTP, prebuilt
+    # A second issue's send goes through a provider's backend.
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    again = published_issue(2)
+    run_periodic(django_capture_on_commit_callbacks)
+
+    prefix = "mailto:unsubscribe@news.example?subject=unsubscribe%20"
+    by_path = {
+        "smtp": {m.recipients[0]: m.header("List-Unsubscribe") for m in issue_mail(smtp_server)},
+        "provider": {m.to[0]: m.extra_headers["List-Unsubscribe"] for m in mailoutbox},
+    }
+    for path, issue_of_path in (("smtp", issue), ("provider", again)):
+        assert set(by_path[path]) == {first.email, second.email}
+        for reader in (first, second):
+            mailto = by_path[path][reader.email].split(", ")[1].strip("<>")
+            assert mailto.startswith(prefix), path
+            target = read_token(mailto.removeprefix(prefix), "unsubscribe")
+            assert (target.subscriber_id, target.issue_id) == (reader.pk, issue_of_path.pk)
+            assert target.newsletter_id == issue.newsletter_id
 
 
 def test_the_rate_limit_holds_every_worker_to_its_share_of_each_second(

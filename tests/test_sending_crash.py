@@ -59,7 +59,7 @@ def test_two_senders_racing_over_one_send_mail_each_reader_once(newsletter, smtp
     def worker():
         try:
             barrier.wait()
-            results.append(run_batches(send.pk))
+            results.append(run_batches(send.pk).summary)
         finally:
             connections.close_all()
 

@@ -236,6 +236,20 @@ def test_a_postmark_spam_complaint_suppresses_the_address_and_marks_the_delivery
     assert delivery.complained_at is not None
 
 
+def test_a_bounce_is_matched_by_the_delivery_in_its_metadata(client, send):
+    """A provider message id we never recorded (the handoff's answer lost),
+    but the metadata the copy was sent with comes back with the event."""
+    delivery = first_sent(send)
+    event = {
+        **postmark(POSTMARK_BOUNCE, delivery, "never-recorded-id"),
+        "Metadata": {"delivery": str(delivery.pk)},
+    }
+    assert post(client, "postmark", event).status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.bounced_at is not None
+    assert suppression_of(delivery.email).reason == Suppression.Reason.BOUNCED
+
+
 def test_a_postmark_soft_bounce_changes_nothing(client, send):
     delivery = first_sent(send, "soft-1")
     soft = {**postmark(POSTMARK_BOUNCE, delivery, "soft-1"), "Type": "SoftBounce", "TypeCode": 4096}

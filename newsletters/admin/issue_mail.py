@@ -315,20 +315,9 @@ class IssueMailAdmin(IssueAdmin):
         return self._control(
             request,
             object_id,
-            self._web_only,
+            lambda user, issue: sending.choose_web_only(user, issue),
             "Issue #{issue.number} is web only: it will not be mailed when it goes live.",
         )
-
-    @staticmethod
-    def _web_only(user, issue):
-        # Web only is a choice made before readers see the issue: once it is
-        # live its mail has started or is about to, and is paused or cancelled.
-        if Issue.objects.published().filter(pk=issue.pk).exists():
-            raise workflow.WorkflowError(
-                "This issue is already live, so its mail has started or is about to; "
-                "pause or cancel the send instead."
-            )
-        return sending.choose_web_only(user, issue)
 
     def mail_it_view(self, request, object_id):
         return self._control(

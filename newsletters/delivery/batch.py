@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from newsletters.delivery import sending
+from newsletters.delivery import ledger, thresholds
 from newsletters.links import make_token
 from newsletters.mail.edition import render_edition
 from newsletters.mail.message import SubscriberLinks, edition_message
@@ -45,7 +45,8 @@ SUBSCRIBER = "NRSUBSCRIBER0d8f3c"
 PREFERENCES = "https://nr-preferences-0d8f3c.invalid/"
 UNSUBSCRIBE = "https://nr-unsubscribe-0d8f3c.invalid/"
 ONE_CLICK = "https://nr-oneclick-0d8f3c.invalid/"
-SLOTS = (TO, SUBSCRIBER, PREFERENCES, UNSUBSCRIBE, ONE_CLICK)
+TOKEN = "NRUNSUBSCRIBETOKEN0d8f3c"  # the mailto's signed token
+SLOTS = (TO, SUBSCRIBER, PREFERENCES, UNSUBSCRIBE, ONE_CLICK, TOKEN)
 
 
 class _Subscriber:
@@ -104,7 +105,7 @@ class Sender:
 
     # -- building ----------------------------------------------------------------
 
-    def _links(self, copy: sending.Claimed) -> SubscriberLinks:
+    def _links(self, copy: ledger.Claimed) -> SubscriberLinks:
         who = _Subscriber(copy.subscriber_id, copy.link_key)
         nid, iid = self.newsletter.pk, self.issue.pk
         # The unsubscribe page and the one-click endpoint take the same token.
@@ -115,6 +116,7 @@ class Sender:
             preferences_url=self._url("preferences", make_token(who, nid, "preferences", iid)),
             unsubscribe_url=self._url("unsubscribe", unsubscribe),
             one_click_url=self._url("one_click", unsubscribe),
+            unsubscribe_token=unsubscribe,
         )
 
     def _url(self, name: str, token: str) -> str:
@@ -133,6 +135,7 @@ class Sender:
             preferences_url=PREFERENCES,
             unsubscribe_url=UNSUBSCRIBE,
             one_click_url=ONE_CLICK,
+            unsubscribe_token=TOKEN,
         )
         message = edition_message(self.issue, self.edition, stand_in)
         raw = message.message().as_bytes(linesep="\r\n")
@@ -160,7 +163,7 @@ class Sender:
             return None
         return pieces
 
-    def _bytes(self, copy: sending.Claimed, links: SubscriberLinks) -> bytes | None:
+    def _bytes(self, copy: ledger.Claimed, links: SubscriberLinks) -> bytes | None:
         """The copy's bytes, or None when it must be built the slow way (an
         address or link that is not plain ASCII, or a link HTML would escape)."""
         if self._pieces is None:
@@ -171,6 +174,7 @@ class Sender:
             links.preferences_url,
             links.unsubscribe_url,
             links.one_click_url,
+            links.unsubscribe_token,
         )
         for value in values:
             if not value.isascii() or html.escape(value) != value:
@@ -189,7 +193,7 @@ class Sender:
         except Exception:  # a dead connection has nothing to say on the way out
             log.debug("Closing the mail connection failed", exc_info=True)
 
-    def _hand_over(self, copy: sending.Claimed) -> str:
+    def _hand_over(self, copy: ledger.Claimed) -> str:
         """Hand one copy to the server. Returns "" when accepted, else raises."""
         links = self._links(copy)
         if self.fast:
@@ -204,6 +208,10 @@ class Sender:
             )
             return ""
         message = edition_message(self.issue, self.edition, links, connection=self.backend)
+        # anymail passes metadata to the provider, which returns it with every
+        # tracking event: the webhooks find the delivery by it. Providers keep
+        # metadata values as strings.
+        message.metadata = {"delivery": str(copy.delivery_id)}
         try:
             self.backend.send_messages([message])
         except Exception as error:
@@ -220,7 +228,7 @@ class Sender:
             return "" if status.message_id is None else str(status.message_id)
         return ""
 
-    def run(self, copies: list[sending.Claimed], keep_going) -> Outcome:
+    def run(self, copies: list[ledger.Claimed], keep_going) -> Outcome:
         """Send copies, writing results every record_every; keep_going() is
         asked between chunks and False stops (paused, cancelled, time up)."""
         outcome = Outcome()
@@ -230,11 +238,12 @@ class Sender:
         renewed = time.monotonic()
         # A batch's lease is renewed while it is sent, so a slow worker (a
         # loaded machine, a rate limit) is never taken for a dead one.
-        renew_every = min(sending.lease().total_seconds() / 3, 30)
+        renew_every = min(ledger.lease().total_seconds() / 3, 30)
         try:
             while index < len(copies):
                 chunk = copies[index : index + self.record_every]
                 _rate_wait(len(chunk))
+                failed_before = outcome.failed
                 for copy in chunk:
                     try:
                         provider_id = self._hand_over(copy)
@@ -257,20 +266,26 @@ class Sender:
                         if provider_id:
                             provider_ids[copy.delivery_id] = provider_id
                     index += 1
-                outcome.sent += sending.record_sent(done, provider_ids=provider_ids)
+                outcome.sent += ledger.record_sent(done, provider_ids=provider_ids)
                 done, provider_ids = [], {}
+                # A refusal for good is a hard bounce: judge the send's rates
+                # (one query) after each chunk that had one, as the provider
+                # webhooks do after each bounce they report.
+                if outcome.failed > failed_before and thresholds.check(self.send):
+                    outcome.stopped = "paused"
+                    break
                 if index < len(copies) and not keep_going():
                     outcome.stopped = "stopped"
                     break
                 if time.monotonic() - renewed > renew_every and index < len(copies):
                     # Still alive: the copies not yet handed over keep their lease.
-                    sending.renew_claims([c.delivery_id for c in copies[index:]])
+                    ledger.renew_claims([c.delivery_id for c in copies[index:]])
                     renewed = time.monotonic()
         except (smtplib.SMTPException, OSError) as error:
             # The connection broke: what was accepted is recorded, the rest is
             # given back, the copy in hand included (it may have arrived: it
             # would go again with the same Message-ID).
-            outcome.sent += sending.record_sent(done, provider_ids=provider_ids)
+            outcome.sent += ledger.record_sent(done, provider_ids=provider_ids)
             done = []
             if isinstance(error, _Stop):
                 raise
@@ -279,19 +294,19 @@ class Sender:
             self.close()
         finally:
             if done:
-                outcome.sent += sending.record_sent(done, provider_ids=provider_ids)
+                outcome.sent += ledger.record_sent(done, provider_ids=provider_ids)
             left = [copy.delivery_id for copy in copies[index:]]
             if left:
-                outcome.released += sending.release(left)
+                outcome.released += ledger.release(left)
         return outcome
 
     def _refused(self, copy, code: int, text: str, outcome: Outcome) -> None:
         reason = f"{code} {text}".strip()
         if 500 <= code < 600:
-            sending.record_permanent_failure(copy.delivery_id, reason)
+            ledger.record_permanent_failure(copy.delivery_id, reason)
             outcome.failed += 1
         else:
-            sending.record_temporary_failure(copy.delivery_id, reason)
+            ledger.record_temporary_failure(copy.delivery_id, reason)
             outcome.retried += 1
             if code == 421:  # the server is closing the connection
                 raise smtplib.SMTPServerDisconnected(reason)
@@ -379,13 +394,22 @@ def _reset(smtp: smtplib.SMTP, code: int) -> None:
         smtp._rset()
 
 
-def run_batches(send_id: int) -> str:
+@dataclass(frozen=True)
+class Run:
+    """What one batch task did, and whether the send needs another task."""
+
+    summary: str
+    carry_on: bool = False
+
+
+def run_batches(send_id: int) -> Run:
     """The batch task's work: claim and send until nothing is due, the send
-    stops, or NEWSROOM_MAIL_TASK_SECONDS pass (then the task queues itself
-    again so other tasks get the worker)."""
+    stops, or NEWSROOM_MAIL_TASK_SECONDS pass (then carry_on says the send is
+    still going, and the task queues itself again so other tasks get the
+    worker meanwhile)."""
     send = Send.objects.select_related("issue__newsletter", "newsletter").filter(pk=send_id).first()
     if send is None or send.state != S.SENDING:
-        return "not sending"
+        return Run("not sending")
     deadline = time.monotonic() + getattr(settings, "NEWSROOM_MAIL_TASK_SECONDS", 60)
     batch = getattr(settings, "NEWSROOM_MAIL_BATCH", 500)
     rate = getattr(settings, "NEWSROOM_MAIL_RATE", 0)
@@ -409,22 +433,22 @@ def run_batches(send_id: int) -> str:
     try:
         opened = False
         while time.monotonic() < deadline:
-            copies = sending.claim(send_id, batch)
+            copies = ledger.claim(send_id, batch)
             if not copies:
                 break
             if not opened:
                 try:
                     sender.open()
                 except (smtplib.SMTPException, OSError) as error:
-                    sending.release([c.delivery_id for c in copies], delay=_retry_delay())
+                    ledger.release([c.delivery_id for c in copies], delay=_retry_delay())
                     log.warning("Cannot reach the mail server: %s", error)
-                    return f"mail server unreachable: {error}"
+                    return Run(f"mail server unreachable: {error}")
                 opened = True
             try:
                 outcome = sender.run(copies, keep_going)
             except _Stop as stop:
-                sending.pause_send_automatically(send, stop.reason)
-                return f"paused: {stop.reason}"
+                ledger.pause_send_automatically(send, stop.reason)
+                return Run(f"paused: {stop.reason}")
             for name in ("sent", "failed", "retried", "released"):
                 setattr(totals, name, getattr(totals, name) + getattr(outcome, name))
             if outcome.stopped.startswith("connection"):
@@ -437,11 +461,8 @@ def run_batches(send_id: int) -> str:
     _after_stop(send_id)
     summary = f"{totals.sent} sent, {totals.failed} failed, {totals.retried} to retry"
     if time.monotonic() >= deadline and Send.objects.filter(pk=send_id, state=S.SENDING).exists():
-        from newsletters.delivery.tasks import send_batches
-
-        send_batches.enqueue(send_id)
-        return summary + "; carrying on in a new task"
-    return summary
+        return Run(summary + "; carrying on in a new task", carry_on=True)
+    return Run(summary)
 
 
 def _retry_delay():
@@ -458,4 +479,4 @@ def _after_stop(send_id: int) -> None:
             state=Delivery.State.SKIPPED, reason="Send cancelled."
         )
     elif state == S.SENDING:
-        sending.finish_if_done(send_id)
+        ledger.finish_if_done(send_id)

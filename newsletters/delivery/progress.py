@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from newsletters.delivery import thresholds
-from newsletters.delivery.sending import delivery_counts
+from newsletters.delivery.ledger import delivery_counts
 from newsletters.models import Delivery, Send, Subscription
 
 D = Delivery.State

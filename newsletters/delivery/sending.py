@@ -1,19 +1,20 @@
-"""Every change to an issue's mail: choosing web only, starting a send and
-fixing its audience, pausing, resuming, cancelling, retrying the failed
-copies, and recording what the mail server or provider said of each copy.
+"""A publisher's actions on an issue's mail, and the ones that put work in
+the queue: choosing web only, starting a send and fixing its audience,
+pausing, resuming, cancelling, retrying the failed copies, and (for
+send_due_mail) taking back copies a dead worker held and waking sends no
+worker is moving.
 
-The admin, the periodic command (send_due_mail), the batch task and the
-provider webhooks only call these functions; nothing else sets a send's or a
-delivery's state. Each change runs in a transaction with the send row locked
-and writes an audit row on the issue (stories.AuditEntry); tasks are queued
-once the change has committed.
+The admin and the periodic command only call these functions. Each change
+runs in a transaction with the send row locked and writes an audit row on
+the issue (stories.AuditEntry); batch tasks are queued once the change has
+committed. What happens to each copy while it is sent (claims, results,
+bounces, an automatic pause) is newsletters/delivery/ledger.py, which the
+batch task uses: dependencies run actions -> tasks -> batch -> ledger.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,12 +22,19 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from newsletters.addresses import address_hash
 from newsletters.bulk import db_datetime
-from newsletters.models import Delivery, Send, Subscription, Suppression
-from newsletters.services import suppress_hash
+from newsletters.delivery.ledger import (
+    audit_send,
+    finish_if_done,
+    lease,
+    locked,
+    set_state,
+    state_word,
+)
+from newsletters.delivery.tasks import send_batches
+from newsletters.models import Delivery, Send, Subscription
 from stories.editorial.workflow import WorkflowError
-from stories.models import AuditEntry, Issue
+from stories.models import Issue
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +53,6 @@ def mail_window() -> timedelta:
     return timedelta(hours=getattr(settings, "NEWSROOM_MAIL_WINDOW_HOURS", 24))
 
 
-def lease() -> timedelta:
-    """How long a worker may hold claimed copies before they are taken back."""
-    return timedelta(seconds=getattr(settings, "NEWSROOM_MAIL_LEASE_SECONDS", 300))
-
-
-def max_attempts() -> int:
-    return getattr(settings, "NEWSROOM_MAIL_MAX_ATTEMPTS", 5)
-
-
-def backoff(attempts: int) -> timedelta:
-    """The wait before a copy refused for now (4xx) is tried again: 1, 4, 16,
-    64 minutes... capped at six hours."""
-    base = getattr(settings, "NEWSROOM_MAIL_RETRY_SECONDS", 60)
-    return timedelta(seconds=min(base * 4 ** max(attempts - 1, 0), 6 * 3600))
-
-
 def parallel_tasks() -> int:
     """Batch tasks queued per send: one per worker process expected to share it."""
     return getattr(settings, "NEWSROOM_MAIL_PARALLEL", 2)
@@ -74,37 +66,8 @@ def _require_publisher(user, doing: str) -> None:
         raise WorkflowError(f"You do not have permission to {doing}.")
 
 
-def _audit(actor, send: Send, action: str, before: str, after: str, comment: str = "") -> None:
-    AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        issue_id=send.issue_id,
-        object_repr=f"Mail of issue {send.issue_id}"[:300],
-        from_status=before,
-        to_status=after,
-        comment=comment,
-    )
-
-
-def _state_word(send: Send) -> str:
-    return send.get_state_display().lower()
-
-
-def _locked(send: Send) -> Send:
-    return Send.objects.select_for_update().get(pk=send.pk)
-
-
-def _set_state(send: Send, state: str, now: datetime, reason: str, fields=()) -> str:
-    before = send.state
-    send.state, send.state_changed_at, send.reason = state, now, reason[:300]
-    send.save(update_fields=["state", "state_changed_at", "reason", *fields])
-    return before
-
-
 def _queue_batches(send_id: int, count: int | None = None) -> None:
     """Queue the batch tasks of a send once the transaction commits."""
-    from newsletters.delivery.tasks import send_batches
-
     count = parallel_tasks() if count is None else count
 
     def enqueue():
@@ -120,7 +83,9 @@ def _queue_batches(send_id: int, count: int | None = None) -> None:
 @transaction.atomic
 def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
     """Mark issue as web only: it will not be mailed when it goes live. Only
-    before its mail has started."""
+    before it goes live: web only is a choice made before readers see the
+    issue; once it is live its mail has started or is about to, and is paused
+    or cancelled instead."""
     _require_publisher(user, "choose whether issues are mailed")
     issue = Issue.objects.select_for_update().get(pk=issue.pk)
     existing = Send.objects.filter(issue=issue).first()
@@ -129,6 +94,11 @@ def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
             return existing
         raise WorkflowError("This issue's mail has already started; pause or cancel it instead.")
     now = timezone.now()
+    if Issue.objects.published(now).filter(pk=issue.pk).exists():
+        raise WorkflowError(
+            "This issue is already live, so its mail has started or is about to; "
+            "pause or cancel the send instead."
+        )
     try:
         with transaction.atomic():
             send = Send.objects.create(
@@ -144,7 +114,7 @@ def choose_web_only(user, issue: Issue, reason: str = "") -> Send:
         raise WorkflowError(
             "This issue's mail has just started; pause or cancel it instead."
         ) from None
-    _audit(user, send, "mail_web_only", "", S.WEB_ONLY, send.reason)
+    audit_send(user, send, "mail_web_only", "", S.WEB_ONLY, send.reason)
     return send
 
 
@@ -162,7 +132,7 @@ def choose_mail(user, issue: Issue) -> None:
         raise WorkflowError("This issue's mail has already started.")
     if Issue.objects.published().filter(pk=issue.pk).exists():
         raise WorkflowError("This issue is already live as web only; its mail can no longer start.")
-    _audit(user, send, "mail_chosen", S.WEB_ONLY, "", "Will be mailed when it goes live.")
+    audit_send(user, send, "mail_chosen", S.WEB_ONLY, "", "Will be mailed when it goes live.")
     send.delete()
 
 
@@ -214,7 +184,7 @@ def start_send(issue: Issue, actor=None, now: datetime | None = None) -> Send | 
             )
             send.audience_size = fix_audience(send, now)
             send.save(update_fields=["audience_size"])
-            _audit(
+            audit_send(
                 actor,
                 send,
                 "mail_started",
@@ -272,32 +242,17 @@ def fix_audience(send: Send, now: datetime) -> int:
 def pause_send(user, send: Send, reason: str = "") -> Send:
     """Stop handing out work; copies a worker holds finish, nothing more starts."""
     _require_publisher(user, "pause sends")
-    send = _locked(send)
+    send = locked(send)
     if send.state != S.SENDING:
         raise WorkflowError(
-            f"Only a send in progress can be paused; this one is {_state_word(send)}."
+            f"Only a send in progress can be paused; this one is {state_word(send)}."
         )
     now = timezone.now()
     send.paused_at, send.paused_by = now, user
-    before = _set_state(
+    before = set_state(
         send, S.PAUSED, now, reason.strip() or "Paused by a publisher.", ["paused_at", "paused_by"]
     )
-    _audit(user, send, "mail_paused", before, S.PAUSED, reason.strip())
-    return send
-
-
-@transaction.atomic
-def pause_send_automatically(send: Send, reason: str) -> Send | None:
-    """Pause a send on the system's own account (a bounce or complaint rate
-    over its threshold, a mail server refusing the sender). None if it was
-    not sending."""
-    send = _locked(send)
-    if send.state != S.SENDING:
-        return None
-    now = timezone.now()
-    send.paused_at, send.paused_by = now, None
-    before = _set_state(send, S.PAUSED, now, reason, ["paused_at", "paused_by"])
-    _audit(None, send, "mail_paused", before, S.PAUSED, reason)
+    audit_send(user, send, "mail_paused", before, S.PAUSED, reason.strip())
     return send
 
 
@@ -305,17 +260,17 @@ def pause_send_automatically(send: Send, reason: str) -> Send | None:
 def resume_send(user, send: Send) -> Send:
     """Carry on from where it stopped: only copies not yet sent go out."""
     _require_publisher(user, "resume sends")
-    send = _locked(send)
+    send = locked(send)
     if send.state != S.PAUSED:
-        raise WorkflowError(f"Only a paused send can be resumed; this one is {_state_word(send)}.")
+        raise WorkflowError(f"Only a paused send can be resumed; this one is {state_word(send)}.")
     newsletter = send.newsletter
     if not newsletter.postal_address.strip():
         raise WorkflowError(
             f"{newsletter.name} has no postal address, which every mail must carry; add it first."
         )
     now = timezone.now()
-    before = _set_state(send, S.SENDING, now, "")
-    _audit(user, send, "mail_resumed", before, S.SENDING)
+    before = set_state(send, S.SENDING, now, "")
+    audit_send(user, send, "mail_resumed", before, S.SENDING)
     _queue_batches(send.pk)
     return send
 
@@ -324,10 +279,10 @@ def resume_send(user, send: Send) -> Send:
 def cancel_send(user, send: Send, reason: str = "") -> Send:
     """Stop for good: every copy not yet handed over is skipped."""
     _require_publisher(user, "cancel sends")
-    send = _locked(send)
+    send = locked(send)
     if send.state not in (S.SENDING, S.PAUSED):
         raise WorkflowError(
-            f"Only a send in progress or paused can be cancelled; this one is {_state_word(send)}."
+            f"Only a send in progress or paused can be cancelled; this one is {state_word(send)}."
         )
     now = timezone.now()
     note = reason.strip() or "Cancelled by a publisher."
@@ -337,8 +292,8 @@ def cancel_send(user, send: Send, reason: str = "") -> Send:
         state=D.SKIPPED, reason=f"Send cancelled: {note}"[:500]
     )
     send.finished_at = now
-    before = _set_state(send, S.CANCELLED, now, note, ["finished_at"])
-    _audit(user, send, "mail_cancelled", before, S.CANCELLED, note)
+    before = set_state(send, S.CANCELLED, now, note, ["finished_at"])
+    audit_send(user, send, "mail_cancelled", before, S.CANCELLED, note)
     return send
 
 
@@ -347,7 +302,7 @@ def retry_failed(user, send: Send) -> int:
     """Queue the failed copies again (never the sent ones); the send carries
     on. Addresses suppressed since are skipped when their turn comes."""
     _require_publisher(user, "retry failed deliveries")
-    send = _locked(send)
+    send = locked(send)
     if send.state not in (S.SENDING, S.PAUSED, S.FINISHED):
         raise WorkflowError(
             "Only a send that started and was not cancelled can retry its failures."
@@ -361,8 +316,8 @@ def retry_failed(user, send: Send) -> int:
     before = send.state
     if send.state == S.FINISHED:
         send.finished_at = None
-        _set_state(send, S.SENDING, now, "", ["finished_at"])
-    _audit(
+        set_state(send, S.SENDING, now, "", ["finished_at"])
+    audit_send(
         user, send, "mail_retried", before, send.state, f"{count} failed deliveries queued again"
     )
     if send.state == S.SENDING:
@@ -370,202 +325,7 @@ def retry_failed(user, send: Send) -> int:
     return count
 
 
-def finish_if_done(send_id: int) -> bool:
-    """Mark a sending send finished once no copy is queued or held."""
-    with transaction.atomic():
-        send = Send.objects.select_for_update().filter(pk=send_id, state=S.SENDING).first()
-        if send is None:
-            return False
-        if Delivery.objects.filter(send=send, state__in=[D.QUEUED, D.SENDING]).exists():
-            return False
-        now = timezone.now()
-        send.finished_at = now
-        before = _set_state(send, S.FINISHED, now, "", ["finished_at"])
-        counts = delivery_counts(send)
-        _audit(
-            None,
-            send,
-            "mail_finished",
-            before,
-            S.FINISHED,
-            f"{counts[D.SENT]} sent, {counts[D.FAILED]} failed, {counts[D.SKIPPED]} skipped",
-        )
-        return True
-
-
-def delivery_counts(send: Send) -> dict[str, int]:
-    """How many copies of send are in each state (one indexed query)."""
-    counts = dict.fromkeys(D.values, 0)
-    rows = Delivery.objects.filter(send=send).values_list("state").order_by()
-    for state, count in rows.annotate(n=Count("pk")).values_list("state", "n"):
-        counts[state] = count
-    return counts
-
-
-# -- the workers' side -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A copy a worker holds: what it needs to build and address it."""
-
-    delivery_id: int
-    subscriber_id: int
-    email: str
-    link_key: str
-    attempts: int
-
-
-def claim(send_id: int, size: int, now: datetime | None = None) -> list[Claimed]:
-    """Take up to size due, queued copies of a sending send, mark them held
-    and commit. Row locks that concurrent claimers skip (PostgreSQL; SQLite
-    runs one writer at a time) make a copy go to one worker only. Copies
-    whose reader unsubscribed or was suppressed since the audience was fixed
-    are skipped here, with the reason."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        send = Send.objects.filter(pk=send_id, state=S.SENDING).first()
-        if send is None:
-            return []
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(send_id=send_id, state=D.QUEUED, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "pk")
-            .values_list(
-                "pk",
-                "subscriber_id",
-                "email",
-                "subscriber__link_key",
-                "subscriber__email_hash",
-                "attempts",
-            )[:size]
-        )
-        if not rows:
-            return []
-        still_mailable = set(
-            Subscription.objects.mailable()
-            .filter(newsletter_id=send.newsletter_id, subscriber_id__in=[r[1] for r in rows])
-            .values_list("subscriber_id", flat=True)
-        )
-        gone = [row[0] for row in rows if row[1] not in still_mailable]
-        if gone:
-            suppressed = set(
-                Suppression.objects.filter(
-                    email_hash__in=[r[4] for r in rows if r[0] in set(gone)]
-                ).values_list("email_hash", flat=True)
-            )
-            by_reason: dict[str, list[int]] = {}
-            for row in rows:
-                if row[0] in set(gone):
-                    why = (
-                        "The address is suppressed."
-                        if row[4] in suppressed
-                        else "No longer subscribed."
-                    )
-                    by_reason.setdefault(why, []).append(row[0])
-            for why, skip_ids in by_reason.items():
-                Delivery.objects.filter(pk__in=skip_ids).update(state=D.SKIPPED, reason=why)
-        held = [row for row in rows if row[0] not in set(gone)]
-        Delivery.objects.filter(pk__in=[r[0] for r in held]).update(state=D.SENDING, claimed_at=now)
-        Send.objects.filter(pk=send_id).update(worked_at=now)
-    return [Claimed(r[0], r[1], r[2], r[3], r[5]) for r in held]
-
-
-def _quick_commit(cursor) -> None:
-    """Results are written in many small commits; on PostgreSQL they need not
-    wait for the disk (a crash of the database loses the last few, which are
-    then sent again with the same Message-ID)."""
-    if connection.vendor == "postgresql":
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def record_sent(
-    delivery_ids: Sequence[int],
-    now: datetime | None = None,
-    provider_ids: dict[int, str] | None = None,
-) -> int:
-    """Copies the server accepted. A copy already recorded sent stays as it was."""
-    if not delivery_ids:
-        return 0
-    now = now or timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        _quick_commit(cursor)
-        if provider_ids:
-            for delivery_id, provider_id in provider_ids.items():
-                Delivery.objects.filter(pk=delivery_id).exclude(state=D.SENT).update(
-                    state=D.SENT, sent_at=now, provider_message_id=provider_id[:200], reason=""
-                )
-            rest = [i for i in delivery_ids if i not in provider_ids]
-        else:
-            rest = list(delivery_ids)
-        return Delivery.objects.filter(pk__in=rest).exclude(state=D.SENT).update(
-            state=D.SENT, sent_at=now, reason=""
-        ) + len(provider_ids or ())
-
-
-def record_permanent_failure(delivery_id: int, reason: str, suppress: bool = True) -> None:
-    """A copy the server refused for good (5xx): failed, and the address
-    suppressed so nothing is sent to it again."""
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .filter(pk=delivery_id)
-            .exclude(state=D.SENT)
-            .first()
-        )
-        if delivery is None:
-            return
-        delivery.state, delivery.reason = D.FAILED, reason[:500]
-        delivery.attempts += 1
-        delivery.save(update_fields=["state", "reason", "attempts"])
-        if suppress:
-            suppress_hash(
-                address_hash(delivery.email),
-                Suppression.Reason.BOUNCED,
-                f"Refused while sending issue mail: {reason}",
-            )
-
-
-def record_temporary_failure(delivery_id: int, reason: str, now: datetime | None = None) -> None:
-    """A copy refused for now (4xx): queued again after a backoff, or failed
-    once it has been tried max_attempts() times."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update()
-            .filter(pk=delivery_id)
-            .exclude(state=D.SENT)
-            .first()
-        )
-        if delivery is None:
-            return
-        delivery.attempts += 1
-        if delivery.attempts >= max_attempts():
-            delivery.state = D.FAILED
-            delivery.reason = f"Gave up after {delivery.attempts} attempts: {reason}"[:500]
-        else:
-            delivery.state = D.QUEUED
-            delivery.reason = reason[:500]
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
-        delivery.save(update_fields=["state", "reason", "attempts", "next_attempt_at"])
-
-
-def release(
-    delivery_ids: Iterable[int], now: datetime | None = None, delay: timedelta = timedelta()
-) -> int:
-    """Give back held copies not handed over (the connection failed, the
-    send was paused): queued again, not counted as an attempt."""
-    now = now or timezone.now()
-    return Delivery.objects.filter(pk__in=list(delivery_ids), state=D.SENDING).update(
-        state=D.QUEUED, next_attempt_at=now + delay
-    )
-
-
-def renew_claims(delivery_ids: Sequence[int], now: datetime | None = None) -> int:
-    """A working worker's copies keep their lease."""
-    return Delivery.objects.filter(pk__in=list(delivery_ids), state=D.SENDING).update(
-        claimed_at=now or timezone.now()
-    )
+# -- keeping sends moving (send_due_mail) -------------------------------------------
 
 
 def release_stale_claims(now: datetime | None = None) -> int:
@@ -613,25 +373,3 @@ def kick_stalled_sends(now: datetime | None = None) -> list[int]:
         else:
             finish_if_done(send.pk)
     return kicked
-
-
-# -- provider events (webhooks) ----------------------------------------------------------
-
-
-def record_bounce(delivery: Delivery, reason: str, permanent: bool = True) -> None:
-    """A provider reported the copy bounced; a hard bounce suppresses the address."""
-    with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk, bounced_at__isnull=True).update(
-            bounced_at=timezone.now(), reason=reason[:500]
-        )
-        if permanent:
-            suppress_hash(address_hash(delivery.email), Suppression.Reason.BOUNCED, reason[:300])
-
-
-def record_complaint(delivery: Delivery, reason: str = "") -> None:
-    """A reader marked the copy as spam: the address is suppressed."""
-    with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk, complained_at__isnull=True).update(
-            complained_at=timezone.now()
-        )
-        suppress_hash(address_hash(delivery.email), Suppression.Reason.COMPLAINED, reason[:300])

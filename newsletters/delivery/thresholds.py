@@ -22,7 +22,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 
-from newsletters.delivery import sending
+from newsletters.delivery import ledger
 from newsletters.models import Delivery, Send, Suppression
 from stories.models import AuditEntry, Issue
 
@@ -100,7 +100,7 @@ def check(send: Send) -> str | None:
     reason = crossing(send)
     if reason is None:
         return None
-    paused = sending.pause_send_automatically(send, reason)
+    paused = ledger.pause_send_automatically(send, reason)
     if paused is None:
         return None  # paused or stopped meanwhile by someone else
     log.warning("Send %s paused itself: %s", send.pk, reason)

@@ -24,10 +24,11 @@ from anymail.signals import EventType, RejectReason, tracking
 from anymail.utils import get_anymail_setting
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import path, re_path
+from django.urls.resolvers import RegexPattern
 
 from newsletters.addresses import normalize_email
-from newsletters.delivery import sending, thresholds
+from newsletters.delivery import ledger, thresholds
 from newsletters.models import Delivery, Suppression
 from newsletters.services import suppress_address
 
@@ -113,9 +114,9 @@ def handle_event(event, esp_name: str) -> str:
         suppress_address(event.recipient, reason, note[:300])
         return f"suppressed ({kind}, no delivery)"
     if kind == "complaint":
-        sending.record_complaint(delivery, note)
+        ledger.record_complaint(delivery, note)
     else:
-        sending.record_bounce(delivery, note, permanent=True)
+        ledger.record_bounce(delivery, note, permanent=True)
     thresholds.check(delivery.send)
     return f"suppressed ({kind})"
 
@@ -183,20 +184,23 @@ def checked(view_class):
     return view
 
 
-def _tracking_urls():
-    """anymail's tracking webhook URLs, every provider, each view checked."""
+def _webhook_urls():
+    """anymail's tracking and inbound webhook URLs, every provider, each view
+    checked. Inbound mail is taken in for the unsubscribe mailbox only
+    (newsletters/delivery/inbound.py)."""
     from anymail import urls as anymail_urls
 
     patterns = []
     for pattern in anymail_urls.urlpatterns:
         name = pattern.name or ""
         view_class = getattr(pattern.callback, "view_class", None)
-        if not name.endswith("_tracking_webhook") or view_class is None:
+        if not name.endswith(("_tracking_webhook", "_inbound_webhook")) or view_class is None:
             continue
-        patterns.append(path(str(pattern.pattern), checked(view_class), name=name))
+        route = re_path if isinstance(pattern.pattern, RegexPattern) else path
+        patterns.append(route(str(pattern.pattern), checked(view_class), name=name))
     return patterns
 
 
-# Included at anymail/ by newsroom/urls.py: inbound mail is not taken in.
+# Included at anymail/ by newsroom/urls.py.
 app_name = "anymail"
-urlpatterns = _tracking_urls()
+urlpatterns = _webhook_urls()

@@ -4,7 +4,8 @@ subscriber it goes to.
 The rows, not the task queue, are the truth about what was done: the unique
 constraints make a second send of an issue, or a second copy for one
 subscriber, impossible to record, and a delivery marked sent is never sent
-again. States change only in newsletters/delivery/sending.py.
+again. States change only in newsletters/delivery/sending.py (a publisher's
+actions) and newsletters/delivery/ledger.py (each copy's record).
 """
 
 from django.conf import settings

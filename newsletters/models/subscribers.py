@@ -105,6 +105,7 @@ class UnsubscribeChannel(models.TextChoices):
     ONE_CLICK = "one_click", "One-click (mail client)"
     PREFERENCES = "preferences", "Preferences page"
     STAFF = "staff", "Staff"
+    MAILTO = "mailto", "Unsubscribe mail (mail client)"
 
 
 class SubscriptionQuerySet(models.QuerySet):
