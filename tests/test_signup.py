@@ -206,6 +206,26 @@ def test_one_address_gets_at_most_three_confirmation_mails_an_hour(
     smtp_inbox.wait_for(4)
 
 
+def test_the_hourly_limit_counts_mails_not_forms_when_several_newsletters_are_ticked(
+    client, smtp_inbox, django_capture_on_commit_callbacks
+):
+    slugs = [NewsletterFactory(name=f"Letter {n}", slug=f"letter-{n}").slug for n in range(3)]
+    for n in range(2):
+        signup(
+            client,
+            django_capture_on_commit_callbacks,
+            "victim@example.com",
+            newsletters=slugs,
+            ip=f"198.51.100.{n}",
+        )
+    smtp_inbox.wait_for(3)
+    with pytest.raises(AssertionError):
+        smtp_inbox.wait_for(4, timeout=0.5)
+    # The newsletters past the limit were left as they were: no pending row
+    # waits for a confirmation mail that never went.
+    assert Subscription.objects.filter(subscriber__email="victim@example.com").count() == 3
+
+
 def test_one_client_address_is_limited_to_twenty_signups_an_hour(client):
     for n in range(20):
         assert post_signup(client, f"reader{n}@example.com").status_code == 200
