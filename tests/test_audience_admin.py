@@ -268,3 +268,14 @@ def test_a_suppression_added_by_staff_keeps_only_the_hash(client):
     suppression = Suppression.objects.get()
     assert "blocked@example.com" not in str(Suppression.objects.values().get())
     assert suppression.reason == "blocked"
+
+
+def test_the_newsletter_form_prints_its_help_texts_whole(client):
+    """Help texts are HTML in the admin: a placeholder in angle brackets
+    would vanish as an unknown tag, leaving "/newsletters//."."""
+    newsletter = default_newsletter()
+    client.force_login(user_in("Publishers", username="publisher"))
+    html = client.get(reverse("admin:stories_newsletter_change", args=[newsletter.pk])).content
+    assert b"Its address: /newsletters/ followed by the slug." in html
+    assert b"(/issues/ followed by a number)" in html
+    assert b"/newsletters//" not in html and b"/issues//" not in html
