@@ -251,7 +251,9 @@ def update_preferences(
             if suppressed:
                 break  # nothing may be mailed there; the page says why
             subscription = existing.get(newsletter_id) or Subscription(
-                subscriber=subscriber, newsletter_id=newsletter_id, source=SubscriptionSource.FORM
+                subscriber=subscriber,
+                newsletter_id=newsletter_id,
+                source=SubscriptionSource.PREFERENCES,
             )
             subscription.state = State.CONFIRMED
             subscription.state_changed_at = subscription.confirmed_at = now
@@ -261,7 +263,7 @@ def update_preferences(
             subscription.save()
             ConsentRecord.objects.create(
                 subscription=subscription,
-                kind=ConsentKind.CONFIRMATION,
+                kind=ConsentKind.PREFERENCES,
                 source="Preferences page",
                 client_ip=client_ip or None,
                 wording=PREFERENCES_WORDING,

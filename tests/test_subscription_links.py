@@ -189,8 +189,13 @@ def test_preferences_choose_newsletters_and_name(client):
     states = dict(Subscription.objects.values_list("newsletter__slug", "state"))
     assert states == {default_newsletter().slug: "unsubscribed", radar.slug: "confirmed"}
     assert Subscriber.objects.get().name == "Ada"
+    # Recorded as what happened: chosen on the preferences page, not a
+    # signup form nor a confirmation link.
+    added = Subscription.objects.get(newsletter=radar)
+    assert added.source == "preferences" and added.get_source_display() == "Preferences page"
     record = ConsentRecord.objects.get(subscription__newsletter=radar)
-    assert record.kind == "confirmation" and record.source == "Preferences page"
+    assert record.kind == "preferences" and record.source == "Preferences page"
+    assert "preferences page" in record.get_kind_display()
 
 
 def test_preferences_unsubscribe_from_all(client):
