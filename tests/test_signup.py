@@ -74,7 +74,8 @@ def test_confirming_from_the_mailed_link_needs_the_button(
     assert page.status_code == 200 and b"Confirm my subscription" in page.content
     assert Subscription.objects.get().state == "pending"
     done = client.post(link, REMOTE_ADDR="198.51.100.4")
-    assert done.status_code == 200 and b"You are subscribed" in done.content
+    assert done.status_code == 200 and b"<h1>You are subscribed</h1>" in done.content
+    assert b"<title>You are subscribed" in done.content  # the title follows the heading
     subscription = Subscription.objects.get()
     assert subscription.state == "confirmed" and subscription.confirmed_at is not None
     kinds = list(subscription.consents.values_list("kind", "client_ip"))

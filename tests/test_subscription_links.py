@@ -174,7 +174,8 @@ def test_a_link_of_an_erased_reader_never_acts_on_whoever_gets_their_row_id(clie
 def test_confirming_a_subscription_that_unsubscribed_since_does_not_resubscribe(client):
     subscription = SubscriptionFactory(state="unsubscribed")
     response = client.post(url("confirm", subscription))
-    assert b"You unsubscribed since" in response.content
+    assert b"<h1>You have unsubscribed since asking</h1>" in response.content
+    assert b"<title>You have unsubscribed since asking" in response.content
     assert Subscription.objects.get().state == "unsubscribed"
 
 
