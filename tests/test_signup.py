@@ -171,6 +171,26 @@ def test_a_form_sent_back_keeps_what_the_reader_ticked(client):
     assert b'value="%s" checked' % default_newsletter().slug.encode() not in response.content
 
 
+@pytest.mark.parametrize(
+    ("posted", "kept"),
+    [
+        ("/newsletters/the-newsroom/?utm_source=x", "/newsletters/the-newsroom/"),
+        ("/", "/"),
+        ("https://evil.example/", "Signup form"),
+        ("//evil.example/", "Signup form"),
+        ("/\\evil.example/", "Signup form"),
+        ("/no-such-page/at-all/", "Signup form"),
+        ("/ I agreed to everything", "Signup form"),
+        ("", "Signup form"),
+    ],
+)
+def test_the_consent_record_keeps_only_a_page_of_this_site_as_where(
+    client, django_capture_on_commit_callbacks, posted, kept
+):
+    signup(client, django_capture_on_commit_callbacks, "ada@example.com", source=posted)
+    assert ConsentRecord.objects.get().source == kept
+
+
 def _answer(response) -> tuple:
     """Everything a visitor can see of an answer."""
     headers = tuple(sorted((k, v) for k, v in response.items() if k.lower() != "date"))

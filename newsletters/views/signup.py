@@ -1,6 +1,9 @@
 """The signup endpoint every page's form posts to."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -16,9 +19,23 @@ CLIENT_LIMIT = getattr(settings, "NEWSROOM_SIGNUPS_PER_CLIENT_HOUR", 20)
 
 
 def _source(value: str) -> str:
-    """The page the form was on, as the form says: a path on this site or nothing."""
-    value = "".join(ch for ch in (value or "") if ch.isprintable())[:300]
-    return value if value.startswith("/") and not value.startswith("//") else ""
+    """The page the form was on, as the form says: a path that this site
+    serves, without its query, or nothing (the consent record then says
+    "Signup form"). Posted text is the sender's to choose, so only an
+    address of ours is kept as the consent's "where"."""
+    value = (value or "")[:300]
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or any(ch.isspace() or ch == "\\" or not ch.isprintable() for ch in value)
+    ):
+        return ""
+    path = urlsplit(value).path
+    try:
+        resolve(path)
+    except Resolver404:
+        return ""
+    return path
 
 
 def _done(request):
