@@ -8,11 +8,12 @@ from datetime import timedelta
 import hypothesis
 import pytest
 import time_machine
+from django.core import signing
 from django.utils import timezone
 from hypothesis import strategies as st
 
 from newsletters.addresses import InvalidAddress, normalize_email
-from newsletters.forms import CONSENT_WORDINGS, form_stamp
+from newsletters.forms import CONSENT_WORDINGS, STAMP_SALT, form_stamp
 from newsletters.models import ConsentRecord, Subscriber, Subscription
 from newsletters.services import suppress_address
 from newsroom.security import NUL_REFUSAL
@@ -243,6 +244,13 @@ def test_a_form_printed_days_ago_asks_to_be_sent_again(client):
     assert response.status_code == 400
     assert b"please send it again" in response.content
     assert b'value="ada@example.com"' in response.content  # kept for the retry
+    assert not Subscriber.objects.exists()
+
+
+def test_a_form_printed_before_stamps_named_its_newsletters_asks_to_be_sent_again(client):
+    older = signing.Signer(salt=STAMP_SALT).sign("1.20000")
+    response = post_signup(client, "ada@example.com", stamp=older)
+    assert response.status_code == 400 and b"please send it again" in response.content
     assert not Subscriber.objects.exists()
 
 
