@@ -436,10 +436,14 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "newsroom.logs.JsonFormatter"},
     },
+    "filters": {
+        "client_errors_without_traceback": {"()": "newsroom.logs.ClientErrorsWithoutTraceback"}
+    },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
+            "filters": ["client_errors_without_traceback"],
             "stream": "ext://sys.stdout",
         }
     },

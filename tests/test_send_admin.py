@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from newsletters.delivery import testsend
+from newsletters.mail.message import list_id as message_list_id
 from newsletters.mail.message import message_id
 from newsletters.services import suppress_address
 from stories.models import AuditEntry
@@ -144,7 +145,11 @@ def test_send_a_test_to_me_goes_through_the_mail_server_and_into_the_audit_trail
     assert caught.subject == "[Test] The AI Crucible: open models catch up"
     # A fresh Message-ID, so the reviewer's client does not fold a second test into the first.
     assert caught.header("Message-ID") != message_id(draft_issue, 0)
-    assert caught.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+    # No one-click claim (RFC 8058): a reviewer has no subscription for a
+    # POST to end, and the newsletter page the links lead to accepts none.
+    assert caught.header("List-Unsubscribe-Post") is None
+    assert caught.header("List-Unsubscribe") is None
+    assert caught.header("List-Id") == message_list_id(draft_issue.newsletter)
     html = caught.message.get_body(("html",)).get_content()
     text = caught.message.get_body(("plain",)).get_content()
     for item in draft_issue.items.select_related("story"):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from newsletters.delivery import ledger, progress, sending
 from newsletters.models import Delivery, Send, Subscription
@@ -322,6 +323,22 @@ def test_the_newsletter_page_lists_each_sends_totals(client, publisher, newslett
     page = client.get(reverse("admin:stories_newsletter_change", args=[newsletter.pk]))
     html = page.content.decode()
     assert "Issues mailed" in html and f"#{send.issue.number}" in html
+    assert "<caption>The latest send and what became of it</caption>" in html
+
+
+def test_a_finished_send_shows_when_it_finished_instead_of_a_rate(client, publisher, newsletter):
+    send = live_send(newsletter, readers=3)
+    client.force_login(publisher)
+    assert "messages a second" in page_of(client, send.issue)  # while it sends
+    hand_over(send, sent=3)
+    assert sending.finish_if_done(send.pk)
+    send.refresh_from_db()
+    assert send.state == S.FINISHED
+    page = page_of(client, send.issue)
+    assert "messages a second" not in page and "Estimated finish" not in page
+    assert "<dt>Finished at</dt>" in page
+    finished = timezone.localtime(send.finished_at).strftime("%H:%M:%S")
+    assert f"<dd>{finished}, " in page
 
 
 def test_the_newsletter_page_counts_in_constant_queries(newsletter, django_assert_num_queries):

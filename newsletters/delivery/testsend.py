@@ -1,11 +1,13 @@
 """The email as subscribers will see it, before anyone does: the preview on
 the issue's admin page and test copies to the desk's own addresses.
 
-A test copy is the subscriber's mail with three differences: its subject
+A test copy is the subscriber's mail with four differences: its subject
 says it is a test, its Message-ID is new each time (a repeated one would be
-folded into the first copy by the reviewer's mail client), and its
-preference and unsubscribe links lead to the newsletter's public page, since
-the reviewer is nobody's subscription. It goes through the configured
+folded into the first copy by the reviewer's mail client), its preference
+and unsubscribe links lead to the newsletter's public page, since the
+reviewer is nobody's subscription, and it carries no List-Unsubscribe
+headers: there is no subscription to end, and RFC 8058 allows the one-click
+claim only with an address that accepts the POST. It goes through the configured
 EMAIL_BACKEND, the path subscribers' mail takes, and the issue's audit
 trail records who sent it to whom.
 """
@@ -123,6 +125,8 @@ def review_copy(issue: Issue, edition: Edition, address: str):
     message = edition_message(issue, edition, preview_links(issue, address))
     message.subject = TEST_SUBJECT_PREFIX + message.subject
     message.extra_headers["Message-ID"] = make_msgid("test", domain=mail_domain(issue.newsletter))
+    for header in ("List-Unsubscribe", "List-Unsubscribe-Post"):
+        message.extra_headers.pop(header, None)
     return message
 
 

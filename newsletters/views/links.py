@@ -65,12 +65,23 @@ def confirm(request, target, subscription):
             target, client_ip=client_ip_address(request) or None, wording=wording
         )
         subscription, changed = outcome.subscription, outcome.changed
+    suppressed = subscription.subscriber.is_suppressed
+    if suppressed:
+        heading = "We cannot send mail to this address"
+    elif subscription.state == subscription.State.CONFIRMED:
+        heading = "You are subscribed" if changed else "You are already subscribed"
+    elif subscription.state == subscription.State.UNSUBSCRIBED:
+        heading = "You have unsubscribed since asking"
+    else:
+        heading = "Confirm your subscription"
     context = {
         "subscription": subscription,
+        # The page's heading and its title say the same thing.
+        "heading": heading,
         "wording": wording,
         "changed": changed,
         "posted": request.method == "POST",
-        "suppressed": subscription.subscriber.is_suppressed,
+        "suppressed": suppressed,
         # The confirmation link proved the mailbox, so its page may lead on
         # to the reader's preferences.
         "preferences_token": _preferences_token(subscription),
