@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletters', '0003_sending'),
+        ('newsletters', '0004_mailto_channel'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stories', '0010_fragments_in_the_cache'),
+        ('stories', '0012_fragments_in_the_cache'),
     ]
 
     operations = [
