@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MAIL_PORT ?= 1025
 
-.PHONY: run test install lint demo browser validator bench soak clean
+.PHONY: run test install lint demo browser validator bench bench-mail soak replica-check clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)."; exit 1; }
@@ -65,9 +65,11 @@ node_modules/vnu-jar/build/dist/vnu.jar: package.json
 	npm install --no-audit --no-fund --ignore-scripts
 	touch $@
 
-## test: install, then lint and run the whole suite (DATABASE_URL picks the database)
+## test: install, then lint, check which way imports point and run the whole suite
+## (DATABASE_URL picks the database)
 test: $(STAMP) browser validator
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
@@ -80,13 +82,33 @@ bench: $(STAMP)
 	  else echo "wrk is needed: sudo apt-get install wrk"; exit 1; fi; }
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/bench.py --prepare
 
+## replica-check: a real PostgreSQL streaming replica (pg_basebackup) serving readers' pages
+replica-check: $(STAMP)
+	$(BIN)/python scripts/replica_check.py
+
+## bench-mail: mail a 10-story issue to SUBSCRIBERS (default 100000) confirmed readers through
+## Postfix's smtp-sink (or EMAIL_HOST/EMAIL_PORT) with two workers; KILL_WORKERS=k kills workers k times
+SUBSCRIBERS ?= 100000
+KILL_WORKERS ?= 0
+# Its own database: its newsletter and readers stay out of the page benchmark's.
+MAIL_BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/newsroom_mailbench)
+bench-mail: $(STAMP)
+	@command -v smtp-sink >/dev/null 2>&1 || test -x /usr/sbin/smtp-sink || test -n "$$EMAIL_HOST" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "smtp-sink is needed: sudo apt-get install postfix (or set EMAIL_HOST/EMAIL_PORT)"; exit 1; fi; }
+	DATABASE_URL=$(MAIL_BENCH_DATABASE_URL) SUBSCRIBERS=$(SUBSCRIBERS) KILL_WORKERS=$(KILL_WORKERS) \
+	  $(BIN)/python scripts/bench_mail.py
+
 ## soak: gunicorn on PostgreSQL under load while PostgreSQL restarts (DATABASE_URL picks the database)
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py
 
+## lint: ruff, and the import contracts of pyproject.toml ([tool.importlinter])
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

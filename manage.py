@@ -1,14 +1,7 @@
 #!/usr/bin/env python
-import os
-import sys
+"""Django's command line for a checkout; an installed newsroom has `python -m newsroom`."""
 
-
-def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from newsroom.__main__ import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Archive-scale content for benchmarks: years of issues, tens of thousands of stories.
 
 Rows are written with bulk_create for speed, so published state is written
-directly here rather than through stories/workflow.py: this is generated
+directly here rather than through stories/editorial/workflow.py: this is generated
 fixture data, never editorial work, and it records no audit trail. Derived
 fields are filled by the same functions Story.save() uses.
 """
@@ -30,7 +30,7 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.models.search import rebuild_index
+from stories.publishing.search_index import rebuild_index
 from stories.rendering import render_markdown
 
 WORDS = (

@@ -9,7 +9,9 @@ client address and per mailbox. A cross-site POST gains nothing that a direct
 one would not: the mailbox's owner still has to click the confirmation link.
 """
 
+import hashlib
 import time
+from dataclasses import dataclass
 
 from django import forms
 from django.core import signing
@@ -53,30 +55,63 @@ def _today() -> int:
     return int(time.time() // 86400)
 
 
-def form_stamp() -> str:
-    """The signed stamp a printed form carries (the same for every visitor)."""
-    return signing.Signer(salt=STAMP_SALT).sign(f"{CURRENT_WORDING}.{_today()}")
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def form_stamp(newsletters) -> str:
+    """The signed stamp a form offering newsletters carries: the wording
+    version, the day, which newsletters it offered and a digest of the words
+    it printed. The same for every visitor of a page."""
+    slugs = ",".join(newsletter.slug for newsletter in newsletters)
+    digest = _digest(consent_wording(newsletters, CURRENT_WORDING))
+    return signing.Signer(salt=STAMP_SALT).sign(f"{CURRENT_WORDING}.{_today()}.{slugs}.{digest}")
 
 
 class StampProblem(Exception):
-    """A stamp that is not ours (expired False) or is ours but too old."""
+    """A stamp that is not ours (expired False) or is ours but too old or
+    printed with words we can no longer rebuild (expired True)."""
 
     def __init__(self, expired: bool):
         super().__init__("expired" if expired else "not genuine")
         self.expired = expired
 
 
-def read_stamp(value: str) -> int:
-    """The wording version of a genuine, recent stamp, or StampProblem."""
+@dataclass(frozen=True)
+class PrintedForm:
+    """What a genuine stamp says its form showed."""
+
+    newsletters: list
+    wording: str
+
+
+def read_stamp(value: str) -> PrintedForm:
+    """The newsletters and exact words a genuine, recent form showed, or
+    StampProblem. The words are rebuilt with the function and inputs that
+    printed them and checked against the stamp's digest, so the consent
+    record never holds words the reader did not see (nor any posted text)."""
     try:
-        version, day = (
-            int(part) for part in signing.Signer(salt=STAMP_SALT).unsign(value).split(".")
-        )
-    except (signing.BadSignature, ValueError, TypeError):
+        signed = signing.Signer(salt=STAMP_SALT).unsign(value)
+    except (signing.BadSignature, TypeError):
         raise StampProblem(expired=False) from None
+    try:
+        version, day, slugs, digest = signed.split(".")
+        version, day = int(version), int(day)
+    except ValueError:
+        # Ours, but printed before stamps named what the form offered (a tab
+        # left open across an upgrade): asked for again, not dropped.
+        raise StampProblem(expired=True) from None
     if not 0 <= _today() - day < STAMP_DAYS or version not in CONSENT_WORDINGS:
         raise StampProblem(expired=True)
-    return version
+    wanted = slugs.split(",") if slugs else []
+    found = Newsletter.objects.in_bulk(wanted, field_name="slug")
+    newsletters = [found[slug] for slug in wanted if slug in found]
+    wording = consent_wording(newsletters, version)
+    # A newsletter renamed or removed since the page was printed: the words
+    # can no longer be rebuilt, so the form is asked for again.
+    if not newsletters or len(newsletters) != len(wanted) or _digest(wording) != digest:
+        raise StampProblem(expired=True)
+    return PrintedForm(newsletters, wording)
 
 
 class SignupForm(forms.Form):
@@ -90,9 +125,13 @@ class SignupForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, offered=None, **kwargs):
+        """offered: the newsletters the printed form offered (all by default);
+        a choice outside them is not one the reader was shown."""
         super().__init__(*args, **kwargs)
-        self.newsletters = {n.slug: n for n in Newsletter.objects.order_by("name")}
+        if offered is None:
+            offered = Newsletter.objects.order_by("name")
+        self.newsletters = {n.slug: n for n in offered}
         self.fields["newsletter"].choices = [(slug, n.name) for slug, n in self.newsletters.items()]
 
     def clean_email(self):

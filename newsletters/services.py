@@ -68,14 +68,22 @@ def request_signup(
     unsubscribed address gets a confirmation link, a confirmed one a note that
     it is already subscribed, a suppressed one nothing."""
     address = normalize_email(email)
-    if not throttle.hit("signup-address", address, ADDRESS_LIMIT, 3600):
-        return
-    if is_suppressed(address):
+    # Every newsletter ticked means one mail (a confirmation link or a note
+    # that the address is already on that list), so each counts against the
+    # address's hourly limit; those past it are dropped whole, mail and all.
+    # The count is taken before the suppression check, so a suppressed
+    # address spends its allowance exactly as any other would.
+    allowed = [
+        newsletter
+        for newsletter in newsletters
+        if throttle.hit("signup-address", address, ADDRESS_LIMIT, 3600)
+    ]
+    if not allowed or is_suppressed(address):
         return
     now = timezone.now()
     with transaction.atomic():
         subscriber = _subscriber_for(address, name)
-        for newsletter in newsletters:
+        for newsletter in allowed:
             subscription, created = Subscription.objects.select_for_update().get_or_create(
                 subscriber=subscriber,
                 newsletter=newsletter,
@@ -243,7 +251,9 @@ def update_preferences(
             if suppressed:
                 break  # nothing may be mailed there; the page says why
             subscription = existing.get(newsletter_id) or Subscription(
-                subscriber=subscriber, newsletter_id=newsletter_id, source=SubscriptionSource.FORM
+                subscriber=subscriber,
+                newsletter_id=newsletter_id,
+                source=SubscriptionSource.PREFERENCES,
             )
             subscription.state = State.CONFIRMED
             subscription.state_changed_at = subscription.confirmed_at = now
@@ -253,7 +263,7 @@ def update_preferences(
             subscription.save()
             ConsentRecord.objects.create(
                 subscription=subscription,
-                kind=ConsentKind.CONFIRMATION,
+                kind=ConsentKind.PREFERENCES,
                 source="Preferences page",
                 client_ip=client_ip or None,
                 wording=PREFERENCES_WORDING,

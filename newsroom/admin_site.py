@@ -10,11 +10,13 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.views.main import IGNORED_PARAMS
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
 from stories import timebounds
+from stories.people import person_label
 
 
 class NamedPeopleAutocompleteJsonView(AutocompleteJsonView):
@@ -22,17 +24,26 @@ class NamedPeopleAutocompleteJsonView(AutocompleteJsonView):
     the username to tell namesakes apart (a user's str() is the username)."""
 
     def serialize_result(self, obj, to_field_name):
-        from stories.admin.issues import story_choice_label
-        from stories.admin.users import person_label
-        from stories.models import Story
-
         result = super().serialize_result(obj, to_field_name)
         if isinstance(obj, get_user_model()):
             result["text"] = person_label(obj)
-        elif isinstance(obj, Story) and self.source_field.model._meta.model_name == "issueitem":
+        elif (
+            obj._meta.label_lower == "stories.story"
+            and self.source_field.model._meta.model_name == "issueitem"
+        ):
             # Status, date, newsletter and address: namesakes told apart.
-            result["text"] = story_choice_label(obj)
+            result["text"] = obj.choice_label()
         return result
+
+
+def names_a_row(field, value) -> bool:
+    """Whether value is one the column of field holds (for an id: a number,
+    and not past the column), so that looking it up cannot fail."""
+    try:
+        field.clean(value, None)  # for an id: a number the column holds
+    except ValidationError:
+        return False
+    return True
 
 
 def with_list_input_checked(changelist_view, model_admin):
@@ -50,8 +61,6 @@ def with_list_input_checked(changelist_view, model_admin):
 
     @wraps(changelist_view)
     def view(request, *args, **kwargs):
-        from stories.admin.base import names_a_row
-
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME) if request.method == "POST" else []
         if not all(names_a_row(model._meta.pk, value) for value in selected):
             messages.warning(

@@ -17,7 +17,7 @@ def secret_key_from_environment(app_configs, **kwargs):
 
 @register(deploy=True)
 def shared_cache(app_configs, **kwargs):
-    # Page-cache invalidation (stories/cache.py) only reaches the processes
+    # Page-cache invalidation (stories/publishing/cache.py) only reaches the processes
     # that share the cache: with a per-process cache, a withdrawn story could
     # stay on another gunicorn worker's cached pages until they expire.
     backend = settings.CACHES["default"]["BACKEND"]

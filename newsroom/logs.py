@@ -48,3 +48,20 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str)
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """Keeps a 4xx answer's warning to its one line.
+
+    Django logs a refused request (403, 400, 404 from an exception) with the
+    exception's traceback, which reads as a crash in a console full of them.
+    A 4xx is the site working as meant, so its record keeps its message,
+    status and path and loses the traceback; a 5xx keeps its traceback, the
+    one thing needed to fix it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.exc_info:
+            record.exc_info = None
+            record.exc_text = None
+        return True

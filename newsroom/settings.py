@@ -17,6 +17,7 @@ from newsroom.env import (
     env_database,
     env_dotted_path,
     env_email,
+    env_float,
     env_hosts,
     env_int,
     env_list,
@@ -27,7 +28,17 @@ from newsroom.env import (
     env_url,
 )
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# The project's own files (templates, static files) travel inside the package,
+# so an installed wheel finds them as a checkout does.
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Where local state lives by default (SQLite database, generated secret key,
+# uploads, collected static files): the checkout when running from one, the
+# working directory when the project is installed as a package (never
+# site-packages). NEWSROOM_HOME names another place.
+_CHECKOUT = PACKAGE_DIR.parent
+BASE_DIR = env_path(
+    "NEWSROOM_HOME", str(_CHECKOUT if (_CHECKOUT / "manage.py").exists() else Path.cwd())
+)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -38,7 +49,7 @@ def _secret_key() -> str:
         return key
     # A fresh checkout must run with nothing configured, yet a key shipped in
     # the repository would be public. Generate one per checkout instead; the
-    # deploy check (stories/checks.py) insists on a real one in production.
+    # deploy check (newsroom/checks.py) insists on a real one in production.
     from django.core.management.utils import get_random_secret_key
 
     path = BASE_DIR / ".secret_key"
@@ -88,12 +99,18 @@ MIDDLEWARE = [
     # First: load-balancer probes skip host checks, HTTPS redirects and sessions.
     "newsroom.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Readers' pages read from the replica when DATABASE_REPLICA_URL is set.
+    "newsroom.replica.ReaderTrafficMiddleware",
     # Above every middleware that sets Vary or Cache-Control on the way out
     # (sessions, CSRF, auth), which decide what may be compressed, and above
     # WhiteNoise so static text is compressed when it was not precompressed.
     "newsroom.compression.PublicGZipMiddleware",
     "newsroom.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A page the page cache holds is answered here for an anonymous reader,
+    # before sessions, CSRF, login and messages do work the page does not need
+    # (below the security headers, CSP and compression, which it still gets).
+    "stories.publishing.cache.CachedPageMiddleware",
     # Before anything reads a request body: one too big to hold an acceptable
     # upload is refused unread.
     "stories.images.UploadSizeLimitMiddleware",
@@ -114,7 +131,7 @@ WSGI_APPLICATION = "newsroom.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -127,14 +144,28 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env_database(
-        "DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+
+def _database(name: str, default: str = "") -> dict:
+    return env_database(
+        name,
+        default=default,
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0),
         connect_timeout=env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1),
     )
-}
+
+
+DATABASES = {"default": _database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if env_str("DATABASE_REPLICA_URL"):
+    # A streaming replica of DATABASE_URL for readers' pages (newsroom/replica.py).
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
+    if any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL names a PostgreSQL streaming replica of a "
+            "PostgreSQL DATABASE_URL; both must be postgres:// URLs."
+        )
+    # Tests have no replica: they read the primary through this alias.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["newsroom.replica.ReaderReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"}, "redis://127.0.0.1:6379/0")
@@ -155,10 +186,14 @@ else:
         }
     }
 # How long a public page may be served from the server-side cache at most;
-# publication events invalidate earlier (stories/cache.py).
+# publication events invalidate earlier (stories/publishing/cache.py).
 # The server-side page cache can be switched off (the benchmark measures both).
 NEWSROOM_PAGE_CACHE = env_bool("NEWSROOM_PAGE_CACHE", True)
 NEWSROOM_PAGE_CACHE_SECONDS = env_int("NEWSROOM_PAGE_CACHE_SECONDS", 300, minimum=0)
+# How long a story's or issue's rendered fragments stay in the cache
+# (stories/publishing/fragments.py); a change gives them a new key at once, so
+# this only bounds how long superseded ones take up room.
+NEWSROOM_FRAGMENT_SECONDS = env_int("NEWSROOM_FRAGMENT_SECONDS", 7 * 24 * 3600, minimum=60)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -194,7 +229,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_URL = env_str("DJANGO_MEDIA_URL", "/media/")
 MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
 # Serve uploads from the app (development, `make run`); production leaves them
@@ -274,6 +309,8 @@ TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}
 # run twice at once, since several schedulers may run.
 NEWSROOM_PERIODIC_JOBS = [
     {"command": "publish_scheduled"},
+    # Right after it: the issues that just went live start their mail.
+    {"command": "send_due_mail"},
 ]
 if NEWSROOM_TASKS_BACKEND == "database":
     # Finished task rows are bookkeeping of the queue; what the work did is
@@ -304,9 +341,50 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
     )
 # Seconds before a silent mail server is given up on, so a send never hangs.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+
+# The mailbox of List-Unsubscribe's mailto: (newsletters/delivery/inbound.py):
+# route it to /anymail/<provider>/inbound/ at the provider. Unset, the
+# newsletter's reply-to (or sender) address is named instead.
+NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS = (
+    env_email("NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS", "")
+    if env_str("NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS")
+    else ""
+)
+
+# Issue mail (newsletters/delivery). The rate is the provider's limit in
+# messages per second, shared by every worker through the cache (Redis in
+# production); 0 sends as fast as the mail server takes them.
+NEWSROOM_MAIL_RATE = env_int("NEWSROOM_MAIL_RATE", 0, minimum=0)
+# Copies a worker claims at a time, and how many it hands over between two
+# writes of their results (at most this many are sent twice after a kill).
+NEWSROOM_MAIL_BATCH = env_int("NEWSROOM_MAIL_BATCH", 500, minimum=1)
+NEWSROOM_MAIL_RECORD_EVERY = env_int("NEWSROOM_MAIL_RECORD_EVERY", 20, minimum=1)
+# Batch tasks queued per send: one per worker process that should share it.
+NEWSROOM_MAIL_PARALLEL = env_int("NEWSROOM_MAIL_PARALLEL", 2, minimum=1)
+# Seconds a claim is held before send_due_mail takes it back (a killed worker).
+NEWSROOM_MAIL_LEASE_SECONDS = env_int("NEWSROOM_MAIL_LEASE_SECONDS", 300, minimum=1)
+# Seconds without a claim after which send_due_mail queues a send's work again.
+NEWSROOM_MAIL_IDLE_SECONDS = env_int("NEWSROOM_MAIL_IDLE_SECONDS", 60, minimum=1)
+# Seconds one batch task runs before it queues itself again and lets other
+# tasks (confirmation mails, imports) have the worker.
+NEWSROOM_MAIL_TASK_SECONDS = env_int("NEWSROOM_MAIL_TASK_SECONDS", 60, minimum=1)
+# Attempts of a copy refused for now (4xx) before it fails, the first wait
+# (growing fourfold), and how old an issue may be when it goes live and
+# still be mailed.
+NEWSROOM_MAIL_MAX_ATTEMPTS = env_int("NEWSROOM_MAIL_MAX_ATTEMPTS", 5, minimum=1)
+NEWSROOM_MAIL_RETRY_SECONDS = env_int("NEWSROOM_MAIL_RETRY_SECONDS", 60, minimum=1)
+NEWSROOM_MAIL_WINDOW_HOURS = env_int("NEWSROOM_MAIL_WINDOW_HOURS", 24, minimum=1)
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "newsroom@localhost")
 SERVER_EMAIL = env_email("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = env_prefixed("ANYMAIL_")
+# A send pauses itself, and tells its publisher, when its complaint or
+# hard-bounce rate passes these fractions (0.001 is 0.1%), judged over at
+# least NEWSROOM_MAIL_RATE_MIN_SAMPLE copies (newsletters/delivery/thresholds.py).
+NEWSROOM_MAIL_COMPLAINT_RATE = env_float(
+    "NEWSROOM_MAIL_COMPLAINT_RATE", 0.001, minimum=0.0, maximum=1.0
+)
+NEWSROOM_MAIL_BOUNCE_RATE = env_float("NEWSROOM_MAIL_BOUNCE_RATE", 0.02, minimum=0.0, maximum=1.0)
+NEWSROOM_MAIL_RATE_MIN_SAMPLE = env_int("NEWSROOM_MAIL_RATE_MIN_SAMPLE", 1000, minimum=1)
 
 # Security: production values by default where they cost a developer nothing.
 # The README's deployment section lists the variables a production server sets.
@@ -335,7 +413,7 @@ AXES_CLIENT_IP_CALLABLE = "newsroom.security.client_ip_address"
 # Every failed sign-in counts, however long the username typed.
 AXES_USERNAME_CALLABLE = "newsroom.security.client_username"
 
-# Content-Security-Policy (stories/security.py). The public pages load only
+# Content-Security-Policy (newsroom/security.py). The public pages load only
 # their own CSS and images (lead images may live on a media bucket or CDN, so
 # any https: image is allowed); no inline script or style anywhere.
 NEWSROOM_CSP = env_str(
@@ -358,10 +436,14 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "newsroom.logs.JsonFormatter"},
     },
+    "filters": {
+        "client_errors_without_traceback": {"()": "newsroom.logs.ClientErrorsWithoutTraceback"}
+    },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
+            "filters": ["client_errors_without_traceback"],
             "stream": "ext://sys.stdout",
         }
     },

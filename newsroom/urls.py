@@ -13,6 +13,8 @@ admin.site.index_title = "Newsroom"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("subscriptions/", include("newsletters.urls")),
+    # Mail providers' bounce and complaint reports (django-anymail's tracking webhooks).
+    path("anymail/", include("newsletters.delivery.webhooks")),
     path("", include("stories.discovery.urls")),
     path("", include("stories.reader.urls")),
 ]

@@ -1,6 +1,6 @@
 """Export the newsroom's content to a versioned JSON file and restore it.
 
-This is the one place outside stories/workflow.py that writes status fields:
+This is the one place outside stories/editorial/workflow.py that writes status fields:
 a restore must bring back each story's and issue's status, timestamps and
 version number exactly as they were, so rows are written raw
 (``save_base(raw=True)``, as Django's loaddata does) without going through
@@ -75,8 +75,8 @@ from stories.backup_format import (
     story_files,
 )
 from stories.models import Newsletter, Story, StoryRevision
-from stories.models.search import rebuild_index
-from stories.publishing.cache import content_changed
+from stories.publishing.changes import public_pages_changed
+from stories.publishing.search_index import rebuild_index
 
 # The format is defined in backup_format; the commands and tests read it here.
 __all__ = [
@@ -324,7 +324,7 @@ def import_content(data: Any, progress: Progress | None = None) -> dict[str, Any
             raise ImportRefused(f"The export does not hold together: {error}") from None
         _reset_sequences()
         indexed = rebuild_index(progress=progress)
-        transaction.on_commit(content_changed)
+        public_pages_changed()
     return {
         "counts": counts,
         "created_users": created_users,

@@ -214,3 +214,42 @@ def sqlite_file(_migrated_sqlite, tmp_path):
     path = tmp_path / "newsroom.sqlite3"
     shutil.copyfile(_migrated_sqlite, path)
     return path
+
+
+# What decides how the project installs; a change to any of them runs the
+# packaging tests wherever the suite runs.
+PACKAGING_FILES = ("pyproject.toml", "manage.py", "newsroom/__main__.py", "Dockerfile")
+
+
+def _packaging_files_changed() -> bool:
+    """Uncommitted changes to the packaging files, or a last commit touching them."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return result.stdout if result.returncode == 0 else ""
+
+    return bool(
+        git("status", "--porcelain", "--", *PACKAGING_FILES).strip()
+        or git("diff", "--name-only", "HEAD~1", "HEAD", "--", *PACKAGING_FILES).strip()
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """The wheel is built once per CI run, on the PostgreSQL leg, rather than
+    on every leg: it tests the package, not the database."""
+    packaging = [item for item in items if item.get_closest_marker("packaging")]
+    if not packaging:
+        return
+    if os.environ.get("NEWSROOM_PACKAGING_TEST") == "1":
+        return
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return
+    if _packaging_files_changed():
+        return
+    skip = pytest.mark.skip(
+        reason="the wheel is built on the PostgreSQL leg or when packaging files change "
+        "(NEWSROOM_PACKAGING_TEST=1 builds it here)"
+    )
+    for item in packaging:
+        item.add_marker(skip)

@@ -4,6 +4,7 @@ admin theme, the object tools stay clear of the title, and a citation with
 a long address does not push the page sideways."""
 
 import pytest
+from django.urls import reverse
 
 from tests.factories import (
     CitationFactory,
@@ -147,3 +148,16 @@ def test_issue_page_fits_a_laptop_and_its_tools_clear_the_headline(live_server, 
     for issue in (newsroom["live"], newsroom["scheduled"]):
         page.goto(f"{live_server.url}/admin/stories/issue/{issue.pk}/change/")
         assert_fits_and_tools_clear_the_title(page)
+
+
+def test_the_mail_page_reviewers_box_fits_a_phone(live_server, sign_in, newsroom):
+    page = sign_in("pia")
+    page.set_viewport_size({"width": 375, "height": 800})
+    issue = newsroom["scheduled"]
+    page.goto(
+        f"{live_server.url}{reverse('admin:newsletters_issue_mail_preview', args=[issue.pk])}"
+    )
+    reviewers = page.get_by_label("Reviewers' addresses")
+    box = reviewers.bounding_box()
+    assert box["width"] > 150, f"the box is too narrow to type in: {box}"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375, f"it runs off the screen: {box}"

@@ -4,9 +4,10 @@ newsletter, the chart of confirmed subscribers, and the CSV import flow."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -240,6 +241,29 @@ def test_an_import_is_previewed_then_run_by_a_task(client, django_capture_on_com
     assert Subscription.objects.count() == 2
 
 
+def test_a_finished_import_accounts_for_every_row_of_its_file(
+    client, django_capture_on_commit_callbacks
+):
+    client.force_login(audience_member(username="audience"))
+    rows = "ada@example.com\nbo@example.com\nADA@example.com\nnot an address\n"
+    with time_machine.travel(datetime(2026, 11, 30, 6, 36, tzinfo=UTC), tick=False):
+        response = _upload(client, "email\n" + rows)
+    job = SubscriberImport.objects.get()
+    preview = client.get(response["Location"]).content.decode()
+    assert "Rows in the file</th><td>4" in preview
+    # The upload's time prints once, with no doubled full stop after "a.m.".
+    assert ".. Status" not in preview and "m.. " not in preview
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:newsletters_subscriberimport_start", args=[job.pk]))
+    done = client.get(reverse("admin:newsletters_subscriberimport_change", args=[job.pk]))
+    html = " ".join(done.content.decode().split())
+    assert "2 of 2 distinct addresses" in html
+    assert (
+        "The file's other rows: 1 repeated an address already in it (merged into its "
+        "first row) and 1 had errors" in html
+    )
+
+
 def test_an_import_needs_a_stated_consent_basis_and_its_confirmation(client):
     client.force_login(audience_member(username="audience"))
     response = _upload(client, "email\nada@example.com\n", basis="")
@@ -268,3 +292,14 @@ def test_a_suppression_added_by_staff_keeps_only_the_hash(client):
     suppression = Suppression.objects.get()
     assert "blocked@example.com" not in str(Suppression.objects.values().get())
     assert suppression.reason == "blocked"
+
+
+def test_the_newsletter_form_prints_its_help_texts_whole(client):
+    """Help texts are HTML in the admin: a placeholder in angle brackets
+    would vanish as an unknown tag, leaving "/newsletters//."."""
+    newsletter = default_newsletter()
+    client.force_login(user_in("Publishers", username="publisher"))
+    html = client.get(reverse("admin:stories_newsletter_change", args=[newsletter.pk])).content
+    assert b"Its address: /newsletters/ followed by the slug." in html
+    assert b"(/issues/ followed by a number)" in html
+    assert b"/newsletters//" not in html and b"/issues//" not in html

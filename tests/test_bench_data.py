@@ -88,7 +88,7 @@ def test_100000_bench_subscribers_are_all_written_on_postgresql(on_postgres):
     # Its time is printed, not asserted: timings belong to benchmarks, not tests.
     import time
 
-    from newsletters.benchdata import generate_subscribers
+    from devtools.bench_subscribers import generate_subscribers
     from newsletters.models import Subscriber
 
     started = time.monotonic()

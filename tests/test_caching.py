@@ -18,6 +18,7 @@ from stories.models import Correction, Issue, Source, Story, Topic
 from stories.publishing.cache import (
     PAGE_KEY_PREFIX,
     content_changed,
+    content_generation,
     never_cache_privately,
     public_page,
     single,
@@ -25,8 +26,10 @@ from stories.publishing.cache import (
 from stories.reader import views
 from tests.factories import (
     IssueFactory,
+    StoryFactory,
     TopicFactory,
     approved_story,
+    issue_with_stories,
     published_issue,
     scheduled_issue,
     user_in,
@@ -151,7 +154,7 @@ def test_logged_in_staff_are_never_served_or_stored_in_the_cache(
     client.logout()
     # Nothing was stored by the staff visit: the anonymous request renders the
     # page afresh (the schedule horizon, then the story page's one query;
-    # the story's kept HTML, rendered on the staff visit, is not a page).
+    # the story's fragments, rendered on the staff visit, are not a page).
     with django_assert_num_queries(2):
         client.get(story.get_absolute_url())
 
@@ -579,3 +582,156 @@ def test_a_page_that_varies_on_a_header_or_is_marked_private_is_never_kept(rf):
             request.user = AnonymousUser()
             page(request)
     assert renders == ["q=ai"] * 5  # the plain page once, the others every time
+
+
+# -- what clears the page cache -----------------------------------------------
+
+
+def generation_after(action, django_capture_on_commit_callbacks) -> tuple[int, int]:
+    """The content generation before and after action, its commit callbacks run."""
+    before = content_generation()
+    with django_capture_on_commit_callbacks(execute=True):
+        action()
+    return before, content_generation()
+
+
+def test_saving_a_draft_in_the_admin_keeps_every_cached_page(
+    client, story, django_capture_on_commit_callbacks
+):
+    writer = user_in("Writers", username="drafting-writer")
+    draft = StoryFactory(headline="A draft", created_by=writer, authors=[writer])
+    cached = client.get("/").content
+    client.force_login(writer)
+    form = story_form_data(client, draft, headline="A better draft")
+
+    def save():
+        assert client.post(change_url(draft), form).status_code == 302
+
+    before, after = generation_after(save, django_capture_on_commit_callbacks)
+    assert after == before
+    client.logout()
+    assert client.get("/").content == cached
+
+
+def test_a_review_comment_keeps_every_cached_page(story, django_capture_on_commit_callbacks):
+    draft = StoryFactory()
+    workflow.submit_for_review(draft.created_by, draft)
+    editor = user_in("Editors", username="commenting-editor")
+
+    def comment():
+        workflow.request_changes(editor, draft, "Cite the outlet, please.")
+
+    before, after = generation_after(comment, django_capture_on_commit_callbacks)
+    assert after == before
+
+
+def test_withdrawing_a_published_story_clears_every_cached_page(
+    story, django_capture_on_commit_callbacks
+):
+    editor = user_in("Editors", username="withdrawing-editor")
+
+    def withdraw():
+        workflow.withdraw_story(editor, story, "Wrong figures.")
+
+    before, after = generation_after(withdraw, django_capture_on_commit_callbacks)
+    assert after > before
+
+
+def test_scheduling_an_issue_after_the_horizon_keeps_cached_pages(
+    client, story, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_issue(1, in_minutes=3)
+    client.get("/")  # cached under the horizon: that issue's minute
+    later = issue_with_stories(1)
+    publisher = user_in("Publishers", username="later-publisher")
+
+    def schedule():
+        workflow.schedule_issue(publisher, later, timezone.now() + timedelta(minutes=30))
+
+    before, after = generation_after(schedule, django_capture_on_commit_callbacks)
+    assert after == before
+
+
+def test_scheduling_an_issue_before_the_horizon_clears_cached_pages(
+    client, story, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled_issue(1, in_minutes=4)
+    client.get("/")
+    sooner = issue_with_stories(1)
+    publisher = user_in("Publishers", username="sooner-publisher")
+
+    def schedule():
+        workflow.schedule_issue(publisher, sooner, timezone.now() + timedelta(minutes=2))
+
+    before, after = generation_after(schedule, django_capture_on_commit_callbacks)
+    assert after > before
+
+
+# -- the early answer ---------------------------------------------------------
+
+
+@pytest.fixture
+def full_stack_calls(monkeypatch):
+    """How many requests reached the session and CSRF middleware."""
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    calls = []
+    for middleware in (SessionMiddleware, CsrfViewMiddleware):
+        real = middleware.process_request
+
+        def counted(self, request, real=real, name=middleware.__name__):
+            calls.append(name)
+            return real(self, request)
+
+        monkeypatch.setattr(middleware, "process_request", counted)
+    return calls
+
+
+def test_a_cached_page_is_answered_before_sessions_and_csrf(client, story, full_stack_calls):
+    url = story.get_absolute_url()
+    first = client.get(url)
+    assert full_stack_calls == ["SessionMiddleware", "CsrfViewMiddleware"]
+    full_stack_calls.clear()
+    again = client.get(url + "?utm_source=mail")
+    conditional = client.get(url, headers={"if-none-match": first["ETag"]})
+    assert full_stack_calls == []
+    assert again.content == first.content
+    assert conditional.status_code == 304
+
+
+def test_the_early_answer_carries_the_headers_of_the_full_stack(client, story, full_stack_calls):
+    url = story.get_absolute_url()
+    client.get(url)
+    early = client.get(url)
+    # A session cookie (here one naming no session) takes the whole stack.
+    client.cookies["sessionid"] = "no-such-session"
+    full = client.get(url)
+    assert full_stack_calls.count("SessionMiddleware") == 2
+    assert early.content == full.content
+
+    def headers(response):
+        kept = {k.lower(): v for k, v in response.items() if k.lower() not in ("vary", "date")}
+        vary = {v.strip().lower() for v in response.get("Vary", "").split(",")}
+        return kept, vary
+
+    assert headers(early) == headers(full)
+    assert "cookie" in headers(early)[1]
+
+
+def test_staff_are_never_given_the_early_answer(client, story, full_stack_calls):
+    url = story.get_absolute_url()
+    client.get(url)
+    client.force_login(user_in("Editors", username="early-editor"))
+    response = client.get(url)
+    assert "SessionMiddleware" in full_stack_calls[2:]
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_early_answer_still_refuses_a_foreign_host_and_a_nul(client, story):
+    url = story.get_absolute_url()
+    client.get(url)
+    assert client.get(url, headers={"host": "evil.example"}).status_code == 400
+    assert client.get(url + "?utm_source=%00").status_code == 400

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from stories.editorial import revisions, workflow
 from stories.models import Issue
+from stories.publishing import changes
 from tests.factories import approved_story, ensure_editorial_groups, issue_with_stories, user_in
 from tests.story_admin import change_url, messages_of, story_form_data
 
@@ -193,7 +194,7 @@ def test_an_edit_arriving_while_the_issue_is_being_scheduled_waits_and_is_then_r
     form = uncited_rewrite(client, story)
     # The publisher's schedule has checked the stories and marked the issue
     # scheduled, and has not committed yet.
-    scheduling = PausedIn(monkeypatch, workflow, "sync_issue_stories")
+    scheduling = PausedIn(monkeypatch, changes, "sync_issue_stories")
     publication = InThread(lambda: PUBLICATION["schedule"](newsroom["publisher"], issue))
     scheduling.wait()
 

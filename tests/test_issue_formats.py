@@ -11,7 +11,7 @@ from django.urls import reverse
 from newsletters.mail.edition import render_edition
 from stories.editorial import workflow
 from stories.models import Issue, IssueItem
-from stories.publishing import prerender
+from stories.publishing import fragments as prerender
 from tests.factories import (
     CitationFactory,
     SourceFactory,

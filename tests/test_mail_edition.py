@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db.models.functions import Length
+from django.urls import reverse
 
 from newsletters.mail.edition import html_to_text, render_edition
 from newsletters.mail.message import edition_message, message_id, subscriber_links
@@ -203,7 +204,13 @@ def test_headers_and_a_deterministic_message_id(demo):
     one_click, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
     assert one_click == links.one_click_url and one_click.startswith(settings.SITE_URL)
     assert one_click.endswith("/one-click/")
-    assert mailto.startswith("mailto:")
+    assert mailto == (
+        f"mailto:{issue.newsletter.reply_to or issue.newsletter.sender_email}"
+        f"?subject=unsubscribe%20{links.unsubscribe_token}"
+    )
+    assert one_click == settings.SITE_URL + reverse(
+        "newsletters:one_click", args=[links.unsubscribe_token]
+    )
     html = message.get_payload()[1].get_payload(decode=True).decode()
     assert links.preferences_url.replace("&", "&amp;") in html
     assert links.unsubscribe_url in html

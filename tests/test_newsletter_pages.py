@@ -2,6 +2,7 @@
 signup form, issue numbers count per newsletter, the old /issues/<n>/
 addresses answer 301, and the signup form is safe on cached pages."""
 
+import html
 import re
 
 import pytest
@@ -137,3 +138,27 @@ def test_a_form_served_from_the_page_cache_still_signs_up(
     assert response.status_code == 200
     consent = Subscription.objects.get().consents.get()
     assert consent.source == issue.get_absolute_url()
+
+
+@pytest.mark.page_cache
+def test_the_home_pages_choice_served_from_the_page_cache_still_signs_up(
+    client, django_capture_on_commit_callbacks
+):
+    issue = published_issue(1)
+    NewsletterFactory(name="The Weekly Radar", slug="weekly-radar")
+    client.get("/")  # now cached
+    cached = client.get("/").content.decode()
+    assert 'type="checkbox" name="newsletter"' in cached and " checked" not in cached
+    fields = dict(re.findall(r'name="(stamp|source)" value="([^"]*)"', cached))
+    printed = re.search(r'<p class="signup-consent">([^<]*)</p>', cached).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/subscriptions/signup/",
+            {**fields, "email": "ada@example.com", "newsletter": "weekly-radar"},
+        )
+    assert response.status_code == 200
+    [subscription] = Subscription.objects.all()
+    assert subscription.newsletter.slug == "weekly-radar"
+    consent = subscription.consents.get()
+    assert consent.source == "/" and consent.wording == html.unescape(printed)
+    assert issue.newsletter.name in consent.wording and "The Weekly Radar" in consent.wording

@@ -1,5 +1,6 @@
 """Production settings: the deploy check, security headers, cookies, logs, media storage."""
 
+import io
 import json
 import logging
 import os
@@ -9,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.utils.log import log_response
+from django.utils.module_loading import import_string
 
 from newsroom.logs import JsonFormatter
 
@@ -200,6 +205,50 @@ def test_json_logs_are_one_object_per_line_with_the_traceback():
     assert entry["status"] == 500
     assert "ValueError: database went away" in entry["exception"]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", entry["time"])
+
+
+@pytest.fixture
+def console(settings):
+    """What the configured console handler prints of django.request, built
+    from LOGGING's own formatter and filters, written to a string."""
+    stream = io.StringIO()
+    config = settings.LOGGING
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(config["formatters"]["plain"]["format"]))
+    for name in config["handlers"]["stdout"]["filters"]:
+        handler.addFilter(import_string(config["filters"][name]["()"])())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_refused_request_logs_one_line_without_a_traceback(client, writer, console):
+    client.force_login(writer)
+    assert client.get("/admin/stories/newsletter/").status_code == 403
+    printed = console.getvalue()
+    assert "WARNING django.request Forbidden (Permission denied): /admin/stories/newsletter/" in (
+        printed
+    )
+    assert "Traceback" not in printed and printed.count("\n") == 1
+
+
+def test_a_server_error_keeps_its_traceback(console):
+    try:
+        raise ValueError("database went away")
+    except ValueError as error:
+        log_response(
+            "Internal Server Error: %s",
+            "/",
+            response=HttpResponse(status=500),
+            request=RequestFactory().get("/"),
+            exception=error,
+        )
+    printed = console.getvalue()
+    assert "ERROR django.request Internal Server Error: /" in printed
+    assert "Traceback" in printed and "ValueError: database went away" in printed
 
 
 def test_gunicorn_access_lines_become_fields():

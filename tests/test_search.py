@@ -23,6 +23,7 @@ from tests.factories import (
     unpublished_stories,
     user_in,
 )
+from tests.story_admin import change_url, messages_of, story_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -195,11 +196,24 @@ def test_withdrawn_story_leaves_the_index_and_the_results(client):
     assert not SearchDocument.objects.filter(story=story).exists()
 
 
-def test_an_edit_is_searchable_at_once(client):
+def test_an_edit_saved_in_the_admin_is_searchable_at_once(client):
+    story = publish(approved_story(headline="Old words")).stories.get()
+    editor = user_in("Editors", username="desk-editor")
+    client.force_login(editor)
+    data = story_form_data(client, story, headline="New hovercraft words")
+    response = client.post(change_url(story), data)
+    assert response.status_code == 302, messages_of(response)
+    client.logout()
+    assert headlines(client, "hovercraft") == ["New hovercraft words"]
+
+
+def test_saving_a_story_outside_an_action_leaves_the_index_alone(client):
+    """Story.save fills the story's own fields only; the index follows the
+    actions (workflow, admin, restore) that call the publishing path."""
     story = publish(approved_story(headline="Old words")).stories.get()
     story.headline = "New hovercraft words"
     story.save()
-    assert headlines(client, "hovercraft") == ["New hovercraft words"]
+    assert SearchDocument.objects.get(story=story).headline == "Old words"
 
 
 def test_results_page_in_twenties_with_links_both_ways(client):

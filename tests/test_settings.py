@@ -64,6 +64,24 @@ def test_env_int_refuses_words_and_small_numbers(monkeypatch):
         env.env_int("SOME_NUMBER", 1, minimum=0)
 
 
+@pytest.mark.parametrize(
+    ("raw", "sentence"),
+    [
+        ("a tenth", "must be a number such as 0.001"),
+        ("nan", "must be a finite number"),
+        ("inf", "must be a finite number"),
+        ("1.5", "must be at most 1.0"),
+        ("-0.1", "must be at least 0.0"),
+    ],
+)
+def test_env_float_refuses_words_and_numbers_out_of_range(monkeypatch, raw, sentence):
+    monkeypatch.setenv("SOME_RATE", raw)
+    with pytest.raises(ImproperlyConfigured, match=f"SOME_RATE {sentence}"):
+        env.env_float("SOME_RATE", 0.5, minimum=0.0, maximum=1.0)
+    monkeypatch.setenv("SOME_RATE", "0.002")
+    assert env.env_float("SOME_RATE", 0.5, minimum=0.0, maximum=1.0) == 0.002
+
+
 def test_env_list_splits_on_commas(monkeypatch):
     monkeypatch.setenv("HOSTS", " a.example , b.example,, ")
     assert env.env_list("HOSTS", []) == ["a.example", "b.example"]

@@ -174,7 +174,8 @@ def test_a_link_of_an_erased_reader_never_acts_on_whoever_gets_their_row_id(clie
 def test_confirming_a_subscription_that_unsubscribed_since_does_not_resubscribe(client):
     subscription = SubscriptionFactory(state="unsubscribed")
     response = client.post(url("confirm", subscription))
-    assert b"You unsubscribed since" in response.content
+    assert b"<h1>You have unsubscribed since asking</h1>" in response.content
+    assert b"<title>You have unsubscribed since asking" in response.content
     assert Subscription.objects.get().state == "unsubscribed"
 
 
@@ -189,8 +190,13 @@ def test_preferences_choose_newsletters_and_name(client):
     states = dict(Subscription.objects.values_list("newsletter__slug", "state"))
     assert states == {default_newsletter().slug: "unsubscribed", radar.slug: "confirmed"}
     assert Subscriber.objects.get().name == "Ada"
+    # Recorded as what happened: chosen on the preferences page, not a
+    # signup form nor a confirmation link.
+    added = Subscription.objects.get(newsletter=radar)
+    assert added.source == "preferences" and added.get_source_display() == "Preferences page"
     record = ConsentRecord.objects.get(subscription__newsletter=radar)
-    assert record.kind == "confirmation" and record.source == "Preferences page"
+    assert record.kind == "preferences" and record.source == "Preferences page"
+    assert "preferences page" in record.get_kind_display()
 
 
 def test_preferences_unsubscribe_from_all(client):

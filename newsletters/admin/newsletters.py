@@ -5,9 +5,10 @@ from django.contrib import admin
 from django.db.models import Count, Q
 
 from newsletters import stats
+from newsletters.delivery import progress
 from newsletters.models import Subscription
-from stories.admin.base import InvalidatesPublicPages
 from stories.models import Newsletter
+from stories.publishing.changes import InvalidatesPublicPages
 
 State = Subscription.State
 SEES_SUBSCRIBERS = "newsletters.view_subscription"
@@ -67,4 +68,7 @@ class NewsletterAdmin(InvalidatesPublicPages, admin.ModelAdmin):
         newsletter = self.get_object(request, object_id)
         if newsletter is not None and request.user.has_perm(SEES_SUBSCRIBERS):
             extra_context["subscriber_chart"] = stats.chart(stats.confirmed_by_day(newsletter))
+        if newsletter is not None:
+            # Totals only, no addresses: whoever may see the newsletter sees them.
+            extra_context["sends"] = progress.newsletter_sends(newsletter)
         return super().change_view(request, object_id, form_url, extra_context)

@@ -26,6 +26,7 @@ from django.utils.safestring import mark_safe
 from stories.discovery.feeds import absolute, absolute_html
 from stories.models import Citation, GuestByline, IssueItem
 from stories.models.content import citations_of
+from stories.people import display_name
 
 # Placeholders no Markdown can produce (nh3 would drop the braces' meaning,
 # and the names are not words a writer types).
@@ -172,7 +173,7 @@ def _names(names: list[str]) -> str:
 
 def _people(story) -> list:
     """A story's byline names: staff authors, then contributors without an account."""
-    staff = [a.get_full_name() or a.get_username() for a in story.authors.all()]
+    staff = [display_name(a) for a in story.authors.all()]
     return staff + [byline.contributor.name for byline in story.guest_bylines.all()]
 
 

@@ -4,10 +4,13 @@ unsubscribe, RFC 2919 List-Id) and a Message-ID that is the same however
 many times the copy is built, so a copy sent twice reads as one."""
 
 from dataclasses import dataclass
+from email.utils import parseaddr
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
 
-from newsletters.links import link_url, one_click_url
+from newsletters.links import link_url, make_token
 from newsletters.mail.edition import Edition, mail_domain
 
 
@@ -20,17 +23,22 @@ class SubscriberLinks:
     preferences_url: str
     unsubscribe_url: str
     one_click_url: str
+    # The signed unsubscribe token the mailto: carries (the one-click link's);
+    # a copy without one (a preview, a test) offers no mailto.
+    unsubscribe_token: str = ""
 
 
 def subscriber_links(subscriber, issue) -> SubscriberLinks:
     """The signed links (newsletters.links) for subscriber's copy of issue."""
     newsletter_id = issue.newsletter_id
+    token = make_token(subscriber, newsletter_id, "unsubscribe", issue.pk)
     return SubscriberLinks(
         subscriber_id=subscriber.pk,
         email=subscriber.email,
         preferences_url=link_url(subscriber, newsletter_id, "preferences", issue.pk),
         unsubscribe_url=link_url(subscriber, newsletter_id, "unsubscribe", issue.pk),
-        one_click_url=one_click_url(subscriber, newsletter_id, issue.pk),
+        one_click_url=settings.SITE_URL + reverse("newsletters:one_click", args=[token]),
+        unsubscribe_token=token,
     )
 
 
@@ -45,10 +53,24 @@ def list_id(newsletter) -> str:
     return f'"{name}" <{newsletter.slug}.{mail_domain(newsletter)}>'
 
 
-def unsubscribe_mailto(newsletter, subscriber_id: int, issue) -> str:
-    """The mailto: half of List-Unsubscribe, for clients that cannot POST."""
-    address = newsletter.reply_to or newsletter.sender_email
-    return f"mailto:{address}?subject=unsubscribe%20{newsletter.slug}%20{subscriber_id}.{issue.pk}"
+# What the mailto's subject starts with; the signed token follows it.
+MAILTO_SUBJECT = "unsubscribe"
+
+
+def unsubscribe_address(newsletter) -> str:
+    """The mailbox the mailto: names, routed to the provider's inbound webhook."""
+    configured = getattr(settings, "NEWSROOM_MAIL_UNSUBSCRIBE_ADDRESS", "")
+    if configured:
+        return parseaddr(configured)[1]
+    return newsletter.reply_to or newsletter.sender_email
+
+
+def unsubscribe_mailto(newsletter, token: str) -> str:
+    """The mailto: half of List-Unsubscribe, for clients that cannot POST: a
+    mail whose subject carries the copy's signed unsubscribe token (the one
+    the one-click link carries), which newsletters/delivery/inbound.py reads.
+    The token's characters (URL-safe base64 and colons) need no escaping."""
+    return f"mailto:{unsubscribe_address(newsletter)}?subject={MAILTO_SUBJECT}%20{token}"
 
 
 def edition_message(
@@ -67,9 +89,11 @@ def edition_message(
         headers={
             "Message-ID": message_id(issue, links.subscriber_id),
             "List-Id": list_id(newsletter),
-            "List-Unsubscribe": (
-                f"<{links.one_click_url}>, "
-                f"<{unsubscribe_mailto(newsletter, links.subscriber_id, issue)}>"
+            "List-Unsubscribe": f"<{links.one_click_url}>"
+            + (
+                f", <{unsubscribe_mailto(newsletter, links.unsubscribe_token)}>"
+                if links.unsubscribe_token
+                else ""
             ),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Archive": f"<{edition.web_url}>",

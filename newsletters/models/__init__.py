@@ -1,4 +1,5 @@
 from newsletters.models.imports import SubscriberImport
+from newsletters.models.sending import Delivery, Send
 from newsletters.models.subscribers import (
     ConsentRecord,
     Subscriber,
@@ -6,4 +7,12 @@ from newsletters.models.subscribers import (
     Suppression,
 )
 
-__all__ = ["ConsentRecord", "Subscriber", "SubscriberImport", "Subscription", "Suppression"]
+__all__ = [
+    "ConsentRecord",
+    "Delivery",
+    "Send",
+    "Subscriber",
+    "SubscriberImport",
+    "Subscription",
+    "Suppression",
+]

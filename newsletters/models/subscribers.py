@@ -98,6 +98,7 @@ class SubscriptionSource(models.TextChoices):
     FORM = "form", "Signup form"
     IMPORT = "import", "Import"
     ADMIN = "admin", "Added by staff"
+    PREFERENCES = "preferences", "Preferences page"
 
 
 class UnsubscribeChannel(models.TextChoices):
@@ -105,6 +106,7 @@ class UnsubscribeChannel(models.TextChoices):
     ONE_CLICK = "one_click", "One-click (mail client)"
     PREFERENCES = "preferences", "Preferences page"
     STAFF = "staff", "Staff"
+    MAILTO = "mailto", "Unsubscribe mail (mail client)"
 
 
 class SubscriptionQuerySet(models.QuerySet):
@@ -173,6 +175,9 @@ class Subscription(models.Model):
 class ConsentKind(models.TextChoices):
     SIGNUP = "signup", "Asked through a form"
     CONFIRMATION = "confirmation", "Confirmed from the mailed link"
+    # Ticked on the preferences page, which only a link mailed to the address
+    # opens: the same proof of the mailbox as a confirmation, said truthfully.
+    PREFERENCES = "preferences", "Chosen on the preferences page (opened from a mailed link)"
     IMPORT = "import", "Imported with a stated basis"
     STAFF = "staff", "Added by staff with a stated basis"
 

@@ -3,13 +3,15 @@ button, so a link scanner that follows every link in a mail changes nothing;
 the POST from the button makes the change. The one-click endpoint is the
 exception RFC 8058 defines: a mail client's POST with no page at all."""
 
+from functools import wraps
+
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from newsletters import services
-from newsletters.links import BadLink, read_token
+from newsletters.links import BadLink, make_token, read_token
 from newsletters.models import Subscription
 from newsletters.models.subscribers import UnsubscribeChannel
 from newsletters.views.common import private_page
@@ -31,13 +33,29 @@ def _bad_link(request, problem: BadLink, purpose: str):
     )
 
 
+def opens_signed_link(purpose: str, load):
+    """Reads the view's signed token for purpose and loads what it names with
+    load (a subscription or a subscriber); a tampered, expired or erased link
+    gets the bad-link page instead of the view."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, token):
+            try:
+                target = read_token(token, purpose)
+                loaded = load(target)
+            except BadLink as problem:
+                return _bad_link(request, problem, purpose)
+            return view(request, target, loaded)
+
+        return wrapper
+
+    return decorate
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
-def confirm(request, token):
-    try:
-        target = read_token(token, "confirm")
-        subscription = services.subscription_for(target)
-    except BadLink as problem:
-        return _bad_link(request, problem, "confirm")
+@opens_signed_link("confirm", services.subscription_for)
+def confirm(request, target, subscription):
     wording = CONFIRM_WORDING.format(
         name=subscription.newsletter.name, email=subscription.subscriber.email
     )
@@ -47,12 +65,23 @@ def confirm(request, token):
             target, client_ip=client_ip_address(request) or None, wording=wording
         )
         subscription, changed = outcome.subscription, outcome.changed
+    suppressed = subscription.subscriber.is_suppressed
+    if suppressed:
+        heading = "We cannot send mail to this address"
+    elif subscription.state == subscription.State.CONFIRMED:
+        heading = "You are subscribed" if changed else "You are already subscribed"
+    elif subscription.state == subscription.State.UNSUBSCRIBED:
+        heading = "You have unsubscribed since asking"
+    else:
+        heading = "Confirm your subscription"
     context = {
         "subscription": subscription,
+        # The page's heading and its title say the same thing.
+        "heading": heading,
         "wording": wording,
         "changed": changed,
         "posted": request.method == "POST",
-        "suppressed": subscription.subscriber.is_suppressed,
+        "suppressed": suppressed,
         # The confirmation link proved the mailbox, so its page may lead on
         # to the reader's preferences.
         "preferences_token": _preferences_token(subscription),
@@ -61,12 +90,8 @@ def confirm(request, token):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def unsubscribe(request, token):
-    try:
-        target = read_token(token, "unsubscribe")
-        subscription = services.subscription_for(target)
-    except BadLink as problem:
-        return _bad_link(request, problem, "unsubscribe")
+@opens_signed_link("unsubscribe", services.subscription_for)
+def unsubscribe(request, target, subscription):
     changed = False
     if request.method == "POST":
         outcome = services.unsubscribe(target, via=UnsubscribeChannel.LINK)
@@ -105,18 +130,12 @@ def one_click(request, token):
 
 
 def _preferences_token(subscription: Subscription) -> str:
-    from newsletters.links import make_token
-
     return make_token(subscription.subscriber, subscription.newsletter_id, "preferences")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def preferences(request, token):
-    try:
-        target = read_token(token, "preferences")
-        subscriber = services.subscriber_for(target)
-    except BadLink as problem:
-        return _bad_link(request, problem, "preferences")
+@opens_signed_link("preferences", services.subscriber_for)
+def preferences(request, target, subscriber):
     message = ""
     errors = []
     if request.method == "POST":

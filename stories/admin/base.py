@@ -5,14 +5,14 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from newsroom.admin_site import names_a_row
 from stories import timebounds
 from stories.editorial import scheduling
 from stories.models import AuditEntry
-from stories.publishing.cache import content_changed
 
 
 def parse_opened_at(value: str | None) -> datetime | None:
@@ -26,27 +26,6 @@ def parse_opened_at(value: str | None) -> datetime | None:
     if opened_at is None or not timebounds.within(opened_at):
         return None
     return opened_at
-
-
-class InvalidatesPublicPages:
-    """Admin mixin: any save or delete may change what readers see, so every
-    cached public page is invalidated once the change commits."""
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(content_changed)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        transaction.on_commit(content_changed)
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        transaction.on_commit(content_changed)
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        transaction.on_commit(content_changed)
 
 
 class AuditTrailHistory:
@@ -80,16 +59,6 @@ def zoned_time(field: str, description: str):
 
     column.__name__ = f"{field}_zoned"
     return column
-
-
-def names_a_row(field, value) -> bool:
-    """Whether value is one the column of field holds (for an id: a number,
-    and not past the column), so that looking it up cannot fail."""
-    try:
-        field.clean(value, None)  # for an id: a number the column holds
-    except ValidationError:
-        return False
-    return True
 
 
 class ChosenRowsOnly:

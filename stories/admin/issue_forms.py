@@ -15,20 +15,13 @@ from stories import timebounds
 from stories.admin.base import VersionCheckedForm
 from stories.editorial import scheduling
 from stories.models import AuditEntry, Issue, Newsletter
-
-AUDIT_VERBS = {
-    "scheduled": "scheduled it",
-    "rescheduled": "rescheduled it",
-    "unscheduled": "unscheduled it",
-    "published": "published it",
-    "withdrawn": "withdrew it",
-}
+from stories.people import display_name
 
 
 def _person(user) -> str:
     if user is None:
         return "The newsroom (automatic)"
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def issue_changes_since(issue_pk: int, opened_at: datetime | None) -> list[str]:
@@ -47,7 +40,7 @@ def issue_changes_since(issue_pk: int, opened_at: datetime | None) -> list[str]:
     )
     events = [(entry.action_time, f"{_person(entry.user)} saved it") for entry in saves]
     events += [
-        (entry.created_at, f"{_person(entry.actor)} {AUDIT_VERBS.get(entry.action, entry.action)}")
+        (entry.created_at, f"{_person(entry.actor)} {AuditEntry.Action.told(entry.action)}")
         for entry in steps
     ]
     return [f"{what} at {scheduling.format_time(when)}" for when, what in sorted(events)]

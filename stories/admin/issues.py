@@ -11,22 +11,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from stories.admin.base import AuditTrailHistory, CheckedAutocompletes, InvalidatesPublicPages
+from stories.admin.base import AuditTrailHistory, CheckedAutocompletes
 from stories.admin.issue_forms import IssueForm, ScheduleForm, WithdrawForm, next_issue_numbers
 from stories.editorial import scheduling, workflow
 from stories.models import Issue, IssueItem, Newsletter, Story
-
-
-def story_choice_label(story) -> str:
-    """A story as the issue's story picker offers it: enough to tell two
-    stories with the same headline apart (its status and since when, its
-    newsletter, its address)."""
-    when = scheduling.local(story.status_changed_at).strftime("%-d %b %Y")
-    newsletter = story.newsletter.name if story.newsletter_id else "no newsletter"
-    return (
-        f"{story.headline} — {story.get_status_display().lower()} {when} · {newsletter} "
-        f"· /{story.slug}"
-    )
+from stories.publishing.changes import IssueChangesFollow
 
 
 def is_issue_story_picker(request) -> bool:
@@ -108,7 +97,7 @@ class IssueItemInline(CheckedAutocompletes, admin.TabularInline):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "story":
-            field.label_from_instance = story_choice_label
+            field.label_from_instance = Story.choice_label
         return field
 
     # A scheduled or published issue keeps the stories it was approved with.
@@ -131,7 +120,7 @@ PUBLICATION_ACTIONS = {
 
 
 @admin.register(Issue)
-class IssueAdmin(AuditTrailHistory, InvalidatesPublicPages, admin.ModelAdmin):
+class IssueAdmin(AuditTrailHistory, IssueChangesFollow, admin.ModelAdmin):
     form = IssueForm
     list_display = ["number", "headline", "newsletter", "state", "publication"]
     list_filter = ["status", "newsletter"]

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_POST
 
 from stories.admin.base import (
     CheckedAutocompletes,
-    InvalidatesPublicPages,
     TimesInTheNewsroomZone,
     zoned_time,
 )
 from stories.models import Contributor, Correction, PreviewLink, Section, Source, Topic
+from stories.publishing.changes import InvalidatesPublicPages
 from stories.reader.preview import share_url
 
 # The story list's "cited source" filter (StoryAdmin.list_filter), by source id.

@@ -15,13 +15,11 @@ from django.utils.text import slugify
 from stories.admin.base import (
     CheckedAutocompletes,
     CheckedAutocompleteSelect,
-    InvalidatesPublicPages,
     VersionCheckedForm,
     zoned_time,
 )
 from stories.admin.issues import is_issue_story_picker
 from stories.admin.story_views import StoryWorkflowViews
-from stories.admin.users import person_label
 from stories.editorial import revisions, scheduling, workflow
 from stories.models import (
     AuditEntry,
@@ -33,6 +31,8 @@ from stories.models import (
     Topic,
 )
 from stories.models.content import unique_slug
+from stories.people import display_name, person_label
+from stories.publishing.changes import StoryChangesFollow
 
 TOPIC_NAME_LENGTH = Topic._meta.get_field("name").max_length
 
@@ -302,9 +302,7 @@ class TopicInline(RelatedRowInline):
 
 
 @admin.register(Story)
-class StoryAdmin(
-    StoryWorkflowViews, CheckedAutocompletes, InvalidatesPublicPages, admin.ModelAdmin
-):
+class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, admin.ModelAdmin):
     form = StoryForm
     list_display = ["headline", "state", "bylines", "updated_at_zoned"]
     list_filter = [
@@ -391,7 +389,7 @@ class StoryAdmin(
 
     @admin.display(description="bylines")
     def bylines(self, obj):
-        return ", ".join(a.get_full_name() or a.get_username() for a in obj.authors.all())
+        return ", ".join(display_name(a) for a in obj.authors.all())
 
     # -- who may edit --------------------------------------------------------
 

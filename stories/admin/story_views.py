@@ -284,7 +284,7 @@ class StoryWorkflowViews(AuditTrailHistory):
                 raise workflow.WorkflowError(
                     workflow.story_edit_refusal(request.user, story) or NO_SEEN_VERSION
                 )
-            new = revisions.restore_revision(request.user, story, revision, **seen)
+            new = workflow.restore_revision(request.user, story, revision, **seen)
         except workflow.WorkflowError as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
         else:

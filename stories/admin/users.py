@@ -14,13 +14,6 @@ User = get_user_model()
 BYLINE_PICKER = {"app_label": "stories", "model_name": "story", "field_name": "authors"}
 
 
-def person_label(user) -> str:
-    """A person in the admin's pickers: the name bylines print, and the
-    username that tells namesakes apart."""
-    name = user.get_full_name()
-    return f"{name} ({user.get_username()})" if name else user.get_username()
-
-
 def is_byline_picker(request) -> bool:
     """Whether request is the story form's "Authors" autocomplete."""
     match = getattr(request, "resolver_match", None)

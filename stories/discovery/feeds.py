@@ -27,7 +27,9 @@ from django.utils.text import Truncator
 from stories.discovery.filters import published_stories
 from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
 from stories.models.content import citations_of
+from stories.people import display_name
 from stories.reader import seo
+from stories.reader.seo import absolute
 from stories.reader.views import get_or_not_found
 
 # Items per feed: issues hold many full stories, so fewer of them.
@@ -35,13 +37,6 @@ FEED_LENGTH = 20
 ISSUE_FEED_LENGTH = 10
 # Site-relative links and images in rendered HTML (href="/...", src="/...").
 _RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')
-
-
-def absolute(path: str) -> str:
-    """An absolute URL on the public site for a path (absolute URLs pass through)."""
-    if urlsplit(path).scheme:
-        return path
-    return settings.SITE_URL + path
 
 
 def absolute_html(html: str) -> str:
@@ -76,7 +71,7 @@ def _summary(html: str) -> str:
 
 
 def _bylines(story: Story) -> str | None:
-    names = [a.get_full_name() or a.get_username() for a in story.authors.all()]
+    names = [display_name(a) for a in story.authors.all()]
     return ", ".join(names) or None
 
 

@@ -16,8 +16,7 @@ from html import escape
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import QueryDict
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
@@ -29,7 +28,8 @@ from django_filters import (
 )
 from django_filters.fields import DateRangeField
 
-from stories.models import Citation, Issue, IssueItem, Story, TaggedTopic, Topic
+from stories.models import Citation, IssueItem, Story, TaggedTopic, Topic
+from stories.models.content import first_public_date
 from stories.publishing.cache import cache_timeout_until, content_generation, next_publication_time
 from stories.timebounds import OUT_OF_RANGE, within
 
@@ -40,19 +40,8 @@ FACETS = ("topic", "source", "author")
 SELECTED = " selected"
 
 
-def story_publication_date():
-    """When readers first could see a story: its published_at, or, while a
-    due scheduled issue awaits its bookkeeping, that issue's minute."""
-    first_issue = (
-        IssueItem.objects.filter(story=OuterRef("pk"), issue__in=Issue.objects.published())
-        .order_by("issue__publish_at")
-        .values("issue__publish_at")[:1]
-    )
-    return Coalesce("published_at", Subquery(first_issue))
-
-
 def published_stories() -> QuerySet:
-    return Story.objects.published().annotate(published_on=story_publication_date())
+    return Story.objects.published().annotate(published_on=first_public_date())
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:

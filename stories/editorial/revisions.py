@@ -23,8 +23,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 
-from stories.models import AuditEntry, Citation, Source, Story, StoryRevision, Topic
-from stories.publishing import cache
+from stories import clock
+from stories.models import AuditEntry, Citation, Story, StoryRevision, Topic
+from stories.people import display_name
 
 # Snapshot keys in the order a reader of a comparison expects, with their labels.
 FIELD_LABELS = {
@@ -83,7 +84,7 @@ def snapshot(story: Story) -> dict:
 def person(user) -> dict:
     """A byline in a snapshot: who (the username survives a restore) and the
     name comparisons show."""
-    return {"username": user.get_username(), "name": user.get_full_name() or user.get_username()}
+    return {"username": user.get_username(), "name": display_name(user)}
 
 
 def people(entries) -> QuerySet:
@@ -260,91 +261,17 @@ def diff(before: dict, after: dict) -> list[FieldChange]:
     return changes
 
 
-# -- restoring ---------------------------------------------------------------
-
-
-@transaction.atomic
-def restore_revision(
-    user,
-    story: Story,
-    revision: StoryRevision,
-    *,
-    based_on_version: int | None = None,
-    opened_at: datetime | None = None,
-) -> StoryRevision:
-    """Put revision's content back as the story's newest revision.
-
-    based_on_version is the version of the story the comparison page showed;
-    a restore over a change made since then is refused, as an edit would be."""
-    from stories.editorial.workflow import (
-        WorkflowError,
-        refuse_if_changed_since,
-        story_edit_refusal,
-    )
-
-    story = Story.objects.select_for_update().get(pk=story.pk)
-    if revision.story_id != story.pk:
-        raise WorkflowError("That revision belongs to another story.")
-    refusal = story_edit_refusal(user, story)
-    if refusal:
-        raise WorkflowError(refusal)
-    refuse_if_changed_since(
-        story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
-    )
-    data = revision.data
-    slug = data.get("slug")
-    taken = Story.objects.filter(slug=slug).exclude(pk=story.pk).first() if slug else None
-    if taken is not None:
-        # Addresses are unique; another story may have taken this one since.
-        raise WorkflowError(
-            f"Revision {revision.number} was not restored: its address ({slug}) now belongs "
-            f"to the story “{taken.headline}”. Give one of the two another slug, then restore "
-            "again."
-        )
-    for name in TEXT_FIELDS:
-        if name in data:
-            setattr(story, name, data[name])
-    story.lead_image.name = data.get("lead_image") or ""
-    story.save()
-    story.authors.set(people(data.get("authors", [])))
-    story.topics.set(data.get("topics", []))
-    existing_sources = set(
-        Source.objects.filter(
-            pk__in=[c["source_id"] for c in data.get("citations", [])]
-        ).values_list("pk", flat=True)
-    )
-    Citation.objects.filter(story=story).delete()
-    Citation.objects.bulk_create(
-        Citation(
-            story=story,
-            source_id=c["source_id"],
-            url=c.get("url", ""),
-            title=c.get("title", ""),
-            note=c.get("note", ""),
-            position=c.get("position", 0),
-        )
-        for c in data.get("citations", [])
-        if c["source_id"] in existing_sources
-    )
-    # A restored public story changes what readers see.
-    transaction.on_commit(cache.content_changed)
-    return record_revision(story, user, note=f"Restored revision {revision.number}")
-
-
 # -- edit conflicts ----------------------------------------------------------
 
 
 def _name(user) -> str:
     if user is None:
         return "Someone"
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def _when(moment: datetime) -> str:
-    # Imported here: scheduling imports the workflow, which imports this module.
-    from stories.editorial.scheduling import format_time
-
-    return format_time(moment)
+    return clock.format_time(moment)
 
 
 @dataclass
@@ -378,15 +305,6 @@ class EditConflict:
         )
 
 
-ACTION_VERBS = {
-    "submitted": "submitted it for review",
-    "approved": "approved it",
-    "changes_requested": "requested changes",
-    "withdrawn": "withdrew it",
-    "published": "published it",
-}
-
-
 def describe_conflict(
     story_pk: int, seen_version: int, opened_at: datetime | None = None
 ) -> EditConflict:
@@ -411,7 +329,7 @@ def describe_conflict(
         "actor"
     )
     for entry in audit.order_by("created_at", "pk"):
-        verb = ACTION_VERBS.get(entry.action, entry.action.replace("_", " "))
+        verb = AuditEntry.Action.told(entry.action)
         events.append(f"{_name(entry.actor)} {verb} at {_when(entry.created_at)}")
     now = snapshot(current)
     changes = diff(base.data, now) if base else []

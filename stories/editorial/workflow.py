@@ -19,16 +19,27 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from stories import timebounds
-from stories.editorial import revisions, scheduling
-from stories.models import AuditEntry, Citation, Issue, IssueItem, PreviewLink, Story
-from stories.models.search import sync_issue_stories
-from stories.publishing import cache
+from stories import clock, timebounds
+from stories.editorial import revisions
+from stories.models import (
+    AuditAction,
+    AuditEntry,
+    Citation,
+    Issue,
+    IssueItem,
+    PreviewLink,
+    Source,
+    Story,
+    StoryRevision,
+)
+from stories.people import display_name
+from stories.publishing import changes
 
 logger = logging.getLogger(__name__)
 
 S = Story.Status
 I = Issue.Status  # noqa: E741 - reads as the Issue's status namespace
+A = AuditAction
 
 
 class WorkflowError(Exception):
@@ -73,7 +84,7 @@ def story_edit_refusal(user, story: Story) -> str | None:
         # the minute, and the story is then edited as any published story.
         return (
             f"This story went live with issue #{scheduled.number} at "
-            f"{scheduling.format_time(scheduled.publish_at)}; it can be edited as a published "
+            f"{clock.format_time(scheduled.publish_at)}; it can be edited as a published "
             "story once that publication is recorded, within a minute."
         )
     if scheduled is not None:
@@ -321,7 +332,7 @@ def _or(obj, statuses) -> str:
 # -- audit and side effects --------------------------------------------------
 
 
-def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: str = ""):
+def _audit(actor, action: AuditAction, obj, from_status: str, to_status: str, comment: str = ""):
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
@@ -332,10 +343,6 @@ def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: s
         to_status=to_status,
         comment=comment,
     )
-
-
-def _after_commit_invalidate() -> None:
-    transaction.on_commit(cache.content_changed)
 
 
 def _notify(recipients, subject: str, body: str) -> None:
@@ -443,12 +450,12 @@ def submit_for_review(user, story: Story, comment: str = "") -> Story:
     now = timezone.now()
     story.submitted_at = now
     before = _set_story_status(story, S.IN_REVIEW, now, ["submitted_at"])
-    _audit(user, "submitted", story, before, S.IN_REVIEW, comment)
+    _audit(user, A.SUBMITTED, story, before, S.IN_REVIEW, comment)
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _reviewers().exclude(pk=user.pk),
         f"For review: {story.headline}",
-        f"{user.get_full_name() or user.get_username()} submitted “{story.headline}” "
-        f"for review.\n\n{_admin_url(story)}\n",
+        f"{display_name(user)} submitted “{story.headline}” for review.\n\n{_admin_url(story)}\n",
     )
     return story
 
@@ -488,7 +495,8 @@ def approve(
     _require_story_rule(user, story, "approve")
     _require_none(_provenance_refusal(story, "Before this story can be approved, "))
     before = _set_story_status(story, S.APPROVED, timezone.now())
-    _audit(user, "approved", story, before, S.APPROVED, comment)
+    _audit(user, A.APPROVED, story, before, S.APPROVED, comment)
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
         f"Approved: {story.headline}",
@@ -516,7 +524,8 @@ def request_changes(
     refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["request_changes"])
     _require_story_rule(user, story, "request_changes")
     before = _set_story_status(story, S.CHANGES_REQUESTED, timezone.now())
-    _audit(user, "changes_requested", story, before, S.CHANGES_REQUESTED, comment.strip())
+    _audit(user, A.CHANGES_REQUESTED, story, before, S.CHANGES_REQUESTED, comment.strip())
+    changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
         f"Changes requested: {story.headline}",
@@ -536,10 +545,10 @@ def withdraw_story(user, story: Story, reason: str) -> Story:
     story = _locked_story(story)
     _require_story_rule(user, story, "withdraw")
     before = _set_story_status(story, S.WITHDRAWN, timezone.now())
-    _audit(user, "withdrawn", story, before, S.WITHDRAWN, reason.strip())
+    _audit(user, A.WITHDRAWN, story, before, S.WITHDRAWN, reason.strip())
     # Share links handed out before stay dead, even if the story comes back.
     PreviewLink.objects.filter(story=story).revoke()
-    _after_commit_invalidate()
+    changes.story_changed(story, ["status"], previous_status=before)
     return story
 
 
@@ -565,9 +574,73 @@ def reinstate_story(
     _require_story_rule(user, story, "reinstate")
     story.published_at = story.published_at or live_issue_holding(story).publish_at
     before = _set_story_status(story, S.PUBLISHED, timezone.now(), ["published_at"])
-    _audit(user, "reinstated", story, before, S.PUBLISHED, reason.strip())
-    _after_commit_invalidate()
+    _audit(user, A.REINSTATED, story, before, S.PUBLISHED, reason.strip())
+    changes.story_changed(story, ["status"], previous_status=before)
     return story
+
+
+# -- restoring a revision ------------------------------------------------
+
+
+@transaction.atomic
+def restore_revision(
+    user,
+    story: Story,
+    revision: StoryRevision,
+    *,
+    based_on_version: int | None = None,
+    opened_at: datetime | None = None,
+) -> StoryRevision:
+    """Put revision's content back as the story's newest revision.
+
+    based_on_version is the version of the story the comparison page showed;
+    a restore over a change made since then is refused, as an edit would be."""
+    story = Story.objects.select_for_update().get(pk=story.pk)
+    if revision.story_id != story.pk:
+        raise WorkflowError("That revision belongs to another story.")
+    refusal = story_edit_refusal(user, story)
+    if refusal:
+        raise WorkflowError(refusal)
+    refuse_if_changed_since(
+        story, based_on_version, opened_at, f"Revision {revision.number} was not restored"
+    )
+    data = revision.data
+    slug = data.get("slug")
+    taken = Story.objects.filter(slug=slug).exclude(pk=story.pk).first() if slug else None
+    if taken is not None:
+        # Addresses are unique; another story may have taken this one since.
+        raise WorkflowError(
+            f"Revision {revision.number} was not restored: its address ({slug}) now belongs "
+            f"to the story “{taken.headline}”. Give one of the two another slug, then restore "
+            "again."
+        )
+    for name in revisions.TEXT_FIELDS:
+        if name in data:
+            setattr(story, name, data[name])
+    story.lead_image.name = data.get("lead_image") or ""
+    story.save()
+    story.authors.set(revisions.people(data.get("authors", [])))
+    story.topics.set(data.get("topics", []))
+    existing_sources = set(
+        Source.objects.filter(
+            pk__in=[c["source_id"] for c in data.get("citations", [])]
+        ).values_list("pk", flat=True)
+    )
+    Citation.objects.filter(story=story).delete()
+    Citation.objects.bulk_create(
+        Citation(
+            story=story,
+            source_id=c["source_id"],
+            url=c.get("url", ""),
+            title=c.get("title", ""),
+            note=c.get("note", ""),
+            position=c.get("position", 0),
+        )
+        for c in data.get("citations", [])
+        if c["source_id"] in existing_sources
+    )
+    changes.story_changed(story)
+    return revisions.record_revision(story, user, note=f"Restored revision {revision.number}")
 
 
 # -- issue transitions -------------------------------------------------------
@@ -637,14 +710,12 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     before, previous = issue.status, issue.publish_at
     issue.status, issue.publish_at = I.SCHEDULED, publish_at
     issue.save(update_fields=["status", "publish_at"])
-    action = "rescheduled" if before == I.SCHEDULED else "scheduled"
-    comment = f"For {scheduling.format_time(issue.publish_at)}" + (
-        f" (was {scheduling.format_time(previous)})" if action == "rescheduled" else ""
+    action = A.RESCHEDULED if before == I.SCHEDULED else A.SCHEDULED
+    comment = f"For {clock.format_time(issue.publish_at)}" + (
+        f" (was {clock.format_time(previous)})" if action == A.RESCHEDULED else ""
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
-    # Indexed ahead of the minute: the published gate shows them then, unaided.
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    changes.issue_scheduled(issue, issue.publish_at)
     return issue
 
 
@@ -657,9 +728,8 @@ def unschedule_issue(user, issue: Issue) -> Issue:
         raise WorkflowError("This issue is already live; withdraw it instead.")
     issue.status, issue.publish_at = I.DRAFT, None
     issue.save(update_fields=["status", "publish_at"])
-    _audit(user, "unscheduled", issue, I.SCHEDULED, I.DRAFT)
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    _audit(user, A.UNSCHEDULED, issue, I.SCHEDULED, I.DRAFT)
+    changes.issue_scheduled(issue, None)
     return issue
 
 
@@ -668,8 +738,8 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     before = issue.status
     issue.status, issue.published_at = I.PUBLISHED, now
     issue.save(update_fields=["status", "published_at", "publish_at"])
-    _audit(actor, "published", issue, before, I.PUBLISHED, comment)
-    # Locked in id order, as every lock on several stories (stories/prerender.py).
+    _audit(actor, A.PUBLISHED, issue, before, I.PUBLISHED, comment)
+    # Locked in id order, as every lock on several stories (stories/publishing/fragments.py).
     stories = (
         Story.objects.select_for_update(of=("self",))
         .filter(issue_items__issue=issue, status=S.APPROVED)
@@ -678,9 +748,8 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
     for story in stories:
         story.published_at = story.published_at or issue.publish_at
         prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
-        _audit(actor, "published", story, prior, S.PUBLISHED, f"With issue #{issue.number}")
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+        _audit(actor, A.PUBLISHED, story, prior, S.PUBLISHED, f"With issue #{issue.number}")
+    changes.issue_changed(issue, readers_saw=True)
 
 
 @transaction.atomic
@@ -720,7 +789,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     before = issue.status
     issue.status = I.WITHDRAWN
     issue.save(update_fields=["status"])
-    _audit(user, "withdrawn", issue, before, I.WITHDRAWN, reason.strip())
+    _audit(user, A.WITHDRAWN, issue, before, I.WITHDRAWN, reason.strip())
     # A story another issue is scheduled to carry stays, or that issue would
     # go out without it.
     still_wanted = IssueItem.objects.filter(
@@ -738,7 +807,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
         prior = _set_story_status(story, S.WITHDRAWN, now)
         _audit(
             user,
-            "withdrawn",
+            A.WITHDRAWN,
             story,
             prior,
             S.WITHDRAWN,
@@ -748,8 +817,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     # Share links handed out before stay dead, even if the issue comes back.
     PreviewLink.objects.filter(Q(issue=issue) | Q(story__in=withdrawn)).revoke()
     # Stories another scheduled or published issue holds stay indexed.
-    sync_issue_stories(issue)
-    _after_commit_invalidate()
+    changes.issue_changed(issue, readers_saw=True)
     return issue
 
 
@@ -812,7 +880,7 @@ def publish_due_issues(now: datetime | None = None) -> PublishRun:
                 None,
                 issue,
                 ran_at,
-                f"Scheduled for {scheduling.format_time(issue.publish_at)}; "
+                f"Scheduled for {clock.format_time(issue.publish_at)}; "
                 f"bookkeeping ran {late} s after.",
             )
             run.issues.append(issue)

@@ -1,4 +1,4 @@
-from stories.models.audit import AuditEntry
+from stories.models.audit import AuditAction, AuditEntry
 from stories.models.content import (
     Citation,
     Correction,
@@ -12,11 +12,11 @@ from stories.models.content import (
 from stories.models.contributors import Contributor, GuestByline
 from stories.models.newsletter import Newsletter, Section
 from stories.models.preview import PreviewLink
-from stories.models.rendered import RenderedIssue, RenderedStory
 from stories.models.revisions import StoryRevision
 from stories.models.search import SearchDocument
 
 __all__ = [
+    "AuditAction",
     "AuditEntry",
     "Citation",
     "Contributor",
@@ -26,8 +26,6 @@ __all__ = [
     "IssueItem",
     "Newsletter",
     "PreviewLink",
-    "RenderedIssue",
-    "RenderedStory",
     "SearchDocument",
     "Section",
     "Source",

@@ -4,10 +4,53 @@ from django.db import models
 from stories.timebounds import in_range, validate_time
 
 
+class AuditAction(models.TextChoices):
+    """What an audit entry records, with the label the admin shows for it."""
+
+    SUBMITTED = "submitted", "Submitted for review"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    REINSTATED = "reinstated", "Reinstated"
+    PUBLISHED = "published", "Published"
+    SCHEDULED = "scheduled", "Scheduled"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+    UNSCHEDULED = "unscheduled", "Unscheduled"
+
+    @classmethod
+    def label_of(cls, action: str) -> str:
+        """The label of a stored action, including one this code no longer writes."""
+        try:
+            return cls(action).label
+        except ValueError:
+            return action.replace("_", " ").capitalize()
+
+    @classmethod
+    def told(cls, action: str) -> str:
+        """How a sentence tells a stored action: "Ann approved it"."""
+        return AUDIT_SENTENCES.get(action, action.replace("_", " "))
+
+
+# How a sentence about a story or an issue tells each action.
+AUDIT_SENTENCES = {
+    AuditAction.SUBMITTED: "submitted it for review",
+    AuditAction.APPROVED: "approved it",
+    AuditAction.CHANGES_REQUESTED: "requested changes",
+    AuditAction.WITHDRAWN: "withdrew it",
+    AuditAction.REINSTATED: "reinstated it",
+    AuditAction.PUBLISHED: "published it",
+    AuditAction.SCHEDULED: "scheduled it",
+    AuditAction.RESCHEDULED: "rescheduled it",
+    AuditAction.UNSCHEDULED: "unscheduled it",
+}
+
+
 class AuditEntry(models.Model):
+    Action = AuditAction
+
     """One thing that happened to a story or an issue: who, what, when and why.
 
-    Rows are only ever added (by stories/workflow.py); the admin shows them
+    Rows are only ever added (by stories/editorial/workflow.py); the admin shows them
     read-only. Foreign keys are nullable so the trail outlives what it is about.
     """
 

@@ -1,24 +1,26 @@
 """What the newsroom publishes: stories, the sources they cite, topics, issues."""
 
 import logging
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
+from stories.clock import local
 from stories.images import (
     LeadImageField,
     make_renditions,
     renditions_are_current,
     validate_lead_image,
 )
-from stories.models.search import refresh_search_document
 from stories.rendering import render_markdown
 from stories.timebounds import in_range, validate_time
 
@@ -96,6 +98,11 @@ class Source(models.Model):
         return reverse("stories:source", args=[self.slug])
 
 
+def new_render_stamp() -> int:
+    """A fresh random stamp: never one a story had before, even after a restore."""
+    return secrets.randbits(62)
+
+
 class StoryStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     IN_REVIEW = "in_review", "In review"
@@ -168,6 +175,20 @@ class StoryQuerySet(models.QuerySet):
             public_issue(now, "issue__"), story=OuterRef("pk")
         )
         return self.filter(Exists(in_visible_issue), status__in=PUBLIC_STORY_STATUSES)
+
+
+def first_public_date():
+    """The one rule for when readers first could see a story, as an expression
+    on Story rows: its published_at (stamped when its first issue went out),
+    or, while a due scheduled issue awaits that bookkeeping, the minute of the
+    earliest public issue holding it. Story.first_public_date is the same
+    rule for a story whose public issues are already read."""
+    first_issue = (
+        IssueItem.objects.filter(story=OuterRef("pk"), issue__in=Issue.objects.published())
+        .order_by("issue__publish_at")
+        .values("issue__publish_at")[:1]
+    )
+    return Coalesce("published_at", Subquery(first_issue))
 
 
 def lead_image_path(instance: "Story", filename: str) -> str:
@@ -279,6 +300,11 @@ class Story(models.Model):
     # Bumped on every write; an edit form posts the version it started from so
     # a save over someone else's change is refused rather than lost.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # Names the current rendering of what readers see of the story, its
+    # bylines, citations, topics and corrections: the key of its cached
+    # fragments (stories/publishing/fragments.py), which replaces it on any
+    # change they show.
+    render_stamp = models.BigIntegerField(default=new_render_stamp, editable=False)
 
     objects = StoryQuerySet.as_manager()
 
@@ -322,10 +348,27 @@ class Story(models.Model):
             extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
             kwargs["update_fields"] = set(update_fields) | extra
         super().save(*args, **kwargs)
-        refresh_search_document(self, update_fields)
 
     def get_absolute_url(self) -> str:
         return reverse("stories:story", args=[self.slug])
+
+    def choice_label(self) -> str:
+        """The story as the issue's story picker offers it: enough to tell two
+        stories with the same headline apart (its status and since when, its
+        newsletter, its address)."""
+        when = local(self.status_changed_at).strftime("%-d %b %Y")
+        newsletter = self.newsletter.name if self.newsletter_id else "no newsletter"
+        return (
+            f"{self.headline} — {self.get_status_display().lower()} {when} · {newsletter} "
+            f"· /{self.slug}"
+        )
+
+    def first_public_date(self, public_issues):
+        """first_public_date() for this story, given the public issues holding
+        it in order of publication (none: readers cannot see it)."""
+        if not public_issues:
+            return None
+        return self.published_at or public_issues[0].publish_at
 
     def _derive_renditions(self) -> None:
         image = self.lead_image

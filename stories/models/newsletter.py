@@ -26,7 +26,7 @@ class Newsletter(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(
-        max_length=100, unique=True, help_text="Its address: /newsletters/<slug>/."
+        max_length=100, unique=True, help_text="Its address: /newsletters/ followed by the slug."
     )
     description = models.TextField(
         blank=True, help_text="What readers get, shown on its page and beside the signup form."
@@ -46,7 +46,8 @@ class Newsletter(models.Model):
     is_default = models.BooleanField(
         "default newsletter",
         default=False,
-        help_text="New issues start in it, and the old /issues/<number>/ addresses lead to it.",
+        help_text="New issues start in it, and the old addresses (/issues/ followed by a number) "
+        "lead to it.",
     )
     created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
 

@@ -11,15 +11,18 @@ issue going live on its minute is never hidden behind a cached page.
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial, wraps
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, QueryDict
+from django.urls import Resolver404, resolve
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import quote_etag, urlencode
+
+from stories.models import Issue
 
 GENERATION_KEY = "newsroom:content-generation"
 NEXT_PUBLICATION_KEY = "newsroom:next-publication"
@@ -45,10 +48,24 @@ def content_changed() -> None:
     cache.delete(NEXT_PUBLICATION_KEY)
 
 
+def schedule_changed(publish_at: datetime | None) -> None:
+    """An issue's minute was set to publish_at (None: unscheduled).
+
+    Every kept page expires by the horizon it was cached under and within
+    NEWSROOM_PAGE_CACHE_SECONDS; the pages stay unless the new minute comes
+    before both (or the horizon is unknown), and then all are cleared. The
+    horizon itself is read again on the next render either way."""
+    horizon = cache.get(NEXT_PUBLICATION_KEY)
+    longest = timezone.now() + timedelta(seconds=settings.NEWSROOM_PAGE_CACHE_SECONDS)
+    known = horizon not in (None, "none")
+    if publish_at is not None and publish_at < longest and not (known and publish_at >= horizon):
+        content_changed()
+    else:
+        cache.delete(NEXT_PUBLICATION_KEY)
+
+
 def next_publication_time() -> datetime | None:
     """The earliest scheduled publication still in the future, cached until then."""
-    from stories.models import Issue
-
     cached = cache.get(NEXT_PUBLICATION_KEY)
     now = timezone.now()
     if cached is not None and (cached == "none" or cached > now):
@@ -149,13 +166,16 @@ def page_key(request) -> str:
     (feeds, sitemaps, SEO tags), never from the Host header, whose case and
     port a client may vary at will.
     """
-    match = request.resolver_match
+    return _key(request.resolver_match, request.path, request.GET.urlencode())
+
+
+def _key(match, path: str, canonical_query: str) -> str:
     if match is None:
-        page = request.path
+        page = path
     else:
         captured = [*enumerate(match.args), *sorted(match.kwargs.items())]
         page = f"{match.route}?{urlencode(captured)}"
-    address = f"{page}?{request.GET.urlencode()}"
+    address = f"{page}?{canonical_query}"
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     return f"{PAGE_KEY_PREFIX}:{content_generation()}:{digest}"
 
@@ -236,12 +256,66 @@ def public_page(view=None, *, query: dict[str, Callable[[list[str]], list[str]]]
             if timeout > 0 and settings.NEWSROOM_PAGE_CACHE:
                 cache.set(key, entry, timeout)
 
-        response = HttpResponse(entry["content"], content_type=entry["content_type"])
-        for header, value in entry["headers"].items():
-            response[header] = value
-        response["ETag"] = entry["etag"]
-        remaining = max(0, round(entry["expires"] - time.time()))
-        patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))
-        return get_conditional_response(request, etag=entry["etag"], response=response)
+        return _answer(request, entry)
 
+    # The early answer (CachedPageMiddleware) finds the page's reads here.
+    wrapped.public_page_reads = reads
     return wrapped
+
+
+def _answer(request, entry: dict) -> HttpResponse:
+    """The response for a kept page: its content, headers and ETag, a 304 if
+    the reader holds it already."""
+    response = HttpResponse(entry["content"], content_type=entry["content_type"])
+    for header, value in entry["headers"].items():
+        response[header] = value
+    response["ETag"] = entry["etag"]
+    remaining = max(0, round(entry["expires"] - time.time()))
+    patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))
+    return get_conditional_response(request, etag=entry["etag"], response=response)
+
+
+class CachedPageMiddleware:
+    """Answer an anonymous reader's GET from the page cache before the rest of
+    the middleware runs: no session is loaded, no CSRF or login work done.
+
+    Only what public_page would have answered from the cache anyway: a GET or
+    HEAD with no session cookie (staff always have one and always get a fresh
+    page), for a route whose view is a public_page, whose kept copy exists.
+    Anything else, a miss included, goes down the whole stack as before. The
+    host is checked as the full stack would, and a query holding a NUL is left
+    to the middleware that refuses it. What the middleware below would add to
+    a cached page's response (Vary: Cookie, X-Frame-Options, Content-Length)
+    is added here, so both ways give the same headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.answer(request) or self.get_response(request)
+
+    def answer(self, request) -> HttpResponse | None:
+        if not settings.NEWSROOM_PAGE_CACHE or request.method not in ("GET", "HEAD"):
+            return None
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            return None
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            return None
+        request.get_host()  # DisallowedHost (a 400) as the full stack would raise
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        reads = getattr(match.func, "public_page_reads", None)
+        if reads is None:
+            return None
+        entry = cache.get(_key(match, request.path, _canonical_query(request.GET, reads)))
+        if entry is None:
+            return None
+        response = _answer(request, entry)
+        patch_vary_headers(response, ("Cookie",))
+        response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+        if not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        return response

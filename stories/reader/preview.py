@@ -8,7 +8,7 @@ page once the content is published (Ghost's ``/p/<uuid>`` is the model).
 
 A secret link never shows withdrawn content (``share_refusal``): one is not
 made for it, and one made before answers the same 404 as a made-up token.
-Withdrawing also revokes the links made before (stories/workflow.py), so
+Withdrawing also revokes the links made before (stories/editorial/workflow.py), so
 they stay dead if the content is later reworked and shared again.
 """
 
@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from stories.editorial import scheduling
+from stories import clock
 from stories.models import Issue, IssueItem, PreviewLink, Story
 from stories.publishing.cache import never_cache_privately
-from stories.publishing.prerender import issue_stories, render_issue
+from stories.publishing.fragments import issue_stories, render_issue
 from stories.reader.seo import absolute
 from stories.reader.views import (
     get_or_not_found,
@@ -84,7 +84,7 @@ def _preview_response(request, target, *, shared: PreviewLink | None = None):
     banner = {
         "shared": shared,
         # Told as staff are told every time: in the newsroom's zone, named.
-        "until": scheduling.format_time(shared.expires_at) if shared else "",
+        "until": clock.format_time(shared.expires_at) if shared else "",
         "admin_url": _admin_url(target) if shared is None else "",
     }
     if isinstance(target, Story):
@@ -162,7 +162,7 @@ def share(request, kind: str, pk: int):
     except ShareRefused as refusal:
         messages.error(request, str(refusal))
     else:
-        until = scheduling.format_time(link.expires_at)
+        until = clock.format_time(link.expires_at)
         messages.success(
             request, f"Share link created; it works until {until} unless revoked: {share_url(link)}"
         )

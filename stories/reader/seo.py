@@ -8,6 +8,7 @@ fetched through another host name still names its one canonical home.
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -38,7 +39,11 @@ DEFAULT_SHARE_IMAGE = ("img/share.png", 1200, 630)
 
 
 def absolute(url: str) -> str:
-    if not url or url.startswith(("http://", "https://")):
+    """The absolute address on the public site of a path; an empty value and
+    an address that is absolute already pass through. Pages, feeds, sitemaps
+    and mail build every absolute address here, from SITE_URL, never from the
+    Host header."""
+    if not url or urlsplit(url).scheme:
         return url
     return settings.SITE_URL + url
 
@@ -118,7 +123,7 @@ def _person(author: dict) -> dict:
 
 def story_meta(story, linked_data: dict, public_date) -> PageMeta:
     """linked_data: the story's authors and cited works as kept with its
-    rendered HTML (stories/prerender.py)."""
+    rendered HTML (stories/publishing/fragments.py)."""
     image = absolute(story.lead_image.url) if story.lead_image else ""
     meta = PageMeta(
         title=story.headline,
@@ -169,7 +174,7 @@ def story_meta(story, linked_data: dict, public_date) -> PageMeta:
 
 def issue_meta(issue, linked_data: dict, *, is_home: bool = False) -> PageMeta:
     """linked_data: the issue's stories and lead image as kept with its list
-    of stories (stories/prerender.py)."""
+    of stories (stories/publishing/fragments.py)."""
     path = "/" if is_home else issue.get_absolute_url()
     title = f"#{issue.number}: {issue.headline}"
     meta = PageMeta(

@@ -5,13 +5,13 @@ read from the items' side).
 
 Each page does a small fixed number of queries whatever the number of
 stories (tests/test_reader_pages.py pins them), prints HTML rendered once and
-kept (stories/prerender.py), and anonymous readers are served from the page
+kept (stories/publishing/fragments.py), and anonymous readers are served from the page
 cache (stories/cache.py).
 """
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,8 +26,10 @@ from stories.models import (
     Story,
     Topic,
 )
+from stories.models.content import first_public_date
+from stories.people import display_name
 from stories.publishing.cache import page_number, public_page
-from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
+from stories.publishing.fragments import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
 
 PAGE_SIZE = 20
@@ -58,16 +60,6 @@ def get_or_not_found(queryset, **lookup):
 # -- querysets shared with the preview pages ----------------------------------
 
 
-def first_public_date():
-    """When readers could first see a story: its earliest public issue."""
-    return Subquery(
-        Issue.objects.published()
-        .filter(items__story=OuterRef("pk"))
-        .order_by("publish_at")
-        .values("publish_at")[:1]
-    )
-
-
 # Markdown sources: pages show the HTML rendered from them at save.
 MARKDOWN_SOURCES = ("body", "tldr", "why_it_matters", "key_points")
 
@@ -89,7 +81,7 @@ def neighbours(issue) -> dict:
 
 def issue_page_context(issue, *, is_home=False) -> dict:
     """What an issue page shows beside the issue row and its list of stories
-    (issue.rendered, stories/prerender.py): its previous and next issues."""
+    (issue.rendered, stories/publishing/fragments.py): its previous and next issues."""
     return {
         "issue": issue,
         "neighbours": neighbours(issue),
@@ -98,8 +90,8 @@ def issue_page_context(issue, *, is_home=False) -> dict:
 
 
 def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
-    """What a story page shows beside the story row and its kept HTML
-    (bylines, attribution, topics and corrections, stories/prerender.py): the
+    """What a story page shows beside the story row and its cached fragments
+    (bylines, attribution, topics and corrections, stories/publishing/fragments.py): the
     public issues that carried it, read here unless the caller has them."""
     ensure_rendered([story])
     if public_issues is None:
@@ -110,8 +102,7 @@ def story_page_context(story, public_issues: list[Issue] | None = None) -> dict:
             .only(*ISSUE_LINK_FIELDS, "newsletter__slug", "newsletter__name")
             .order_by("publish_at", "number")
         )
-    # When readers could first see it: its earliest public issue.
-    public_date = public_issues[0].publish_at if public_issues else None
+    public_date = story.first_public_date(public_issues)
     return {
         "story": story,
         "public_issues": public_issues,
@@ -153,7 +144,7 @@ def _story_listing(queryset):
 def home(request):
     # Queries: the latest issue with its list of stories, its neighbours, and
     # the recent issues list.
-    latest = Issue.objects.published().select_related("rendered", "newsletter")
+    latest = Issue.objects.published().select_related("newsletter")
     issue = latest.order_by("-publish_at", "-number").first()
     if issue is None:
         return render(request, "stories/home.html", {"issue": None, "recent": []})
@@ -176,7 +167,7 @@ def issue_detail(request, newsletter, number, slug=None):
         # public is decided there, so the redirect reveals nothing.
         return redirect("stories:issue", newsletter=newsletter, number=number, permanent=True)
     issue = get_or_not_found(
-        Issue.objects.published().select_related("rendered", "newsletter"),
+        Issue.objects.published().select_related("newsletter"),
         newsletter__slug=newsletter,
         number=number,
     )
@@ -238,12 +229,13 @@ def newsletter_detail(request, newsletter):
 @public_page
 def story_detail(request, slug):
     # One query: the story's public appearances (IssueItem.objects.public(),
-    # the published() rule read from the items' side), each with the story,
-    # its kept HTML and the issue. None means readers may not see it.
+    # the published() rule read from the items' side), each with the story
+    # and the issue; the story's fragments come from the cache. None means
+    # readers may not see it.
     appearances = list(
         IssueItem.objects.public()
         .filter(story__slug=slug)
-        .select_related("story", "story__rendered", "issue", "issue__newsletter")
+        .select_related("story", "issue", "issue__newsletter")
         .defer(
             *(f"story__{field}" for field in MARKDOWN_SOURCES),
             *(f"issue__{field}" for field in ISSUE_TEXTS),
@@ -338,7 +330,7 @@ def author_detail(request, username):
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
     page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
-    name = author.get_full_name() or author.get_username()
+    name = display_name(author)
     meta = seo.listing_meta(
         name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
     )

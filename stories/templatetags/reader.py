@@ -6,7 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from stories import images
+from stories import images, people
+from stories.models import Issue, Story
+from stories.reader.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS, share_refusal
 
 register = template.Library()
 
@@ -37,9 +39,7 @@ def lead_srcset(story) -> str:
     return images.srcset(story.lead_image, story.lead_image_renditions or {})
 
 
-@register.filter
-def display_name(user) -> str:
-    return user.get_full_name() or user.get_username()
+register.filter("display_name", people.display_name)
 
 
 @register.filter
@@ -67,9 +67,6 @@ def promote_headings(html: str) -> str:
 @register.simple_tag(takes_context=True)
 def preview_tools(context, obj) -> dict | None:
     """Addresses for the admin's "Preview" and "Create share link" tools."""
-    from stories.models import Issue, Story
-    from stories.reader.preview import DEFAULT_SHARE_LINK_DAYS, SHARE_LINK_DAYS, share_refusal
-
     if not isinstance(obj, Story | Issue) or obj.pk is None:
         return None
     kind = obj._meta.model_name

@@ -2,26 +2,15 @@
 
 from django import template
 
-from stories.editorial import scheduling
-from stories.models import Issue, Story
+from stories import clock
+from stories.models import AuditEntry, Issue, Story
 
 register = template.Library()
-
-AUDIT_ACTIONS = {
-    "submitted": "Submitted for review",
-    "approved": "Approved",
-    "changes_requested": "Changes requested",
-    "withdrawn": "Withdrawn",
-    "published": "Published",
-    "scheduled": "Scheduled",
-    "rescheduled": "Rescheduled",
-    "unscheduled": "Unscheduled",
-}
 
 
 @register.filter
 def audit_action(action: str) -> str:
-    return AUDIT_ACTIONS.get(action, action.replace("_", " ").capitalize())
+    return AuditEntry.Action.label_of(action)
 
 
 @register.filter
@@ -37,5 +26,5 @@ def status_label(status: str) -> str:
 
 @register.filter
 def staff_time(value) -> str:
-    """A time in the newsroom's zone, naming the zone (scheduling.format_time)."""
-    return scheduling.format_time(value)
+    """A time in the newsroom's zone, naming the zone (clock.format_time)."""
+    return clock.format_time(value)

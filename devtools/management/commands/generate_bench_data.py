@@ -1,8 +1,8 @@
 import time
 
-from django.apps import apps
 from django.core.management.base import BaseCommand
 
+from devtools.bench_subscribers import generate_subscribers
 from devtools.benchdata import Generator, Sizes, print_progress
 
 
@@ -39,10 +39,7 @@ class Command(BaseCommand):
             sizes, seed=options["seed"], progress=None if options["quiet"] else print_progress
         ).run()
         summary = "Added {issues} issues, {stories} stories, {topics} topics, {sources} sources"
-        if options["subscribers"] > 0 and apps.is_installed("newsletters"):
-            # The audience app depends on this one; this command fills both.
-            from newsletters.benchdata import generate_subscribers
-
+        if options["subscribers"] > 0:
             counts["subscribers"] = generate_subscribers(
                 options["subscribers"],
                 seed=options["seed"],

@@ -5,7 +5,6 @@ import os
 import secrets
 from datetime import datetime, time, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -17,6 +16,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from devtools.demo_content import ISSUES, NEWSLETTERS, SOURCES, TOPICS, UNPUBLISHED_STORIES
+from devtools.demo_subscribers import load_demo_subscribers
 from stories.editorial import workflow
 from stories.models import Citation, Issue, IssueItem, Newsletter, Section, Source, Story, Topic
 
@@ -74,12 +74,7 @@ class Command(BaseCommand):
         ):
             users = self._accounts(password)
             counts = self._content(users)
-            if apps.is_installed("newsletters"):
-                # Demo data for the audience app, which depends on this one;
-                # imported here only because this command loads the whole demo.
-                from newsletters.demo import load_demo_subscribers
-
-                counts["subscribers"] = load_demo_subscribers()
+            counts["subscribers"] = load_demo_subscribers()
         if generated:
             PASSWORD_FILE.write_text(password + "\n")
             PASSWORD_FILE.chmod(0o600)

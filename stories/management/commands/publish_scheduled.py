@@ -14,7 +14,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from stories.editorial import scheduling
+from stories import clock
 from stories.editorial.workflow import PublishRun, WorkflowError, publish_due_issues
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self.stdout.write(
                 f"Publishing due issues every {every} s, times in "
-                f"{scheduling.zone_description()}. Stop with SIGTERM or Ctrl-C."
+                f"{clock.zone_description()}. Stop with SIGTERM or Ctrl-C."
             )
         try:
             while not stop.is_set():
@@ -98,7 +98,7 @@ class Command(BaseCommand):
             lateness = int((issue.published_at - issue.publish_at).total_seconds())
             self.stdout.write(
                 f"Published issue #{issue.number} “{issue.headline}”, scheduled for "
-                f"{scheduling.format_time(issue.publish_at)} (recorded {lateness} s later)."
+                f"{clock.format_time(issue.publish_at)} (recorded {lateness} s later)."
             )
         if not run.issues and self.verbosity >= 2:
             self.stdout.write("No scheduled issue was due.")

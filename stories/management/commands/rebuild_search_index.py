@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from stories.models import SearchDocument
-from stories.models.search import rebuild_index
+from stories.publishing.search_index import rebuild_index
 
 
 class Command(BaseCommand):

@@ -1,0 +1,455 @@
+"""Story and issue HTML rendered once and kept in the cache, so public pages
+only print it, and public reads never write to the database.
+
+An issue page used to render every story's byline, attribution and callouts
+per request from four queries' worth of rows, and a story page read its
+bylines, citations and topics in three more queries. That HTML changes only
+when the story, its bylines, its citations or its topics do, so it is
+rendered once and kept as cache fragments: per story, what an issue shows of
+it, its byline and its page's footer (``StoryFragments``); per issue, its list
+of stories (``IssueFragments``).
+
+Keys, not deletes, keep them fresh. A story's key holds its
+``render_stamp``, a random number that ``forget`` replaces whenever something
+the fragments show changes: a save of the story (its status too, which decides whether an
+issue lists it), a byline added or removed, a citation, topic or correction
+added, changed, moved or removed, or a renamed author, source or topic (the
+receivers below). Random rather than counted, so a stamp never comes back:
+not after a restore that reuses the story's id, nor when a stale copy of the
+row is saved (that save gets a new stamp too). An issue's key holds the
+(story, render_stamp) pairs of
+the stories readers see in it, in order, so it changes with any of them and
+with the issue's membership and order. Every key holds ``format_key()``, a
+fingerprint of the templates and code that render them and the settings that
+change their output. A fragment whose key is no longer asked for is simply
+never read again, and expires.
+
+There is nothing to race: a reader renders from rows read after the stamp in
+its key, so what it keeps is never older than that stamp; a change commits
+its rows and its new stamp together. No row is locked or written
+by a read, so a read replica can serve public pages.
+
+Lead images are printed from the story rows on every render, and an issue's
+list (which shows them) never outlives the storage's signed image URLs
+(``fragment_timeout``).
+"""
+
+import hashlib
+import importlib
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
+from django.template.loader import get_template, render_to_string
+
+from stories.models import (
+    Citation,
+    Contributor,
+    Correction,
+    GuestByline,
+    Issue,
+    IssueItem,
+    Section,
+    Source,
+    Story,
+    TaggedTopic,
+    Topic,
+)
+from stories.models.content import citations_of, new_render_stamp
+from stories.people import display_name
+
+# Every template the fragments come from, includes too: a deploy that changes
+# any of them changes the format key, and each story is rendered again by its
+# next reader. (A test holds this list to the templates' includes.)
+TEMPLATES = (
+    "stories/rendered/issue_stories.html",
+    "stories/rendered/teaser.html",
+    "stories/rendered/story_parts.html",
+    "stories/rendered/correction_note.html",
+    "stories/rendered/footer.html",
+    "stories/includes/byline.html",
+    "stories/includes/attribution.html",
+    "stories/includes/lead_image.html",
+)
+# The Python that shapes the fragments (this module, the template filters,
+# image srcsets): a deploy that changes it renders every story again too.
+CODE_MODULES = ("stories.publishing.fragments", "stories.templatetags.reader", "stories.images")
+# The story columns the fragments never show: a save that writes only these
+# keeps them. Any other column (a new one too) forgets them; the status is not
+# shown but decides whether an issue's list holds the story.
+UNSHOWN_FIELDS = frozenset(
+    {
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+        "render_stamp",
+        "submitted_at",
+        "status_changed_at",
+        "published_at",
+    }
+)
+
+
+@dataclass
+class StoryFragments:
+    """What pages print of a story beyond its own row."""
+
+    byline_html: str = ""
+    # What an issue shows of the story below its headline, dek, byline and
+    # lead image: callouts, body and attribution.
+    teaser_html: str = ""
+    # The story page's "Corrected on" line under the byline, if corrected.
+    correction_note_html: str = ""
+    # The story page's attribution line, topic links and corrections.
+    footer_html: str = ""
+    # What the page's JSON-LD says of its authors and cited works.
+    linked_data: dict = field(default_factory=dict)
+
+
+@dataclass
+class IssueFragments:
+    """An issue's list of stories as readers see it, and what the issue's
+    metadata says of them (their headlines and addresses, the first lead image)."""
+
+    stories_html: str = ""
+    linked_data: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def format_key() -> str:
+    """What the running code renders with: its templates' and modules' text,
+    and the settings that change their output (where images are served from,
+    the zone and language dates are written in)."""
+    shown_settings = (settings.MEDIA_URL, settings.TIME_ZONE, settings.LANGUAGE_CODE)
+    digest = hashlib.sha256(repr((shown_settings, settings.STORAGES["default"])).encode())
+    for name in TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    for module in CODE_MODULES:
+        digest.update(inspect.getsource(importlib.import_module(module)).encode())
+    return digest.hexdigest()[:32]
+
+
+def fragment_timeout() -> int:
+    """Seconds a fragment is kept. Storage that signs its URLs (S3's default)
+    hands out image addresses that expire, and an issue's list prints them:
+    it is kept for at most half their life, so no page shows a dead image."""
+    storage = storages["default"]
+    if getattr(storage, "querystring_auth", False):
+        expires = int(getattr(storage, "querystring_expire", 3600))
+        return max(60, min(settings.NEWSROOM_FRAGMENT_SECONDS, expires // 2))
+    return settings.NEWSROOM_FRAGMENT_SECONDS
+
+
+def story_key(story_id: int, render_stamp: int) -> str:
+    return f"fragment:{format_key()}:story:{story_id}:{render_stamp}"
+
+
+def issue_key(issue: Issue, shown: list[tuple[int, int]]) -> str:
+    """The key of an issue's list: its format and the stories readers see in
+    it, in order, each with its render stamp."""
+    listed = hashlib.sha256(repr((issue.format, shown)).encode()).hexdigest()[:32]
+    return f"fragment:{format_key()}:issue:{issue.pk}:{listed}"
+
+
+# What an issue's list reads of each story beside its fragments: the story's
+# own fields it shows around them (and the metadata's lead image).
+ISSUE_STORY_FIELDS = (
+    "headline",
+    "slug",
+    "dek",
+    "lead_image",
+    "lead_image_alt",
+    "lead_image_caption",
+    "lead_image_credit",
+    "lead_image_renditions",
+    "render_stamp",
+)
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def ensure_rendered(stories: Iterable[Story]) -> None:
+    """Give every story in stories its ``story.rendered`` (StoryFragments):
+    from the cache in one round trip, or rendered now and kept for the next
+    reader."""
+    wanted = {story_key(story.pk, story.render_stamp): story for story in stories}
+    found = cache.get_many(list(wanted))
+    missing = []
+    for key, story in wanted.items():
+        if key in found:
+            story.rendered = found[key]
+        else:
+            missing.append(story)
+    if not missing:
+        return
+    fresh = {story.pk: story for story in _with_everything_shown([s.pk for s in missing])}
+    kept = {}
+    for story in missing:
+        current = fresh.get(story.pk)
+        story.rendered = render(current) if current else StoryFragments()
+        if current:
+            # Under the stamp read with the rows it was rendered from: never
+            # older than the key says.
+            kept[story_key(current.pk, current.render_stamp)] = story.rendered
+    cache.set_many(kept, timeout=fragment_timeout())
+
+
+def issue_stories(items) -> list[Story]:
+    """The stories of items (IssueItem rows of one issue) in order, with the
+    fields an issue's list shows of them: one query."""
+    items = (
+        items.select_related("story")
+        .only(*(f"story__{field}" for field in ISSUE_STORY_FIELDS))
+        .order_by("position", "pk")
+    )
+    return [item.story for item in items]
+
+
+def ensure_issue_rendered(issue: Issue) -> None:
+    """Give a public issue its ``issue.rendered`` (IssueFragments): one query
+    for the stamps of the stories readers see in it, then the cache, or
+    rendered now and kept for the next reader."""
+    public = IssueItem.objects.public().filter(issue=issue)
+    shown = list(public.order_by("position", "pk").values_list("story_id", "story__render_stamp"))
+    key = issue_key(issue, shown)
+    rendering = cache.get(key)
+    if rendering is None:
+        rendering = render_issue(issue, issue_stories(public))
+        cache.set(key, rendering, timeout=fragment_timeout())
+    issue.rendered = rendering
+
+
+def render_issue(issue: Issue, stories: list[Story]) -> IssueFragments:
+    """The list an issue shows of stories (in order), with what its metadata
+    says of them; public pages keep it, previews render it each time."""
+    ensure_rendered(stories)
+    lead = next((story for story in stories if story.lead_image), None)
+    layout = issue.layout_for(len(stories))
+    context = {"stories": stories, "layout": layout}
+    if layout == Issue.Format.ESSAY:
+        # Sections show their stories' own text, and the essay ends with one
+        # byline and one attribution for all of them: two more queries for
+        # the authors and citations, once per rendering.
+        full = {story.pk: story for story in _with_everything_shown([s.pk for s in stories])}
+        context["stories"] = sections = [full[story.pk] for story in stories]
+        authors = list({a.pk: a for s in sections for a in s.authors.all()}.values())
+        contributors = list(
+            {
+                b.contributor_id: b.contributor for s in sections for b in s.guest_bylines.all()
+            }.values()
+        )
+        context["essay_byline"] = render_to_string(
+            "stories/includes/byline.html", {"authors": authors, "contributors": contributors}
+        ).strip()
+        context["citations"] = citations_of(sections)
+    return IssueFragments(
+        stories_html=render_to_string("stories/rendered/issue_stories.html", context).strip(),
+        linked_data={
+            "stories": [
+                {"name": story.headline, "path": story.get_absolute_url()} for story in stories
+            ],
+            "image": lead.lead_image.url if lead else "",
+            "image_alt": lead.lead_image_alt if lead else "",
+        },
+    )
+
+
+def _with_everything_shown(story_ids):
+    people = get_user_model().objects.only("username", "first_name", "last_name")
+    return (
+        Story.objects.filter(pk__in=story_ids)
+        .select_related("section__newsletter")
+        .prefetch_related(
+            Prefetch("authors", people),
+            Prefetch("guest_bylines", GuestByline.objects.select_related("contributor")),
+            Prefetch("citations", Citation.objects.select_related("source")),
+            "topics",
+            Prefetch("corrections", Correction.objects.order_by("-created_at", "-pk")),
+        )
+    )
+
+
+def render(story: Story) -> StoryFragments:
+    """The fragments of story, whose authors, citations (with sources),
+    topics and corrections are prefetched."""
+    authors = list(story.authors.all())
+    contributors = [byline.contributor for byline in story.guest_bylines.all()]
+    citations = list(story.citations.all())
+    topics = sorted(story.topics.all(), key=lambda topic: topic.name)
+    corrections = list(story.corrections.all())
+    byline = render_to_string(
+        "stories/includes/byline.html", {"authors": authors, "contributors": contributors}
+    ).strip()
+    section = story.section
+    context = {
+        "story": story,
+        "contributors": contributors,
+        "citations": citations,
+        "topics": topics,
+        "corrections": corrections,
+    }
+    return StoryFragments(
+        byline_html=byline,
+        teaser_html=render_to_string("stories/rendered/teaser.html", context).strip(),
+        correction_note_html=render_to_string(
+            "stories/rendered/correction_note.html", context
+        ).strip(),
+        footer_html=render_to_string("stories/rendered/footer.html", context).strip(),
+        linked_data={
+            "authors": [{"name": display_name(a), "username": a.get_username()} for a in authors],
+            "citations": [{"name": c.title or c.source.name, "url": c.url} for c in citations],
+            "contributors": [{"name": c.name, "slug": c.slug} for c in contributors],
+            "section": {"name": section.name, "newsletter": section.newsletter.name}
+            if section
+            else None,
+        },
+    )
+
+
+# -- forgetting ---------------------------------------------------------------
+
+
+def forget(stories: Q | Iterable[int]) -> None:
+    """Give stories (a Q on Story, or ids) a new render stamp: their
+    fragments, and the lists of the issues holding them, no longer match
+    what they show. Locks the stories' rows in id order, as every other lock
+    on several stories.
+
+    A Q picks stories from what is committed: a byline, citation or tag being
+    added by another transaction right now is not seen. So a Q is applied
+    again once this transaction has committed, and every reader after that
+    sees the change."""
+    condition = stories if isinstance(stories, Q) else Q(pk__in=list(stories))
+    with transaction.atomic():
+        ids = list(
+            Story.objects.filter(condition)
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            Story.objects.filter(pk__in=ids).update(render_stamp=new_render_stamp())
+    if isinstance(stories, Q):
+
+        def again():
+            forget(list(Story.objects.filter(condition).values_list("pk", flat=True)))
+
+        transaction.on_commit(again)
+
+
+def _story_saved(sender, instance, raw, created, update_fields, **kwargs):
+    if raw or created:
+        return
+    if update_fields is not None and UNSHOWN_FIELDS.issuperset(update_fields):
+        return
+    forget([instance.pk])
+
+
+def _bylines_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+        return
+    if not reverse:
+        forget([instance.pk])
+    elif action == "pre_clear":
+        # A person's bylines cleared: which stories is only known before.
+        forget(_stories_showing(instance))
+    elif pk_set:
+        forget(pk_set)
+
+
+# What a save compares with the stored row: the story a row belongs to, so a
+# row moved to another is forgotten on both; and what the fragments show of a
+# person, source or topic, so a password change or a source's new description
+# re-renders nothing.
+COMPARED = {
+    Citation: ("story_id",),
+    Correction: ("story_id",),
+    TaggedTopic: ("content_object_id",),
+    GuestByline: ("story_id",),
+    Source: ("name", "slug"),
+    Topic: ("name", "slug"),
+    Contributor: ("name", "slug", "bio", "url"),
+    Section: ("name", "newsletter_id"),
+}
+PERSON_SHOWN = ("username", "first_name", "last_name")
+
+
+def _compared(model) -> tuple[str, ...]:
+    return COMPARED.get(model, PERSON_SHOWN)
+
+
+def _remember_before(sender, instance, raw=False, update_fields=None, **kwargs):
+    if raw or instance.pk is None:
+        return
+    compared = {field.removesuffix("_id") for field in _compared(sender)}
+    if update_fields is not None and not compared.intersection(update_fields):
+        return  # say, a sign-in stamping last_login
+    stored = sender._default_manager.filter(pk=instance.pk)
+    instance._fragments_before = stored.values_list(*_compared(sender)).first()
+
+
+def _before(instance) -> tuple:
+    return getattr(instance, "_fragments_before", None) or ()
+
+
+def _changed(sender, instance) -> bool:
+    before = getattr(instance, "_fragments_before", None)
+    return before is not None and before != tuple(
+        getattr(instance, field) for field in _compared(sender)
+    )
+
+
+def _row_of_story_changed(sender, instance, raw=False, **kwargs):
+    # A citation, correction or topic tag was added, changed, moved or removed.
+    if raw:
+        return
+    (field,) = _compared(sender)
+    forget({getattr(instance, field), *_before(instance)})
+
+
+def _stories_showing(thing) -> Q:
+    """The stories whose fragments name thing: a person, a source or a topic."""
+    if isinstance(thing, Source):
+        return Q(citations__source=thing)
+    if isinstance(thing, Topic):
+        return Q(pk__in=TaggedTopic.objects.filter(tag=thing).values("content_object"))
+    if isinstance(thing, Contributor):
+        return Q(guest_bylines__contributor=thing)
+    if isinstance(thing, Section):
+        return Q(section=thing)
+    return Q(authors=thing)
+
+
+def _renamed(sender, instance, raw, created, **kwargs):
+    if not (raw or created) and _changed(sender, instance):
+        forget(_stories_showing(instance))
+
+
+def _person_deleted(sender, instance, **kwargs):
+    forget(_stories_showing(instance))
+
+
+def connect() -> None:
+    """Hook forget() to every change the fragments show (from AppConfig.ready)."""
+    User = get_user_model()
+    uid = "stories.publishing.fragments"
+    post_save.connect(_story_saved, sender=Story, dispatch_uid=f"{uid}.story")
+    m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
+    for model in (*COMPARED, User):
+        pre_save.connect(_remember_before, sender=model, dispatch_uid=f"{uid}.{model}.before")
+    for model in (Citation, Correction, TaggedTopic, GuestByline):
+        post_save.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.s")
+        post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")
+    for model in (User, Source, Topic, Contributor, Section):
+        post_save.connect(_renamed, sender=model, dispatch_uid=f"{uid}.{model}.renamed")
+    pre_delete.connect(_person_deleted, sender=User, dispatch_uid=f"{uid}.person.d")
