@@ -235,21 +235,39 @@ def _packaging_files_changed() -> bool:
     )
 
 
+def _on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
 def pytest_collection_modifyitems(config, items):
-    """The wheel is built once per CI run, on the PostgreSQL leg, rather than
-    on every leg: it tests the package, not the database."""
+    """What runs once per CI run rather than on each database's leg.
+
+    - The wheel is built on the PostgreSQL leg: it tests the package, not the
+      database (and wherever the packaging files change).
+    - The Chromium tests run on the SQLite leg: they test pages and forms,
+      which the database does not change, and the PostgreSQL leg carries the
+      tests only it can run (row locks, killed workers, the replica, 100,000
+      rows), so each leg stays well inside its time.
+    NEWSROOM_PACKAGING_TEST=1 and NEWSROOM_BROWSER_TESTS=1 run them anywhere."""
+    on_postgres = _on_postgres()
     packaging = [item for item in items if item.get_closest_marker("packaging")]
-    if not packaging:
-        return
-    if os.environ.get("NEWSROOM_PACKAGING_TEST") == "1":
-        return
-    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        return
-    if _packaging_files_changed():
-        return
-    skip = pytest.mark.skip(
-        reason="the wheel is built on the PostgreSQL leg or when packaging files change "
-        "(NEWSROOM_PACKAGING_TEST=1 builds it here)"
-    )
-    for item in packaging:
-        item.add_marker(skip)
+    if (
+        packaging
+        and os.environ.get("NEWSROOM_PACKAGING_TEST") != "1"
+        and not on_postgres
+        and not _packaging_files_changed()
+    ):
+        skip = pytest.mark.skip(
+            reason="the wheel is built on the PostgreSQL leg or when packaging files change "
+            "(NEWSROOM_PACKAGING_TEST=1 builds it here)"
+        )
+        for item in packaging:
+            item.add_marker(skip)
+    if on_postgres and os.environ.get("NEWSROOM_BROWSER_TESTS") != "1":
+        skip = pytest.mark.skip(
+            reason="Chromium tests run once, on the SQLite leg (NEWSROOM_BROWSER_TESTS=1 runs "
+            "them here)"
+        )
+        for item in items:
+            if item.get_closest_marker("browser"):
+                item.add_marker(skip)
