@@ -133,6 +133,11 @@ RENDERED = {
     Issue: {"intro": "intro_html", "closing_tldr": "closing_tldr_html"},
     Correction: {"text": "text_html"},
 }
+# Fields worked out from other records, which the export leaves out and the
+# import recomputes once everything is restored.
+DERIVED = {
+    Story: ("listed_at",),  # from the issues holding it (Story.objects.refresh_listed_at)
+}
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
 # The only groups an import puts people in: the newsroom's roles, as the
 # migration that creates them names them. Any other group, and superuser or

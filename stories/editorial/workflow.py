@@ -334,6 +334,13 @@ def _audit(actor, action: str, obj, from_status: str, to_status: str, comment: s
     )
 
 
+def _issue_visibility_changed(issue: Issue) -> None:
+    """What follows a change of whether or when readers see issue: its
+    stories' search rows and the date listings sort them by."""
+    sync_issue_stories(issue)
+    Story.objects.filter(issue_items__issue=issue).refresh_listed_at()
+
+
 def _after_commit_invalidate() -> None:
     transaction.on_commit(cache.content_changed)
 
@@ -643,7 +650,7 @@ def schedule_issue(user, issue: Issue, publish_at: datetime) -> Issue:
     )
     _audit(user, action, issue, before, I.SCHEDULED, comment)
     # Indexed ahead of the minute: the published gate shows them then, unaided.
-    sync_issue_stories(issue)
+    _issue_visibility_changed(issue)
     _after_commit_invalidate()
     return issue
 
@@ -658,7 +665,7 @@ def unschedule_issue(user, issue: Issue) -> Issue:
     issue.status, issue.publish_at = I.DRAFT, None
     issue.save(update_fields=["status", "publish_at"])
     _audit(user, "unscheduled", issue, I.SCHEDULED, I.DRAFT)
-    sync_issue_stories(issue)
+    _issue_visibility_changed(issue)
     _after_commit_invalidate()
     return issue
 
@@ -679,7 +686,7 @@ def _mark_published(actor, issue: Issue, now: datetime, comment: str) -> None:
         story.published_at = story.published_at or issue.publish_at
         prior = _set_story_status(story, S.PUBLISHED, now, ["published_at"])
         _audit(actor, "published", story, prior, S.PUBLISHED, f"With issue #{issue.number}")
-    sync_issue_stories(issue)
+    _issue_visibility_changed(issue)
     _after_commit_invalidate()
 
 
@@ -748,7 +755,7 @@ def withdraw_issue(user, issue: Issue, reason: str) -> Issue:
     # Share links handed out before stay dead, even if the issue comes back.
     PreviewLink.objects.filter(Q(issue=issue) | Q(story__in=withdrawn)).revoke()
     # Stories another scheduled or published issue holds stay indexed.
-    sync_issue_stories(issue)
+    _issue_visibility_changed(issue)
     _after_commit_invalidate()
     return issue
 

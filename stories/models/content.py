@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -160,6 +160,18 @@ class StoryQuerySet(models.QuerySet):
         )
         return self.filter(Exists(in_visible_issue), status__in=PUBLIC_STORY_STATUSES)
 
+    def refresh_listed_at(self) -> int:
+        """Set listed_at of these stories from the issues that hold them: the
+        earliest publication time of a scheduled or published issue, or none.
+        Called whenever an issue's status or time changes (the workflow) and
+        after loaders that bypass it (a restore)."""
+        first_issue = (
+            IssueItem.objects.filter(story=OuterRef("pk"), issue__status__in=PUBLIC_ISSUE_STATUSES)
+            .order_by("issue__publish_at")
+            .values("issue__publish_at")[:1]
+        )
+        return self.update(listed_at=Subquery(first_issue))
+
 
 def lead_image_path(instance: "Story", filename: str) -> str:
     return timezone.now().strftime("lead-images/%Y/%m/") + filename
@@ -249,6 +261,11 @@ class Story(models.Model):
     published_at = models.DateTimeField(
         null=True, blank=True, editable=False, validators=[validate_time]
     )
+    # When readers first see the story: the publication time of the earliest
+    # scheduled or published issue holding it (refresh_listed_at). Stored so
+    # that listings sort on an index and page by keyset; whether readers may
+    # see the story now is still decided by published() alone.
+    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
     updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
     # Bumped on every write; an edit form posts the version it started from so
@@ -265,7 +282,11 @@ class Story(models.Model):
             ("review_story", "Can approve stories or request changes"),
             ("withdraw_story", "Can withdraw a published story"),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"])]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"]),
+            # Listings: newest first, paged by (listed_at, id) cursors.
+            models.Index(fields=["listed_at", "id"], name="story_listing"),
+        ]
         constraints = [
             in_range(name)
             for name in (
@@ -455,7 +476,11 @@ class Issue(models.Model):
     class Meta:
         ordering = ["-number"]
         permissions = [("publish_issue", "Can schedule, publish and withdraw issues")]
-        indexes = [models.Index(fields=["status", "publish_at"])]
+        indexes = [
+            models.Index(fields=["status", "publish_at"]),
+            # The archive: newest first, paged by (publish_at, number) cursors.
+            models.Index(fields=["publish_at", "number"], name="issue_archive"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["newsletter", "number"],

@@ -9,22 +9,26 @@ kept (stories/prerender.py), and anonymous readers are served from the page
 cache (stories/cache.py).
 """
 
+from functools import wraps
+
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, Topic
-from stories.publishing.cache import page_number, public_page
+from stories.models import Citation, Issue, IssueItem, Newsletter, Source, Story, TaggedTopic, Topic
+from stories.publishing.cache import never_cache_privately, page_number, public_page, single
 from stories.publishing.prerender import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
+from stories.reader.listing import listing_page
 
-PAGE_SIZE = 20
 RECENT_ISSUES = 5
-# The one query parameter a listing reads (stories/cache.py drops the rest).
-LISTING_QUERY = {"page": page_number}
+# The query parameters a story listing reads (stories/cache.py drops the
+# rest): its position, and the page numbers of old links, which lead to its
+# first page.
+LISTING_QUERY = {"before": single, "after": single, "page": page_number}
 
 
 # -- the one "not found" ------------------------------------------------------
@@ -116,25 +120,38 @@ ISSUE_LINK_FIELDS = ("number", "headline", "slug", "publish_at")
 ISSUE_TEXTS = ("intro", "intro_html", "closing_tldr", "closing_tldr_html")
 
 
-def _paginate(request, queryset):
-    """One page of a listing; an empty listing or a page past the end is a 404."""
-    paginator = Paginator(queryset, PAGE_SIZE)
-    try:
-        page = paginator.page(request.GET.get("page", 1))
-    except InvalidPage:
-        raise not_found() from None
-    if not paginator.count:
-        # A topic, source or author with nothing published is not there.
+def page_numbers_lead_to_the_first_page(view):
+    """Listings were once paged by number; an old link to a page number leads
+    to the listing's newest stories. Decided from the address alone, before
+    anything is looked up, so the redirect reveals nothing."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if "page" in request.GET:
+            return redirect(request.path, permanent=True)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _story_listing(request, stories, *, title: str, path: str, description: str, context):
+    """A topic's, source's or author's page of stories (stories/reader/listing.py).
+
+    Queries: one for the page of stories, besides the caller's for the
+    topic, source or author. A listing with nothing public is not there.
+    """
+    stories = stories.only("headline", "slug", "dek", "listed_at")
+    page = listing_page(stories, request.GET)
+    if not page:
         raise not_found()
-    return page
-
-
-def _story_listing(queryset):
-    return (
-        queryset.only("headline", "slug", "dek")
-        .annotate(public_date=first_public_date())
-        .order_by("-public_date", "-pk")
+    meta = seo.listing_meta(title, path, description, position=page.position, label=page.label)
+    response = render(
+        request,
+        "stories/story_list.html",
+        {**context, "title": title, "page": page, "meta": meta, "notices": page.notices},
     )
+    # A page answering an address it refused is that request's alone.
+    return never_cache_privately(response) if page.notices else response
 
 
 # -- pages --------------------------------------------------------------------
@@ -267,17 +284,18 @@ def topic_list(request):
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def topic_detail(request, slug):
     topic = get_or_not_found(Topic.objects.all(), slug=slug)
-    page = _paginate(request, _story_listing(Story.objects.published().filter(topics=topic)))
-    meta = seo.listing_meta(
-        topic.name,
-        topic.get_absolute_url(),
-        topic.description or f"Stories about {topic.name}.",
-        page.number,
+    tagged = TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag=topic)
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(tagged)),
+        title=topic.name,
+        path=topic.get_absolute_url(),
+        description=topic.description or f"Stories about {topic.name}.",
+        context={"kind": "Topic", "description": topic.description},
     )
-    context = {"title": topic.name, "kind": "Topic", "description": topic.description}
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
 @public_page
@@ -301,37 +319,34 @@ def source_list(request):
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def source_detail(request, slug):
     source = get_or_not_found(Source.objects.all(), slug=slug)
-    stories = Story.objects.published().filter(
-        pk__in=Citation.objects.filter(source=source).values("story")
+    cited = Citation.objects.filter(story=OuterRef("pk"), source=source)
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(cited)),
+        title=source.name,
+        path=source.get_absolute_url(),
+        description=source.description or f"Stories based on {source.name}.",
+        context={"kind": "Source", "description": source.description, "home_page": source.url},
     )
-    page = _paginate(request, _story_listing(stories))
-    meta = seo.listing_meta(
-        source.name,
-        source.get_absolute_url(),
-        source.description or f"Stories based on {source.name}.",
-        page.number,
-    )
-    context = {
-        "title": source.name,
-        "kind": "Source",
-        "description": source.description,
-        "home_page": source.url,
-    }
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def author_detail(request, username):
     if "\x00" in username:
         # No username holds a NUL, and PostgreSQL refuses one in a query.
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
-    page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
+    bylines = Story.authors.through.objects.filter(story=OuterRef("pk"), user=author)
     name = author.get_full_name() or author.get_username()
-    meta = seo.listing_meta(
-        name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(bylines)),
+        title=name,
+        path=reverse("stories:author", args=[username]),
+        description=f"Stories by {name}.",
+        context={"kind": "Author"},
     )
-    context = {"title": name, "kind": "Author"}
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
