@@ -137,7 +137,7 @@ def test_old_page_numbers_lead_to_the_newest_stories(client, newsroom):
 
 
 @pytest.mark.parametrize("n", [4, 24])
-def test_a_listing_page_costs_two_queries_with_no_count_or_offset(
+def test_a_listing_page_costs_three_queries_with_no_count_or_offset(
     client, monkeypatch, django_assert_num_queries, n
 ):
     monkeypatch.setattr(listing, "PAGE_SIZE", 3)
@@ -147,11 +147,13 @@ def test_a_listing_page_costs_two_queries_with_no_count_or_offset(
         client.get(url)  # the schedule horizon, read once per server
         older = client.get(url).context["page"].older
         for address in [url, f"{url}?{older}"]:
-            # 1 the topic, source or author; 2 one page of its stories
-            with django_assert_num_queries(2), CaptureQueriesContext(connection) as ctx:
+            # 1 the topic, source or author; 2 the ids of its stories, up to
+            # SMALL_LISTING; 3 one page of its stories
+            with django_assert_num_queries(3), CaptureQueriesContext(connection) as ctx:
                 assert client.get(address).status_code == 200
             sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
             assert "COUNT(" not in sql and "OFFSET" not in sql
+            assert f"LIMIT {listing.SMALL_LISTING + 1}" in ctx.captured_queries[1]["sql"]
 
 
 def test_listed_at_is_the_first_public_issue_time_and_follows_the_schedule():
@@ -206,8 +208,10 @@ def _assert_read_from_indexes(plan: str) -> None:
 
 @pytest.mark.postgres
 def test_listing_pages_read_their_stories_in_order_from_the_listing_index(
-    client, on_postgres, newsroom
+    client, on_postgres, newsroom, monkeypatch
 ):
+    # Listings larger than SMALL_LISTING walk the listing index.
+    monkeypatch.setattr(listing, "SMALL_LISTING", 0)
     for url in newsroom["urls"]:
         client.get(url)  # the schedule horizon
         older = client.get(url).context["page"].older

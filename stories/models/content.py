@@ -265,7 +265,9 @@ class Story(models.Model):
     # scheduled or published issue holding it (refresh_listed_at). Stored so
     # that listings sort on an index and page by keyset; whether readers may
     # see the story now is still decided by published() alone.
-    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    listed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=[validate_time]
+    )
     created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
     updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
     # Bumped on every write; an edit form posts the version it started from so
@@ -286,6 +288,8 @@ class Story(models.Model):
             models.Index(fields=["status", "submitted_at"]),
             # Listings: newest first, paged by (listed_at, id) cursors.
             models.Index(fields=["listed_at", "id"], name="story_listing"),
+            # The admin's list: newest first (the model's ordering, then id).
+            models.Index(fields=["created_at", "id"], name="story_created"),
         ]
         constraints = [
             in_range(name)
@@ -293,6 +297,7 @@ class Story(models.Model):
                 "status_changed_at",
                 "submitted_at",
                 "published_at",
+                "listed_at",
                 "created_at",
                 "updated_at",
             )

@@ -19,6 +19,12 @@ from django.db.models import Q, QuerySet
 from stories.timebounds import within
 
 PAGE_SIZE = 20
+# A topic, source or author with at most this many stories is listed from
+# the ids of its stories (its link table's index) rather than by walking the
+# listing index, where a rare one would have to pass over most of the archive
+# to fill a page: the planner, estimating every topic to be of average size,
+# cannot tell the two apart.
+SMALL_LISTING = 2000
 # A position as encode_cursor writes it: UTC to the second or microsecond, and an id.
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?)Z,([1-9][0-9]{0,17})")
 INVALID_CURSOR = "That page address is not valid; showing the newest stories."
@@ -60,9 +66,15 @@ class ListingPage:
         return bool(self.stories)
 
 
-def listing_page(stories: QuerySet, params) -> ListingPage:
+def listing_page(stories: QuerySet, params, candidates: QuerySet | None = None) -> ListingPage:
     """One page of stories (a queryset of Story.objects.published()),
-    positioned by the before or after parameter of params."""
+    positioned by the before or after parameter of params. candidates, the
+    ids of the stories of the topic, source or author (public or not), are
+    read up to SMALL_LISTING, to page a small listing from them."""
+    if candidates is not None:
+        ids = list(candidates[: SMALL_LISTING + 1])
+        if len(ids) <= SMALL_LISTING:
+            stories = stories.filter(pk__in=ids) if ids else stories.none()
     notices = []
     direction, raw = "before", params.get("before")
     if raw is None and params.get("after") is not None:

@@ -134,14 +134,17 @@ def page_numbers_lead_to_the_first_page(view):
     return wrapped
 
 
-def _story_listing(request, stories, *, title: str, path: str, description: str, context):
+def _story_listing(
+    request, stories, candidates, *, title: str, path: str, description: str, context
+):
     """A topic's, source's or author's page of stories (stories/reader/listing.py).
 
-    Queries: one for the page of stories, besides the caller's for the
-    topic, source or author. A listing with nothing public is not there.
+    Queries: the ids of its stories up to a bound (candidates), then the
+    page of stories, besides the caller's for the topic, source or author.
+    A listing with nothing public is not there.
     """
     stories = stories.only("headline", "slug", "dek", "listed_at")
-    page = listing_page(stories, request.GET)
+    page = listing_page(stories, request.GET, candidates)
     if not page:
         raise not_found()
     meta = seo.listing_meta(title, path, description, position=page.position, label=page.label)
@@ -287,10 +290,11 @@ def topic_list(request):
 @page_numbers_lead_to_the_first_page
 def topic_detail(request, slug):
     topic = get_or_not_found(Topic.objects.all(), slug=slug)
-    tagged = TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag=topic)
+    tagged = TaggedTopic.objects.filter(tag=topic)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(tagged)),
+        Story.objects.published().filter(Exists(tagged.filter(content_object=OuterRef("pk")))),
+        tagged.values_list("content_object_id", flat=True),
         title=topic.name,
         path=topic.get_absolute_url(),
         description=topic.description or f"Stories about {topic.name}.",
@@ -322,10 +326,11 @@ def source_list(request):
 @page_numbers_lead_to_the_first_page
 def source_detail(request, slug):
     source = get_or_not_found(Source.objects.all(), slug=slug)
-    cited = Citation.objects.filter(story=OuterRef("pk"), source=source)
+    cited = Citation.objects.filter(source=source)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(cited)),
+        Story.objects.published().filter(Exists(cited.filter(story=OuterRef("pk")))),
+        cited.values_list("story_id", flat=True),
         title=source.name,
         path=source.get_absolute_url(),
         description=source.description or f"Stories based on {source.name}.",
@@ -340,11 +345,12 @@ def author_detail(request, username):
         # No username holds a NUL, and PostgreSQL refuses one in a query.
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
-    bylines = Story.authors.through.objects.filter(story=OuterRef("pk"), user=author)
+    bylines = Story.authors.through.objects.filter(user=author)
     name = author.get_full_name() or author.get_username()
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(bylines)),
+        Story.objects.published().filter(Exists(bylines.filter(story=OuterRef("pk")))),
+        bylines.values_list("story_id", flat=True),
         title=name,
         path=reverse("stories:author", args=[username]),
         description=f"Stories by {name}.",
