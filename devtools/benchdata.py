@@ -1,21 +1,33 @@
-"""Archive-scale content for benchmarks: years of issues, tens of thousands of stories.
+"""Archive-scale content for benchmarks: years of issues, hundreds of
+thousands of stories.
 
-Rows are written with bulk_create for speed, so published state is written
-directly here rather than through stories/editorial/workflow.py: this is generated
-fixture data, never editorial work, and it records no audit trail. Derived
-fields are filled by the same functions Story.save() uses.
+Rows are streamed to the database in batches (COPY on PostgreSQL, multi-row
+INSERTs on SQLite) rather than built as model instances, so memory stays flat
+whatever the size and 400,000 stories take minutes. Published state is
+written directly here rather than through stories/editorial/workflow.py: this is
+generated fixture data, never editorial work, and it records no audit trail.
+
+Derived fields hold exactly what Story.save() and the search index would
+write (tests/test_bench_data.py holds them to it): the text is assembled from
+a pool of paragraphs, lists and sentences rendered once with the site's own
+Markdown renderer, and Markdown blocks separated by a blank line render to
+the concatenation of their HTML. Search vectors are computed by PostgreSQL
+from the same columns, with the same weights, as stories/models/search.py.
 """
 
 from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from queue import Queue
+from threading import Thread
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.management.color import no_style
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
@@ -25,12 +37,14 @@ from stories.models import (
     Issue,
     IssueItem,
     Newsletter,
+    SearchDocument,
     Source,
     Story,
     TaggedTopic,
     Topic,
 )
-from stories.publishing.search_index import rebuild_index
+from stories.models.search import RANKED_LEAD_CHARS, SEARCH_CONFIG
+from stories.publishing.search_index import _plain as plain_text
 from stories.rendering import render_markdown
 
 WORDS = (
@@ -73,6 +87,10 @@ VERBS = [
 ]
 
 
+# An issue holds this many stories on average unless told otherwise.
+STORIES_PER_ISSUE = 20
+
+
 @dataclass
 class Sizes:
     issues: int = 2000
@@ -109,16 +127,50 @@ def zipf_vocabulary(rng: random.Random, size: int = 6000):
     return vocabulary, cumulative
 
 
+class Pool:
+    """Markdown blocks with their HTML and plain text, rendered once. Every
+    block of every pool has its own number in blocks (the plain texts), by
+    which the database holds its search vector."""
+
+    def __init__(self, sources: Iterable[str], blocks: list[str]):
+        self.markdown: list[str] = []
+        self.html: list[str] = []
+        self.plain: list[str] = []
+        self.first = len(blocks)
+        for source in sources:
+            html = render_markdown(source)
+            self.markdown.append(source)
+            self.html.append(html)
+            self.plain.append(plain_text(html))
+        blocks += self.plain
+
+    def pick(self, rng: random.Random) -> int:
+        return rng.randrange(len(self.markdown))
+
+    def block(self, k: int) -> int:
+        return self.first + k
+
+
+# Rows of each batch: stories and everything hanging off them.
+BATCH = 2000
+# Size of the pools text is drawn from: enough that a rare word stays rare.
+POOL_PARAGRAPHS = 30000
+
+
 class Generator:
     def __init__(
         self,
         sizes: Sizes,
         seed: int = 2025,
         progress: Callable[[str, int, int], None] | None = None,
+        hot_topic: str | None = None,
+        hot_share: float = 0.0,
     ):
         self.sizes = sizes
         self.random = random.Random(seed)
         self.progress = progress or (lambda label, done, total: None)
+        self.hot_topic = hot_topic
+        self.hot_share = hot_share if hot_topic else 0.0
         self.vocabulary, self.cumulative_weights = zipf_vocabulary(self.random)
 
     # -- text ----------------------------------------------------------------
@@ -126,7 +178,10 @@ class Generator:
         return self.random.choices(self.vocabulary, cum_weights=self.cumulative_weights, k=n)
 
     def sentence(self, n_min=12, n_max=28) -> str:
-        return " ".join(self.words(self.random.randint(n_min, n_max))).capitalize() + "."
+        # Ends on a word of the domain, never a stop word (see Vectors).
+        words = self.words(self.random.randint(n_min, n_max) - 1)
+        words.append(self.random.choice(WORDS))
+        return " ".join(words).capitalize() + "."
 
     def paragraph(self) -> str:
         return " ".join(self.sentence() for _ in range(self.random.randint(3, 6)))
@@ -137,39 +192,93 @@ class Generator:
             f"{' '.join(self.words(self.random.randint(2, 5)))}"
         )
 
-    def body(self) -> str:
-        parts = [self.paragraph() for _ in range(self.random.randint(2, 4))]
-        parts.append(f"## {self.sentence(3, 6)[:-1]}")
-        parts += [self.paragraph() for _ in range(self.random.randint(2, 5))]
-        parts.append(
+    def _pools(self) -> None:
+        paragraphs = max(200, min(POOL_PARAGRAPHS, self.sizes.stories))
+        small = max(50, paragraphs // 6)
+        self.blocks: list[str] = []
+        self.paragraphs = Pool((self.paragraph() for _ in range(paragraphs)), self.blocks)
+        self.headings = Pool((f"## {self.sentence(3, 6)[:-1]}" for _ in range(small)), self.blocks)
+        self.links = Pool(["Read the [original report](https://example.com/0)."], self.blocks)
+        self.link_html = self.links.html[0].replace("example.com/0", "example.com/{}")
+        key_lists = (
             "\n".join(
                 f"- **{self.random.choice(WORDS).capitalize()}:** {self.sentence(6, 12)}"
                 for _ in range(3)
             )
+            for _ in range(small)
         )
-        parts.append(
-            f"Read the [original report](https://example.com/{self.random.randint(1, 10**6)})."
+        self.key_lists = Pool(key_lists, self.blocks)
+        self.tldrs = Pool((self.sentence() for _ in range(small)), self.blocks)
+        self.whys = Pool(
+            ("\n".join(f"- {self.sentence(5, 10)}" for _ in range(3)) for _ in range(small)),
+            self.blocks,
         )
-        return "\n\n".join(parts)
+        self.deks = [self.sentence(8, 16) for _ in range(small)]
+        self.titles = [self.sentence(4, 8)[:-1] for _ in range(small)]
+
+    def story_text(self, i: int) -> dict:
+        """A story's Markdown fields, their HTML and its search text."""
+        rng = self.random
+        blocks = [(self.paragraphs, self.paragraphs.pick(rng)) for _ in range(rng.randint(2, 4))]
+        blocks.append((self.headings, self.headings.pick(rng)))
+        blocks += [(self.paragraphs, self.paragraphs.pick(rng)) for _ in range(rng.randint(2, 5))]
+        blocks.append((self.key_lists, self.key_lists.pick(rng)))
+        report = rng.randint(1, 10**6)
+        body = "\n\n".join(pool.markdown[k] for pool, k in blocks)
+        body += f"\n\nRead the [original report](https://example.com/{report})."
+        body_html = "".join(pool.html[k] for pool, k in blocks) + self.link_html.format(report)
+        blocks.append((self.links, 0))
+        body_plain = "".join(pool.plain[k] for pool, k in blocks)
+        tldr = tldr_html = why = why_html = ""
+        search, ids = [], []
+        if i % 3 == 0:
+            k = self.tldrs.pick(rng)
+            tldr, tldr_html = self.tldrs.markdown[k], self.tldrs.html[k]
+            search.append(self.tldrs.plain[k])
+            ids.append(self.tldrs.block(k))
+        search.append(body_plain)
+        ids += [pool.block(k) for pool, k in blocks]
+        if i % 2 == 0:
+            k = self.whys.pick(rng)
+            why, why_html = self.whys.markdown[k], self.whys.html[k]
+            search.append(self.whys.plain[k])
+            ids.append(self.whys.block(k))
+        return {
+            "headline": self.headline(),
+            "dek": rng.choice(self.deks),
+            "body": body,
+            "body_html": body_html,
+            "tldr": tldr,
+            "tldr_html": tldr_html,
+            "why_it_matters": why,
+            "why_it_matters_html": why_html,
+            "search_body": "\n".join(search),
+            "search_blocks": ids,
+        }
 
     # -- rows ----------------------------------------------------------------
     def run(self) -> dict:
+        self._pools()
         with transaction.atomic():
             authors = self._authors()
             topics = self._named(Topic, self.sizes.topics, "topic")
             sources = self._named(Source, self.sizes.sources, "source")
-            stories = self._stories(authors)
-            self._links(stories, topics, sources, authors)
-            issues = self._issues(stories)
-            self._index(stories)
+            hot = self._hot_topic()
+            issues = self._issues()
+            with search_indexes_rebuilt_after(self.sizes.stories):
+                self._stories(issues, authors, topics, sources, hot)
+            reset_sequences([Story, Issue])
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         return {
-            "issues": issues,
-            "stories": len(stories),
+            "issues": len(issues),
+            "stories": self.sizes.stories,
             "topics": len(topics),
             "sources": len(sources),
         }
 
-    def _authors(self):
+    def _authors(self) -> list[int]:
         User = get_user_model()
         users = [
             User(
@@ -181,84 +290,44 @@ class Generator:
             for i in range(self.sizes.authors)
         ]
         User.objects.bulk_create(users, ignore_conflicts=True)
-        return list(User.objects.filter(username__startswith="bench-author-"))
+        return list(
+            User.objects.filter(username__startswith="bench-author-").values_list("pk", flat=True)
+        )
 
-    def _named(self, model, count: int, kind: str):
+    def _named(self, model, count: int, kind: str) -> list[int]:
         start = model.objects.count()
         rows = []
         for i in range(start, start + count):
             name = f"{self.random.choice(WORDS).capitalize()} {kind} {i}"
             rows.append(model(name=name, slug=slugify(name)))
         model.objects.bulk_create(rows, batch_size=1000)
-        return list(model.objects.order_by("-pk")[:count])
+        return list(model.objects.order_by("-pk").values_list("pk", flat=True)[:count])
 
-    def _stories(self, authors):
-        now = timezone.now()
-        created = []
+    def _hot_topic(self) -> int | None:
+        if not self.hot_topic or self.hot_share <= 0:
+            return None
+        topic = Topic.objects.filter(name=self.hot_topic).first()
+        if topic is None:
+            topic = Topic(name=self.hot_topic)
+            topic.save()
+        return topic.pk
+
+    def _issue_sizes(self, count: int) -> list[int]:
+        """Stories per issue, oldest first: small (10) and large issues in
+        turn, averaging out to the stories asked for; the newest holds ten."""
         total = self.sizes.stories
-        batch = []
-        first = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
-        for i in range(total):
-            body = self.body()
-            tldr = self.sentence() if i % 3 == 0 else ""
-            why = "\n".join(f"- {self.sentence(5, 10)}" for _ in range(3)) if i % 2 == 0 else ""
-            headline = self.headline()
-            batch.append(
-                Story(
-                    headline=headline,
-                    slug=f"{slugify(headline)[:150]}-{first + i}",
-                    dek=self.sentence(8, 16),
-                    body=body,
-                    body_html=render_markdown(body),
-                    tldr=tldr,
-                    tldr_html=render_markdown(tldr),
-                    why_it_matters=why,
-                    why_it_matters_html=render_markdown(why),
-                    created_by=self.random.choice(authors),
-                    status=Story.Status.PUBLISHED,
-                    status_changed_at=now,
-                    published_at=now,
-                    version=1,
-                )
-            )
-            if len(batch) == 1000 or i == total - 1:
-                created += Story.objects.bulk_create(batch)
-                batch = []
-                self.progress("stories", i + 1, total)
-        return created
+        per_issue = max(1, total // max(1, count))
+        newest_first = [10 if i % 2 == 0 else max(1, 2 * per_issue - 10) for i in range(count)]
+        sizes, left = [], total
+        for size in newest_first:
+            take = min(size, left)
+            sizes.append(take)
+            left -= take
+        sizes[-1] += left  # what is left joins the oldest issue
+        return list(reversed(sizes))
 
-    def _links(self, stories, topics, sources, authors):
-        Byline = Story.authors.through
-        tags, cites, bylines = [], [], []
-        for n, story in enumerate(stories, start=1):
-            for topic in self.random.sample(topics, k=min(len(topics), self.random.randint(1, 4))):
-                tags.append(TaggedTopic(content_object=story, tag=topic))
-            for position, source in enumerate(
-                self.random.sample(sources, k=min(len(sources), self.random.randint(1, 3))), 1
-            ):
-                cites.append(
-                    Citation(
-                        story=story,
-                        source=source,
-                        position=position,
-                        url=f"https://example.com/{story.pk}/{position}",
-                        title=self.sentence(4, 8)[:-1],
-                    )
-                )
-            bylines.append(Byline(story=story, user=self.random.choice(authors)))
-            if n % 5000 == 0 or n == len(stories):
-                TaggedTopic.objects.bulk_create(tags, batch_size=5000)
-                Citation.objects.bulk_create(cites, batch_size=5000)
-                Byline.objects.bulk_create(bylines, batch_size=5000, ignore_conflicts=True)
-                tags, cites, bylines = [], [], []
-                self.progress("topics, sources and bylines", n, len(stories))
-
-    def _index(self, stories) -> None:
-        """Search rows for the new stories, once the issues that make them
-        public exist (bulk_create skips Story.save(), which indexes)."""
-        rebuild_index([story.pk for story in stories], progress=self.progress, batch=1000)
-
-    def _issues(self, stories) -> int:
+    def _issues(self) -> list[tuple[int, object, int]]:
+        """Write the issues, oldest first; returns (id, publish_at, stories)."""
         count = self.sizes.issues
         # The archive is the default newsletter's, numbered after its last issue.
         newsletter = Newsletter.objects.default() or Newsletter.objects.create(
@@ -270,47 +339,323 @@ class Generator:
             is_default=True,
         )
         first_number = (newsletter.issues.aggregate(m=Max("number"))["m"] or 0) + 1
+        first_id = (Issue.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
         now = timezone.now()
-        # Alternate small and large issues so both shapes exist, the average
-        # filling the stories given; the newest issue holds exactly ten.
-        per_issue = max(1, len(stories) // max(1, count))
-        sizes = [10 if i % 2 == 0 else max(1, 2 * per_issue - 10) for i in range(count)]
-        issues = []
-        for i in range(count):
+        rows, issues = [], []
+        for i, size in enumerate(self._issue_sizes(count)):
             when = now - timedelta(days=count - i, hours=self.random.randint(0, 6))
             headline = self.headline()
-            issues.append(
-                Issue(
-                    newsletter=newsletter,
-                    number=first_number + i,
-                    headline=headline,
-                    slug=slugify(headline)[:200],
-                    intro=self.paragraph(),
-                    status=Issue.Status.PUBLISHED,
-                    publish_at=when,
-                    published_at=when,
-                    version=1,
+            intro = self.paragraph()
+            rows.append(
+                {
+                    "id": first_id + i,
+                    "newsletter_id": newsletter.pk,
+                    "number": first_number + i,
+                    "headline": headline,
+                    "slug": slugify(headline)[:200],
+                    "intro": intro,
+                    "intro_html": render_markdown(intro),
+                    "closing_tldr": "",
+                    "closing_tldr_html": "",
+                    "status": Issue.Status.PUBLISHED,
+                    "publish_at": when,
+                    "published_at": when,
+                    "created_at": when,
+                    "updated_at": when,
+                    "version": 1,
+                }
+            )
+            issues.append((first_id + i, when, size))
+            if len(rows) == BATCH or i == count - 1:
+                write_rows(Issue, rows)
+                rows = []
+                self.progress("issues", i + 1, count)
+        return issues
+
+    def _stories(self, issues, authors, topics, sources, hot) -> None:
+        """Write the stories batch by batch. Batches are made in a thread of
+        their own while the previous one is written, so the database and
+        Python work at the same time; memory holds two batches at most."""
+        first = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+        prepare_block_vectors(self.blocks)
+        done = 0
+        for batch in in_background(self._batches(first, issues, authors, topics, sources, hot)):
+            batch.write()
+            done += len(batch.stories)
+            self.progress("stories", done, self.sizes.stories)
+
+    def _batches(self, first, issues, authors, topics, sources, hot) -> Iterator[Batch]:
+        """Rows of the stories, a batch at a time, without touching the database."""
+        rng = self.random
+        others = [pk for pk in topics if pk != hot]
+        batch = Batch()
+        n = 0
+        for issue_id, when, size in issues:
+            for position in range(1, size + 1):
+                story_id = first + n
+                text = self.story_text(n)
+                search_body = text.pop("search_body")
+                search_blocks = text.pop("search_blocks")
+                created = when - timedelta(hours=rng.randint(2, 72))
+                batch.stories.append(
+                    {
+                        **STORY_CONSTANTS,
+                        **text,
+                        "id": story_id,
+                        "slug": f"{slugify(text['headline'])[:150]}-{story_id}",
+                        "created_by_id": rng.choice(authors),
+                        "status_changed_at": when,
+                        "published_at": when,
+                        "listed_at": when,
+                        "render_stamp": rng.getrandbits(62),
+                        "created_at": created,
+                        "updated_at": when,
+                    }
                 )
+                batch.documents.append(
+                    (story_id, text["headline"], text["dek"], search_body, search_blocks)
+                )
+                batch.items.append(
+                    {"issue_id": issue_id, "story_id": story_id, "position": position}
+                )
+                chosen = rng.sample(others, k=min(len(others), rng.randint(1, 4))) if others else []
+                if hot is not None and rng.random() < self.hot_share:
+                    chosen = [hot, *chosen[:3]]
+                batch.tags += [{"content_object_id": story_id, "tag_id": t} for t in chosen]
+                for place, source in enumerate(
+                    rng.sample(sources, k=min(len(sources), rng.randint(1, 3))), 1
+                ):
+                    batch.citations.append(
+                        {
+                            "story_id": story_id,
+                            "source_id": source,
+                            "position": place,
+                            "url": f"https://example.com/{story_id}/{place}",
+                            "title": rng.choice(self.titles),
+                            "note": "",
+                        }
+                    )
+                batch.bylines.append({"story_id": story_id, "user_id": rng.choice(authors)})
+                n += 1
+                if len(batch.stories) == BATCH:
+                    yield batch
+                    batch = Batch()
+        if batch.stories:
+            yield batch
+
+
+STORY_CONSTANTS = {
+    "key_points": "",
+    "key_points_html": "",
+    "lead_image": "",
+    "lead_image_alt": "",
+    "lead_image_caption": "",
+    "lead_image_credit": "",
+    "lead_image_renditions": "{}",
+    "status": Story.Status.PUBLISHED,
+    "submitted_at": None,
+    "version": 1,
+}
+
+
+class Batch:
+    """Rows of a batch of stories, written together."""
+
+    def __init__(self):
+        self.stories, self.documents, self.items = [], [], []
+        self.tags, self.citations, self.bylines = [], [], []
+
+    def write(self) -> None:
+        write_rows(Story, self.stories)
+        write_rows(IssueItem, self.items)
+        write_rows(TaggedTopic, self.tags)
+        write_rows(Citation, self.citations)
+        write_rows(Story.authors.through, self.bylines)
+        write_search_documents(self.documents)
+
+
+def in_background(items: Iterator[Batch], ahead: int = 1) -> Iterator[Batch]:
+    """items, made in a thread while the caller works on the previous ones."""
+    queue: Queue = Queue(maxsize=ahead)
+    finished = object()
+
+    def make():
+        try:
+            for item in items:
+                queue.put(item)
+        except BaseException as error:  # handed to the caller, raised there
+            queue.put(error)
+        queue.put(finished)
+
+    thread = Thread(target=make, daemon=True)
+    thread.start()
+    while (item := queue.get()) is not finished:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
+def _columns(model, names: Sequence[str]) -> list[str]:
+    return [model._meta.get_field(name).column for name in names]
+
+
+def write_rows(model, rows: list[dict]) -> None:
+    """Insert rows (dicts of field name to value, all with the same keys):
+    COPY on PostgreSQL, multi-row INSERTs elsewhere."""
+    if not rows:
+        return
+    names = list(rows[0])
+    columns = ", ".join(connection.ops.quote_name(c) for c in _columns(model, names))
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[name] for name in names])
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        values = [
+            [adapt(v) if hasattr(v, "tzinfo") else v for v in (row[name] for name in names)]
+            for row in rows
+        ]
+        one = "(" + ", ".join(["%s"] * len(names)) + ")"
+        per = max(1, 30000 // len(names))
+        for start in range(0, len(values), per):
+            chunk = values[start : start + per]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(chunk)),
+                [v for row in chunk for v in row],
             )
-        for issue in issues:
-            issue.intro_html = render_markdown(issue.intro)
-        issues = Issue.objects.bulk_create(issues, batch_size=1000)
-        items, cursor = [], 0
-        for n, (issue, size) in enumerate(zip(reversed(issues), sizes, strict=True), start=1):
-            for position, story in enumerate(stories[cursor : cursor + size], start=1):
-                items.append(IssueItem(issue=issue, story=story, position=position))
-            cursor += size
-            if n % 200 == 0 or n == count:
-                IssueItem.objects.bulk_create(items, batch_size=5000)
-                items = []
-                self.progress("issues", n, count)
-        # Stories no issue took (when sizes do not divide evenly) join the oldest one.
-        if cursor < len(stories):
-            IssueItem.objects.bulk_create(
-                IssueItem(issue=issues[0], story=s, position=1000 + k)
-                for k, s in enumerate(stories[cursor:])
+
+
+STAGING = "bench_search_text"
+BLOCKS = "bench_search_blocks"
+
+
+def prepare_block_vectors(blocks: list[str]) -> None:
+    """On PostgreSQL, the tsvector of every pooled block of text, once, for
+    write_search_documents to join into each story's vector.
+
+    PostgreSQL numbers the words of a text from 1, stop words included, and
+    tsvector || moves the right-hand positions past the left's highest. So
+    joining the vectors of blocks gives the vector of the joined text exactly
+    when each block ends on a word that is not a stop word, which every
+    generated sentence does. tests/test_bench_data.py compares the result
+    with the database's own vectors.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # A second run in the same transaction (a test's) finds them there.
+        cursor.execute(f"DROP TABLE IF EXISTS {BLOCKS}, {STAGING}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {BLOCKS} (id integer PRIMARY KEY, body text, vector tsvector) "
+            "ON COMMIT DROP"
+        )
+        cursor.execute(
+            "CREATE OR REPLACE AGGREGATE pg_temp.bench_tsvector_join (tsvector) "
+            "(SFUNC = tsvector_concat, STYPE = tsvector, INITCOND = '')"
+        )
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGING} (story_id integer, headline text, dek text, "
+            "body text, blocks integer[]) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(f"COPY {BLOCKS} (id, body) FROM STDIN") as copy:
+            for number, text in enumerate(blocks):
+                copy.write_row((number, text))
+        cursor.execute(
+            f"UPDATE {BLOCKS} SET vector = to_tsvector(%s::regconfig, body)",
+            [SEARCH_CONFIG],
+        )
+
+
+def write_search_documents(rows: list[tuple]) -> None:
+    """Search rows (story id, headline, dek, body, block numbers) as
+    index_stories writes them, with the vectors of weighted_vector on
+    PostgreSQL: headline A, dek B, and the body's blocks joined as C; the
+    small rank vector is computed from its lead."""
+    if connection.vendor != "postgresql":
+        write_rows(
+            SearchDocument,
+            [{"story_id": s, "headline": h, "dek": d, "body": b} for s, h, d, b, _ in rows],
+        )
+        return
+    config = f"'{SEARCH_CONFIG}'::regconfig"
+    head = (
+        f"setweight(to_tsvector({config}, s.headline), 'A') || "
+        f"setweight(to_tsvector({config}, s.dek), 'B')"
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {SearchDocument._meta.db_table} "
+            "(story_id, headline, dek, body, vector, rank_vector) "
+            f"SELECT s.story_id, s.headline, s.dek, s.body, {head} || setweight(("
+            f"SELECT pg_temp.bench_tsvector_join(b.vector ORDER BY u.n) "
+            f"FROM unnest(s.blocks) WITH ORDINALITY AS u(id, n) JOIN {BLOCKS} b ON b.id = u.id"
+            f"), 'C'), {head} || "
+            f"setweight(to_tsvector({config}, LEFT(s.body, {RANKED_LEAD_CHARS})), 'C') "
+            f"FROM {STAGING} s"
+        )
+        cursor.execute(f"TRUNCATE {STAGING}")
+
+
+class search_indexes_rebuilt_after:
+    """On PostgreSQL, when adding more rows than the search table holds,
+    drop its secondary indexes (the GIN index) and build them again once
+    the rows are in: one build is much cheaper than maintaining them row by
+    row. Inside the caller's transaction, so a failure leaves them as they
+    were."""
+
+    def __init__(self, adding: int):
+        self.adding = adding
+        self.definitions: list[tuple[str, str]] = []
+
+    def __enter__(self):
+        if connection.vendor != "postgresql":
+            return self
+        table = SearchDocument._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [self.adding]
             )
-        return count
+            if cursor.fetchone()[0] >= self.adding:
+                return self
+            cursor.execute(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                "JOIN pg_class c ON c.relname = i.indexname "
+                "JOIN pg_index x ON x.indexrelid = c.oid "
+                "WHERE i.tablename = %s AND NOT x.indisunique",
+                [table],
+            )
+            self.definitions = cursor.fetchall()
+            for name, _ in self.definitions:
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None or not self.definitions:
+            return False
+        with connection.cursor() as cursor:
+            # The deferred foreign key checks of the new rows run first: an
+            # index cannot be built over rows with checks pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for _, definition in self.definitions:
+                cursor.execute(definition)
+        return False
+
+
+def reset_sequences(models) -> None:
+    """Point id sequences past the ids written explicitly."""
+    statements = connection.ops.sequence_reset_sql(no_style(), models)
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
 
 
 def print_progress(label: str, done: int, total: int) -> None:

@@ -118,9 +118,16 @@ SEARCH_TERMS = [
 ]
 
 
-def prepare() -> None:
+DEFAULT_STORIES = 40_000
+# The topic a large share of generated stories carries, as "OpenAI" does in a
+# real archive: the listing whose cost would grow with the archive if any did.
+HOT_TOPIC, HOT_SHARE = "OpenAI", 0.9
+
+
+def prepare(stories_wanted: int = DEFAULT_STORIES) -> None:
     """Create and fill the benchmark database once: migrations, the demo,
-    archive-scale content, and fresh planner statistics."""
+    archive-scale content (stories_wanted stories, BENCH_STORIES), and fresh
+    planner statistics."""
     from django.core.management import call_command
     from django.db import connection
 
@@ -130,16 +137,23 @@ def prepare() -> None:
         _create_database_if_missing(connection)
     call_command("migrate", verbosity=0)
     stories = Story.objects.count()
-    if stories < 30000:
+    if stories < stories_wanted * 3 // 4:
         if stories > 0 and not Story.objects.filter(slug="ais-sputnik-moment").exists():
             # Content that is neither the demo nor bench data: someone's newsroom.
             raise SystemExit(
                 f"The database {connection.settings_dict['NAME']!r} already holds {stories} "
-                "stories of its own; the benchmark will not add 40,000 more to it. Point "
-                "BENCH_DATABASE_URL (or DATABASE_URL) at an empty or benchmark database."
+                f"stories of its own; the benchmark will not add {stories_wanted:,} more to "
+                "it. Point BENCH_DATABASE_URL (or DATABASE_URL) at an empty or benchmark "
+                "database."
             )
-        call_command("load_demo")
-        call_command("generate_bench_data")
+        if stories == 0:
+            call_command("load_demo")
+        call_command(
+            "generate_bench_data",
+            stories=stories_wanted - stories,
+            hot_topic=HOT_TOPIC,
+            hot_share=HOT_SHARE,
+        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -358,6 +372,12 @@ def main() -> None:
         action="store_true",
         help="migrate and generate the archive-scale data first if missing",
     )
+    parser.add_argument(
+        "--stories",
+        type=int,
+        default=int(os.environ.get("BENCH_STORIES", DEFAULT_STORIES)),
+        help="stories the archive holds for --prepare (BENCH_STORIES; default 40,000)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -372,7 +392,7 @@ def main() -> None:
     from django.test import Client
 
     if args.prepare:
-        prepare()
+        prepare(args.stories)
     backend = cache_backend()
     print(f"database: {connection.vendor}; cache: {backend}", flush=True)
     urls = discover_urls()

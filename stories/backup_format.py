@@ -151,10 +151,13 @@ RENDERED = {
     Issue: {"intro": "intro_html", "closing_tldr": "closing_tldr_html"},
     Correction: {"text": "text_html"},
 }
-# Bookkeeping of the running site that a backup never carries: each restored
-# row gets a fresh value.
+# Bookkeeping a backup never carries: each restored row gets a fresh value, or
+# the import works it out from other records once everything is restored.
 UNCARRIED = {
-    Story: ("render_stamp",),  # the key of its cached fragments
+    Story: (
+        "render_stamp",  # the key of its cached fragments
+        "listed_at",  # from the issues holding it (Story.objects.refresh_listed_at)
+    ),
 }
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
 # The only groups an import puts people in: the newsroom's roles, as the

@@ -324,6 +324,7 @@ def import_content(data: Any, progress: Progress | None = None) -> dict[str, Any
             raise ImportRefused(f"The export does not hold together: {error}") from None
         _reset_sequences()
         indexed = rebuild_index(progress=progress)
+        Story.objects.refresh_listed_at()
         public_pages_changed()
     return {
         "counts": counts,

@@ -141,9 +141,10 @@ def user_for(role: str):
 
 CHANGELIST_QUERIES = {
     # session, user, the topics for the topic filter, the cited sources for
-    # the source filter, the filtered count and the total count (paginator
-    # and "N total"), one page of stories, their bylines, the first and last
-    # creation dates and the days with stories (date hierarchy)
+    # the source filter, the filtered count (capped; no total count beside
+    # it: tests/test_admin_scale.py), one page of stories, their bylines, the
+    # first and the last creation date (one query each, each stopping at its
+    # first story) and the days with stories (date hierarchy)
     "superuser": 10,
     # the same, and the user's own and group permissions
     "Writers": 12,

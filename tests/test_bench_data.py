@@ -96,3 +96,65 @@ def test_100000_bench_subscribers_are_all_written_on_postgresql(on_postgres):
     elapsed = time.monotonic() - started
     print(f"\n100,000 bench subscribers: {elapsed:.1f} s")
     assert Subscriber.objects.count() == 100_000
+
+
+def test_generated_text_holds_exactly_what_saving_and_indexing_would_write():
+    from stories.models import SearchDocument
+    from stories.models.search import document_fields
+    from stories.rendering import render_markdown
+
+    call_command(
+        "generate_bench_data", stories=40, topics=3, sources=2, authors=2, subscribers=0, quiet=True
+    )
+    for story in Story.objects.all():
+        for source, target in Story.MARKDOWN_FIELDS.items():
+            assert getattr(story, target) == render_markdown(getattr(story, source)), story.pk
+        document = SearchDocument.objects.get(story=story)
+        expected = document_fields(story)
+        assert (document.headline, document.dek, document.body) == (
+            expected["headline"],
+            expected["dek"],
+            expected["body"],
+        )
+        assert story.listed_at == story.issues.get().publish_at
+
+
+def test_a_hot_topic_is_carried_by_the_share_of_stories_asked_for():
+    call_command(
+        "generate_bench_data",
+        stories=400,
+        topics=5,
+        sources=2,
+        authors=2,
+        subscribers=0,
+        hot_topic="OpenAI",
+        hot_share=0.5,
+        quiet=True,
+    )
+    carried = TaggedTopic.objects.filter(tag__name="OpenAI").count()
+    assert 150 < carried < 250
+    assert Issue.objects.count() == 20  # one issue per 20 stories unless told
+
+
+@pytest.mark.postgres
+def test_generated_search_vectors_are_the_databases_own(on_postgres):
+    from django.db import connection
+
+    call_command(
+        "generate_bench_data", stories=60, topics=3, sources=2, authors=2, subscribers=0, quiet=True
+    )
+    vector = (
+        "setweight(to_tsvector('english', headline), 'A') || "
+        "setweight(to_tsvector('english', dek), 'B') || "
+        "setweight(to_tsvector('english', {body}), 'C')"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM stories_searchdocument WHERE vector <> "
+            + vector.format(body="body")
+            + " OR rank_vector <> "
+            + vector.format(body="LEFT(body, 400)")
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT count(*) FROM stories_searchdocument")
+        assert cursor.fetchone()[0] == 60

@@ -84,3 +84,22 @@ def test_preparing_refuses_to_fill_a_database_that_holds_a_newsroom_of_its_own(m
     with pytest.raises(SystemExit, match="already holds 2 stories of its own"):
         bench.prepare()
     assert "generate_bench_data" not in calls
+
+
+def test_preparing_at_a_larger_scale_adds_the_stories_missing_with_a_hot_topic(monkeypatch):
+    from stories.models import Story
+    from tests.factories import StoryFactory
+
+    StoryFactory(slug="ais-sputnik-moment")  # the demo, as an earlier run left it
+    calls = []
+    monkeypatch.setattr(
+        "django.core.management.call_command", lambda name, *a, **k: calls.append((name, k))
+    )
+    monkeypatch.setattr(Story.objects, "count", lambda: 40_000)
+    bench.prepare(400_000)
+    generated = [k for name, k in calls if name == "generate_bench_data"]
+    assert generated == [{"stories": 360_000, "hot_topic": "OpenAI", "hot_share": 0.9}]
+    assert "load_demo" not in [name for name, _ in calls]
+    calls.clear()
+    bench.prepare(40_000)  # already there
+    assert [name for name, _ in calls] == ["migrate"]

@@ -23,7 +23,7 @@ from stories.publishing.cache import (
     public_page,
     single,
 )
-from stories.reader import views
+from stories.reader import listing, views
 from tests.factories import (
     IssueFactory,
     StoryFactory,
@@ -173,7 +173,6 @@ def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
     """A request whose queries run just before an issue's minute and finishes
     just after must not cache the page without that issue for the full
     timeout: the horizon is the one read before rendering."""
-    from stories.reader import views
 
     upcoming = scheduled_issue(1, in_minutes=1, headline="Goes live mid-render")
     minute = upcoming.publish_at
@@ -348,7 +347,7 @@ def stored_pages() -> int:
 @pytest.fixture
 def topics_newsroom(monkeypatch):
     """Two published stories, both on DeepSeek and Mistral; listings one story a page."""
-    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    monkeypatch.setattr(listing, "PAGE_SIZE", 1)
     deepseek, mistral = TopicFactory(name="DeepSeek"), TopicFactory(name="Mistral")
     stories = [approved_story(headline=f"Open weights story {n}") for n in range(2)]
     for story in stories:
@@ -423,17 +422,21 @@ def test_order_repeats_and_blanks_of_parameters_a_page_reads_share_one_entry(
     assert stored_pages() == entries
 
 
-def test_a_page_number_has_one_spelling_and_page_1_is_the_page_without_one(
+def test_a_listing_position_has_one_spelling_and_old_page_numbers_lead_to_the_first_page(
     client, topics_newsroom, django_assert_num_queries
 ):
     first = client.get("/topics/deepseek/")
-    second = client.get("/topics/deepseek/?page=2")
+    older = QueryDict(first.context["page"].older)["before"]
+    second = client.get(f"/topics/deepseek/?before={older}")
     assert first.content != second.content
     with django_assert_num_queries(0):
-        for url in ["?page=1", "?page=0001", "?page=", "?page=2&page=1", "?page=%201%20"]:
+        for url in ["", "?before=", "?after=", "?before=%20", "?page=1", "?page=0001"]:
             assert client.get("/topics/deepseek/" + url).content == first.content, url
-        for url in ["?page=02", "?page=1&page=2", "?page=000000000000000000000002"]:
+        for url in [f"?before=%20{older}%20", f"?before=x&before={older}"]:
             assert client.get("/topics/deepseek/" + url).content == second.content, url
+        for url in ["?page=2", "?page=0002", "?page=abc", "?page=2&before=x"]:
+            response = client.get("/topics/deepseek/" + url)
+            assert response.status_code == 301 and response.url == "/topics/deepseek/", url
     assert stored_pages() == 2
 
 
@@ -477,11 +480,15 @@ def test_pages_that_refuse_some_of_their_input_are_not_kept(
         assert response.status_code == 200 and notice in response.content.decode(), url
         assert "no-store" in response["Cache-Control"] and "ETag" not in response, url
     assert stored_pages() == entries
-    for url in [
-        "/topics/deepseek/?page=abc",
-        "/topics/deepseek/?page=0",
-        "/sitemap-stories.xml?p=9",
-    ]:
+    listing = {
+        "/topics/deepseek/?before=not-a-cursor": "That page address is not valid",
+        "/topics/deepseek/?after=2025-13-01T00:00:00Z,1": "That page address is not valid",
+    }
+    for url, notice in listing.items():
+        response = client.get(url)
+        assert response.status_code == 200 and notice in response.content.decode(), url
+        assert "no-store" in response["Cache-Control"] and "ETag" not in response, url
+    for url in ["/topics/deepseek/?before=1901-01-01T00:00:00Z,1", "/sitemap-stories.xml?p=9"]:
         assert client.get(url).status_code == 404, url
     assert stored_pages() == entries
     assert "not valid" not in client.get(f"/issues/?after={cursor}").content.decode()
@@ -498,13 +505,18 @@ def test_pages_that_refuse_some_of_their_input_are_not_kept(
         "/topics/deepseek/?page=%00",
         "/topics/deepseek/?page=" + "9" * 5000,
         "/topics/deepseek/?page=%D9%A3",  # an Arabic-Indic three: not one of our digits
+        "/topics/deepseek/?before=%D9%A3",
+        "/topics/deepseek/?before=9999-12-31T23:59:59.999999Z,999999999999999999",
+        "/topics/deepseek/?after=0001-01-01T00:00:00Z,1",
+        "/topics/deepseek/?before=2025-02-30T00:00:00Z,1",
+        "/topics/deepseek/?before=" + "1" * 5000 + "Z,1",
         "/sitemap-stories.xml?p=-1",
         "/search/?q=" + "deepseek " * 2000,
     ],
 )
 def test_hostile_query_values_get_an_answer_not_an_error(client, topics_newsroom, url):
     # A NUL anywhere is refused with a sentence before any view (400).
-    expected = (400,) if "%00" in url else (200, 404)
+    expected = (400,) if "%00" in url else (200, 301, 404)
     assert client.get(url).status_code in expected
 
 

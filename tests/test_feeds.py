@@ -364,3 +364,18 @@ def test_feeds_write_the_image_credit_as_a_credit_line(client, topic_issue, url)
     body = get(client, url).content.decode()
     assert "Credit: Grok | DeepSeek Satellite" in body
     assert "(Grok | DeepSeek Satellite)" not in body
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_a_topic_feed_reads_its_newest_stories_in_listing_order_without_sorting_them_all(
+    client, topic_issue, kind
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    topic = topic_issue.stories.first().topics.first()
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/feeds/topics/{topic.slug}.{kind}").status_code == 200
+    items = next(q["sql"] for q in ctx.captured_queries if "LIMIT 20" in q["sql"])
+    order = items.rsplit("ORDER BY", 1)[1]
+    assert '"listed_at" DESC' in order and "COALESCE" not in order.upper()

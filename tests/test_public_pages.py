@@ -86,7 +86,7 @@ def _draft_only_things() -> dict[str, str]:
     draft_issue.items.create(story=draft, position=1)
     return {
         "topic": f"/topics/{topic.slug}/",
-        "topic page 2": f"/topics/{topic.slug}/?page=2",
+        "topic, older stories": f"/topics/{topic.slug}/?before=2025-01-01T00:00:00Z,1",
         "topic feed": f"/feeds/topics/{topic.slug}.rss",
         "source": f"/sources/{draft.citations.get().source.slug}/",
         "author": "/authors/ghost/",
@@ -97,7 +97,7 @@ def _draft_only_things() -> dict[str, str]:
 
 MISSING = {
     "topic": "/topics/no-such-thing/",
-    "topic page 2": "/topics/no-such-thing/?page=2",
+    "topic, older stories": "/topics/no-such-thing/?before=2025-01-01T00:00:00Z,1",
     "topic feed": "/feeds/topics/no-such-thing.rss",
     "source": "/sources/no-such-thing/",
     "author": "/authors/no-such-thing/",

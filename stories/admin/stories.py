@@ -2,14 +2,21 @@
 revisions on every save, and the workflow buttons, actions and pages
 (stories/admin/story_views.py)."""
 
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from stories.admin.base import (
@@ -171,15 +178,110 @@ class StoryForm(VersionCheckedForm):
         return not unmergeable
 
 
-def titled(list_filter, title: str):
-    """list_filter shown as "By <title>" rather than by the field's own name."""
+class CappedCountPaginator(Paginator):
+    """Counts the changelist's stories only up to CAP: past it, an exact
+    count of a large archive costs more than the page itself and tells an
+    editor nothing a filter or search would not. Pages go up to the cap."""
 
-    class Titled(list_filter):
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
+class StoryChangeList(ChangeList):
+    def get_filters(self, request, *args, **kwargs):
+        specs, has_filters, remaining, _, active = super().get_filters(request, *args, **kwargs)
+        # The topic and source filters filter by EXISTS (used_only), so only
+        # other lookups in the address can repeat stories.
+        duplicates = any(lookup_spawns_duplicates(self.lookup_opts, key) for key in remaining)
+        return specs, has_filters, remaining, duplicates, active
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        # The date hierarchy's years from the first and last dates alone.
+        queryset.__class__ = YearsFromRange
+        return queryset
+
+
+class YearsFromRange(type(Story.objects.all())):
+    """The admin's date hierarchy reads the first and last dates of the
+    listed stories with MIN and MAX, which the database, once a filter is
+    applied, computes over every matching story; and it lists the years that
+    hold stories with one DISTINCT over them all. Here both come from the
+    first and the last story in date order (two walks of the date index that
+    stop at the first match), and the years are those between them (a year
+    without stories, if any, lists none). Months and days, read within one
+    year, are left to Django."""
+
+    def aggregate(self, *args, **kwargs):
+        first, last = kwargs.get("first"), kwargs.get("last")
+        if args or set(kwargs) != {"first", "last"} or not _bounds_of_one_field(first, last):
+            return super().aggregate(*args, **kwargs)
+        field = first.source_expressions[0].name
+        known = self.__dict__.setdefault("_date_bounds", {})  # asked twice per page
+        if field not in known:
+            dates = self.order_by().values_list(field, flat=True)
+            known[field] = {
+                "first": dates.order_by(field).first(),
+                "last": dates.order_by(f"-{field}").first(),
+            }
+        return dict(known[field])
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        if kind != "year":
+            return super().datetimes(field_name, kind, order, tzinfo)
+        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        if bounds["first"] is None:
+            return []
+        zone = timezone.get_current_timezone()
+        first, last = (timezone.localtime(bounds[k], zone).year for k in ("first", "last"))
+        years = range(first, last + 1) if order == "ASC" else range(last, first - 1, -1)
+        return [datetime(year, 1, 1, tzinfo=zone) for year in years]
+
+
+def _bounds_of_one_field(first, last) -> bool:
+    return (
+        isinstance(first, Min)
+        and isinstance(last, Max)
+        and isinstance(first.source_expressions[0], F)
+        and first.source_expressions[0] == last.source_expressions[0]
+    )
+
+
+def used_only(through, link: str, story: str, title: str):
+    """A related filter offering only the topics or sources some story uses:
+    one EXISTS per choice on the link table's index, rather than Django's
+    RelatedOnlyFieldListFilter, which reads the link of every story. A
+    chosen one filters by EXISTS too: a join would repeat stories, and the
+    admin would then ask for DISTINCT over every matching story."""
+
+    class UsedOnly(admin.RelatedFieldListFilter):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.title = title
 
-    return Titled
+        def queryset(self, request, queryset):
+            values = self.used_parameters.get(self.lookup_kwarg)
+            if values is None:
+                return super().queryset(request, queryset)
+            values = [values] if isinstance(values, str) else list(values)
+            if not all(str(v).isascii() and str(v).isdigit() and len(str(v)) < 19 for v in values):
+                # Ids only, within what the database's integers hold.
+                raise IncorrectLookupParameters(f"Not an id: {values}")
+            try:
+                rows = through.objects.filter(**{f"{link}__in": values, story: OuterRef("pk")})
+                return queryset.filter(Exists(rows))
+            except (ValueError, ValidationError) as error:
+                raise IncorrectLookupParameters(error) from error
+
+        def field_choices(self, field, request, model_admin):
+            used = Q(Exists(through.objects.filter(**{link: OuterRef("pk")})))
+            ordering = self.field_admin_ordering(field, request, model_admin)
+            return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=used)
+
+    return UsedOnly
 
 
 class FollowsStoryPermission:
@@ -307,12 +409,17 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
     list_display = ["headline", "state", "bylines", "updated_at_zoned"]
     list_filter = [
         "status",
-        ("topics", titled(admin.RelatedOnlyFieldListFilter, "topic")),
+        ("topics", used_only(TaggedTopic, "tag", "content_object", "topic")),
         # Every story that leans on an outlet; only sources some story cites.
-        ("sources", titled(admin.RelatedOnlyFieldListFilter, "cited source")),
+        ("sources", used_only(Citation, "source", "story", "cited source")),
     ]
+    # Served on PostgreSQL by trigram indexes (migration 0016_archive_admin).
     search_fields = ["headline", "dek", "slug"]
     date_hierarchy = "created_at"
+    # An archive of hundreds of thousands of stories: no second count of
+    # them all on every page, and the page's own count capped.
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     prepopulated_fields = {"slug": ["headline"]}
     autocomplete_fields = ["authors"]
     inlines = [GuestBylineInline, CitationInline, TopicInline]
@@ -358,6 +465,9 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
             # Each offered as "Newsletter — Section", read in the same query.
             kwargs["queryset"] = Section.objects.select_related("newsletter")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changelist(self, request, **kwargs):
+        return StoryChangeList
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)

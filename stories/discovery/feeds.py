@@ -303,7 +303,10 @@ class TopicRssFeed(Feed):
             published_stories()
             .filter(Exists(TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag=topic)))
             .prefetch_related(*_story_prefetches())
-            .order_by("-published_on", "-pk")[:FEED_LENGTH]
+            # The listing index's order (stories/reader/listing.py): the
+            # newest twenty whatever the size of the topic or the archive.
+            .filter(listed_at__isnull=False)
+            .order_by("-listed_at", "-pk")[:FEED_LENGTH]
         )
 
     def item_title(self, story):

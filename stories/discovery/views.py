@@ -162,10 +162,14 @@ def _keyset_page(issues, cursor, forward: bool, newest_first: bool):
     descending = newest_first == forward
     if cursor is not None:
         at, number = cursor
+        # The first condition bounds the scan of the (publish_at, number)
+        # index; the second drops the few issues of the same minute on the
+        # wrong side of the number. (One OR of the two, as before, left the
+        # scan unbounded: a deep page walked every newer issue.)
         if descending:
-            issues = issues.filter(Q(publish_at__lt=at) | Q(publish_at=at, number__lt=number))
+            issues = issues.filter(Q(publish_at__lt=at) | Q(number__lt=number), publish_at__lte=at)
         else:
-            issues = issues.filter(Q(publish_at__gt=at) | Q(publish_at=at, number__gt=number))
+            issues = issues.filter(Q(publish_at__gt=at) | Q(number__gt=number), publish_at__gte=at)
     order = ("-publish_at", "-number") if descending else ("publish_at", "number")
     rows = list(issues.order_by(*order)[: ISSUES_PER_PAGE + 1])
     more = len(rows) > ISSUES_PER_PAGE

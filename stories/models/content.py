@@ -176,6 +176,18 @@ class StoryQuerySet(models.QuerySet):
         )
         return self.filter(Exists(in_visible_issue), status__in=PUBLIC_STORY_STATUSES)
 
+    def refresh_listed_at(self) -> int:
+        """Set listed_at of these stories from the issues that hold them: the
+        earliest publication time of a scheduled or published issue, or none.
+        Called whenever an issue's status or time changes (the workflow) and
+        after loaders that bypass it (a restore)."""
+        first_issue = (
+            IssueItem.objects.filter(story=OuterRef("pk"), issue__status__in=PUBLIC_ISSUE_STATUSES)
+            .order_by("issue__publish_at")
+            .values("issue__publish_at")[:1]
+        )
+        return self.update(listed_at=Subquery(first_issue))
+
 
 def first_public_date():
     """The one rule for when readers first could see a story, as an expression
@@ -295,6 +307,13 @@ class Story(models.Model):
     published_at = models.DateTimeField(
         null=True, blank=True, editable=False, validators=[validate_time]
     )
+    # When readers first see the story: the publication time of the earliest
+    # scheduled or published issue holding it (refresh_listed_at). Stored so
+    # that listings sort on an index and page by keyset; whether readers may
+    # see the story now is still decided by published() alone.
+    listed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=[validate_time]
+    )
     created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
     updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
     # Bumped on every write; an edit form posts the version it started from so
@@ -316,13 +335,20 @@ class Story(models.Model):
             ("review_story", "Can approve stories or request changes"),
             ("withdraw_story", "Can withdraw a published story"),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"])]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"]),
+            # Listings: newest first, paged by (listed_at, id) cursors.
+            models.Index(fields=["listed_at", "id"], name="story_listing"),
+            # The admin's list: newest first (the model's ordering, then id).
+            models.Index(fields=["created_at", "id"], name="story_created"),
+        ]
         constraints = [
             in_range(name)
             for name in (
                 "status_changed_at",
                 "submitted_at",
                 "published_at",
+                "listed_at",
                 "created_at",
                 "updated_at",
             )
@@ -552,7 +578,11 @@ class Issue(models.Model):
     class Meta:
         ordering = ["-number"]
         permissions = [("publish_issue", "Can schedule, publish and withdraw issues")]
-        indexes = [models.Index(fields=["status", "publish_at"])]
+        indexes = [
+            models.Index(fields=["status", "publish_at"]),
+            # The archive: newest first, paged by (publish_at, number) cursors.
+            models.Index(fields=["publish_at", "number"], name="issue_archive"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["newsletter", "number"],

@@ -52,11 +52,18 @@ def story_changed(story: Story, fields=None, *, previous_status: str | None = No
         public_pages_changed()
 
 
+def _issue_stories_follow(issue: Issue) -> None:
+    """Whether or when readers see issue changed: its stories' search rows and
+    the date listings sort them by (Story.listed_at) follow."""
+    sync_issue_stories(issue)
+    Story.objects.filter(issue_items__issue=issue).refresh_listed_at()
+
+
 def issue_changed(issue: Issue, *, readers_saw: bool = False) -> None:
     """After an action changed issue, its contents or its status: its
     stories' search rows follow, and the pages change if readers saw the
     issue before (readers_saw, as the action read it) or see it now."""
-    sync_issue_stories(issue)
+    _issue_stories_follow(issue)
     if readers_saw or Issue.objects.published().filter(pk=issue.pk).exists():
         public_pages_changed()
 
@@ -70,7 +77,7 @@ def issue_scheduled(issue: Issue, publish_at: datetime | None) -> None:
     horizon they were cached under; only a minute earlier than that horizon
     (or an unknown one) makes them stale, and only then are they cleared.
     Otherwise the horizon is read again on the next render."""
-    sync_issue_stories(issue)
+    _issue_stories_follow(issue)
     transaction.on_commit(lambda: cache.schedule_changed(publish_at))
 
 

@@ -229,12 +229,18 @@ def issue_meta(issue, linked_data: dict, *, is_home: bool = False) -> PageMeta:
     return meta
 
 
-def listing_meta(title: str, path: str, description: str, page: int = 1) -> PageMeta:
+def listing_meta(
+    title: str, path: str, description: str, page: int = 1, position: str = "", label: str = ""
+) -> PageMeta:
     """A listing's metadata. Each later page of a listing is its own page for
     search engines, with its own canonical address and title; only page 1
-    drops the ?page= (so ?page=1 and the bare address are one page)."""
+    drops the ?page= (so ?page=1 and the bare address are one page). A page
+    positioned by a cursor (position, its query string) is told apart by
+    label, e.g. "stories before 1 June 2025"."""
     if page > 1:
         title, path = f"{title}, page {page}", f"{path}?page={page}"
+    elif position:
+        title, path = f"{title}, {label}" if label else title, f"{path}?{position}"
     meta = PageMeta(title=title, description=description, path=path)
     meta.structured_data = {
         "@context": "https://schema.org",

@@ -9,9 +9,11 @@ kept (stories/publishing/fragments.py), and anonymous readers are served from th
 cache (stories/cache.py).
 """
 
+from functools import wraps
+
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,23 +21,26 @@ from django.urls import reverse
 from stories.models import (
     Citation,
     Contributor,
+    GuestByline,
     Issue,
     IssueItem,
     Newsletter,
     Source,
     Story,
+    TaggedTopic,
     Topic,
 )
-from stories.models.content import first_public_date
 from stories.people import display_name
-from stories.publishing.cache import page_number, public_page
+from stories.publishing.cache import never_cache_privately, page_number, public_page, single
 from stories.publishing.fragments import ensure_issue_rendered, ensure_rendered
 from stories.reader import seo
+from stories.reader.listing import listing_page
 
-PAGE_SIZE = 20
 RECENT_ISSUES = 5
-# The one query parameter a listing reads (stories/cache.py drops the rest).
-LISTING_QUERY = {"page": page_number}
+# The query parameters a story listing reads (stories/cache.py drops the
+# rest): its position, and the page numbers of old links, which lead to its
+# first page.
+LISTING_QUERY = {"before": single, "after": single, "page": page_number}
 
 
 # -- the one "not found" ------------------------------------------------------
@@ -116,25 +121,41 @@ ISSUE_LINK_FIELDS = ("number", "headline", "slug", "publish_at")
 ISSUE_TEXTS = ("intro", "intro_html", "closing_tldr", "closing_tldr_html")
 
 
-def _paginate(request, queryset):
-    """One page of a listing; an empty listing or a page past the end is a 404."""
-    paginator = Paginator(queryset, PAGE_SIZE)
-    try:
-        page = paginator.page(request.GET.get("page", 1))
-    except InvalidPage:
-        raise not_found() from None
-    if not paginator.count:
-        # A topic, source or author with nothing published is not there.
+def page_numbers_lead_to_the_first_page(view):
+    """Listings were once paged by number; an old link to a page number leads
+    to the listing's newest stories. Decided from the address alone, before
+    anything is looked up, so the redirect reveals nothing."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if "page" in request.GET:
+            return redirect(request.path, permanent=True)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _story_listing(
+    request, stories, candidates, *, title: str, path: str, description: str, context
+):
+    """A topic's, source's or author's page of stories (stories/reader/listing.py).
+
+    Queries: the ids of its stories up to a bound (candidates), then the
+    page of stories, besides the caller's for the topic, source or author.
+    A listing with nothing public is not there.
+    """
+    stories = stories.only("headline", "slug", "dek", "listed_at")
+    page = listing_page(stories, request.GET, candidates)
+    if not page:
         raise not_found()
-    return page
-
-
-def _story_listing(queryset):
-    return (
-        queryset.only("headline", "slug", "dek")
-        .annotate(public_date=first_public_date())
-        .order_by("-public_date", "-pk")
+    meta = seo.listing_meta(title, path, description, position=page.position, label=page.label)
+    response = render(
+        request,
+        "stories/story_list.html",
+        {**context, "title": title, "page": page, "meta": meta, "notices": page.notices},
     )
+    # A page answering an address it refused is that request's alone.
+    return never_cache_privately(response) if page.notices else response
 
 
 # -- pages --------------------------------------------------------------------
@@ -268,17 +289,19 @@ def topic_list(request):
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def topic_detail(request, slug):
     topic = get_or_not_found(Topic.objects.all(), slug=slug)
-    page = _paginate(request, _story_listing(Story.objects.published().filter(topics=topic)))
-    meta = seo.listing_meta(
-        topic.name,
-        topic.get_absolute_url(),
-        topic.description or f"Stories about {topic.name}.",
-        page.number,
+    tagged = TaggedTopic.objects.filter(tag=topic)
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(tagged.filter(content_object=OuterRef("pk")))),
+        tagged.values_list("content_object_id", flat=True),
+        title=topic.name,
+        path=topic.get_absolute_url(),
+        description=topic.description or f"Stories about {topic.name}.",
+        context={"kind": "Topic", "description": topic.description},
     )
-    context = {"title": topic.name, "kind": "Topic", "description": topic.description}
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
 @public_page
@@ -302,58 +325,57 @@ def source_list(request):
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def source_detail(request, slug):
     source = get_or_not_found(Source.objects.all(), slug=slug)
-    stories = Story.objects.published().filter(
-        pk__in=Citation.objects.filter(source=source).values("story")
+    cited = Citation.objects.filter(source=source)
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(cited.filter(story=OuterRef("pk")))),
+        cited.values_list("story_id", flat=True),
+        title=source.name,
+        path=source.get_absolute_url(),
+        description=source.description or f"Stories based on {source.name}.",
+        context={"kind": "Source", "description": source.description, "home_page": source.url},
     )
-    page = _paginate(request, _story_listing(stories))
-    meta = seo.listing_meta(
-        source.name,
-        source.get_absolute_url(),
-        source.description or f"Stories based on {source.name}.",
-        page.number,
-    )
-    context = {
-        "title": source.name,
-        "kind": "Source",
-        "description": source.description,
-        "home_page": source.url,
-    }
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def author_detail(request, username):
     if "\x00" in username:
         # No username holds a NUL, and PostgreSQL refuses one in a query.
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
-    page = _paginate(request, _story_listing(Story.objects.published().filter(authors=author)))
+    bylines = Story.authors.through.objects.filter(user=author)
     name = display_name(author)
-    meta = seo.listing_meta(
-        name, reverse("stories:author", args=[username]), f"Stories by {name}.", page.number
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(bylines.filter(story=OuterRef("pk")))),
+        bylines.values_list("story_id", flat=True),
+        title=name,
+        path=reverse("stories:author", args=[username]),
+        description=f"Stories by {name}.",
+        context={"kind": "Author"},
     )
-    context = {"title": name, "kind": "Author"}
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
 
 
 @public_page(query=LISTING_QUERY)
+@page_numbers_lead_to_the_first_page
 def contributor_detail(request, slug):
     """A contributor without a staff account: their bio, link and stories."""
     contributor = get_or_not_found(Contributor.objects.all(), slug=slug)
-    stories = Story.objects.published().filter(guest_bylines__contributor=contributor)
-    page = _paginate(request, _story_listing(stories))
-    meta = seo.listing_meta(
-        contributor.name,
-        contributor.get_absolute_url(),
-        contributor.bio or f"Stories by {contributor.name}.",
-        page.number,
+    bylines = GuestByline.objects.filter(contributor=contributor)
+    return _story_listing(
+        request,
+        Story.objects.published().filter(Exists(bylines.filter(story=OuterRef("pk")))),
+        bylines.values_list("story_id", flat=True),
+        title=contributor.name,
+        path=contributor.get_absolute_url(),
+        description=contributor.bio or f"Stories by {contributor.name}.",
+        context={
+            "kind": "Contributor",
+            "description": contributor.bio,
+            "home_page": contributor.url,
+        },
     )
-    context = {
-        "title": contributor.name,
-        "kind": "Contributor",
-        "description": contributor.bio,
-        "home_page": contributor.url,
-    }
-    return render(request, "stories/story_list.html", {**context, "page": page, "meta": meta})
