@@ -358,6 +358,7 @@ class Generator:
                     "closing_tldr": "",
                     "closing_tldr_html": "",
                     "status": Issue.Status.PUBLISHED,
+                    "format": Issue.Format.DIGEST,
                     "publish_at": when,
                     "published_at": when,
                     "created_at": when,

@@ -100,7 +100,7 @@ def test_100000_bench_subscribers_are_all_written_on_postgresql(on_postgres):
 
 def test_generated_text_holds_exactly_what_saving_and_indexing_would_write():
     from stories.models import SearchDocument
-    from stories.models.search import document_fields
+    from stories.publishing.search_index import document_fields
     from stories.rendering import render_markdown
 
     call_command(
