@@ -204,3 +204,24 @@ def test_story_change_form_query_count_does_not_grow_with_its_topics_and_citatio
             assert client.get(change_url(story)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("role", ["Writers", "Editors", "Publishers"])
+def test_a_story_the_scheduler_published_opens_in_the_admin(client, role):
+    """The scheduler's audit entries name nobody; a story whose latest entry
+    is one still opens, saying the newsroom did it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import scheduled_issue, user_in
+
+    issue = scheduled_issue(1, in_minutes=1)
+    story = issue.stories.get()
+    workflow.publish_due_issues(now=timezone.now() + timedelta(minutes=2))
+    assert AuditEntry.objects.filter(actor=None, action="published").exists()
+    user = story.created_by if role == "Writers" else user_in(role)
+    client.force_login(user)
+    response = client.get(change_url(story))
+    assert response.status_code == 200
+    assert "The newsroom" in response.content.decode()

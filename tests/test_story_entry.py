@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from stories.models import Story
-from tests.factories import StoryFactory
+from tests.factories import SourceFactory, StoryFactory
 from tests.reader_helpers import image_bytes
 from tests.story_admin import messages_of
 
@@ -80,6 +80,28 @@ def test_a_form_refused_for_another_field_says_the_chosen_image_must_be_chosen_a
     (said,) = errors["lead_image"]
     assert "satellite.png" in said and "choose it again" in said
     assert "satellite.png" in response.content.decode()
+
+
+def test_a_form_refused_for_a_citation_row_says_the_image_must_be_chosen_again(client, writer):
+    """The story's own fields are fine; a row below them is not."""
+    source = SourceFactory()
+    client.force_login(writer)
+    picture = SimpleUploadedFile("satellite.png", image_bytes(fmt="PNG"), content_type="image/png")
+    response = add_story(
+        client,
+        headline="With a picture and a bad link",
+        lead_image=picture,
+        lead_image_alt="A satellite",
+        **{
+            "citations-TOTAL_FORMS": "1",
+            "citations-0-source": str(source.pk),
+            "citations-0-url": "nytimes dot com slash deepseek",
+            "citations-0-position": "1",
+        },
+    )
+    assert not Story.objects.filter(created_by=writer).exists()
+    (said,) = response.context["adminform"].form.errors["lead_image"]
+    assert "satellite.png" in said and "choose it again" in said
 
 
 def test_a_refused_form_without_an_upload_adds_no_image_warning(client, writer):

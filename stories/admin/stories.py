@@ -131,11 +131,12 @@ class StoryForm(VersionCheckedForm):
         super().full_clean()
         self._say_when_an_upload_is_dropped()
 
-    def _say_when_an_upload_is_dropped(self):
+    def _say_when_an_upload_is_dropped(self, refused_elsewhere: bool = False):
         """A browser cannot put a chosen file back into a form shown again, so
-        a form refused for any other field would silently lose the image the
-        writer picked. Say so beside the field, naming the file."""
-        if not self.is_bound or not self._errors:
+        a form refused for any other field (or for a row of its citations,
+        bylines or topics: refused_elsewhere) would silently lose the image
+        the writer picked. Say so beside the field, naming the file."""
+        if not self.is_bound or not (self._errors or refused_elsewhere):
             return
         name = self.add_prefix("lead_image")
         upload = self.files.get(name) if self.files else None
@@ -604,6 +605,9 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
         return None
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if request.method == "POST" and context.get("errors"):
+            # Shown again for the errors of a row below the story's own fields.
+            context["adminform"].form._say_when_an_upload_is_dropped(refused_elsewhere=True)
         if obj is not None and obj.pk is not None:
             transitions = workflow.allowed_story_transitions(request.user, obj)
             context.update(

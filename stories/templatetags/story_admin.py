@@ -4,8 +4,16 @@ from django import template
 
 from stories import clock
 from stories.models import AuditEntry, Issue, Story
+from stories.people import display_name
 
 register = template.Library()
+
+
+@register.filter
+def person(user, absent: str = "") -> str:
+    """A person as the newsroom names them (stories.people), or absent when
+    there is none (an entry the scheduler wrote, say)."""
+    return display_name(user) if user else absent
 
 
 @register.filter
