@@ -209,3 +209,21 @@ def test_the_mail_edition_names_contributors_in_the_byline():
     edition = render_edition(issue)
     assert " and Casey Columnist</p>" in edition.html
     assert " and Casey Columnist\n" in edition.text
+
+
+def test_a_second_contributor_of_the_same_name_gets_a_free_address(admin_client):
+    """The admin fills the address from the name; a namesake is not refused."""
+    from django.urls import reverse
+
+    from stories.models import Contributor
+
+    Contributor.objects.create(name="Mara Quintero", slug="mara-quintero")
+    response = admin_client.post(
+        reverse("admin:stories_contributor_add"),
+        {"name": "Mara Quintero", "slug": "mara-quintero", "bio": "", "url": ""},
+    )
+    assert response.status_code == 302
+    assert set(Contributor.objects.values_list("slug", flat=True)) == {
+        "mara-quintero",
+        "mara-quintero-2",
+    }

@@ -8,11 +8,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
 
 from newsroom.admin_site import names_a_row
 from stories import timebounds
 from stories.editorial import scheduling
 from stories.models import AuditEntry
+from stories.models.content import unique_slug
 
 
 def parse_opened_at(value: str | None) -> datetime | None:
@@ -201,3 +203,26 @@ class VersionCheckedForm(forms.ModelForm):
             self.data = data
             raise ValidationError(message, code="stale")
         return cleaned
+
+
+class FreeSlugVariant:
+    """A form mixin: an address filled in from slug_source (the admin fills
+    it as one types) that another row already uses becomes a free variant
+    ("-2", "-3"...). Nobody chose it, so refusing it would only send them
+    hunting for a new one; an address typed by hand is kept as typed, and
+    the model refuses a collision. slug_taken says which was taken."""
+
+    slug_source = "headline"
+    slug_taken = None
+
+    def clean_slug(self):
+        slug = self.cleaned_data.get("slug") or ""
+        source = self.data.get(self.add_prefix(self.slug_source)) or ""
+        from_source = slugify(source)[: self.fields["slug"].max_length or 200]
+        if not slug or slug.strip("-") != from_source.strip("-"):
+            return slug
+        others = self._meta.model._default_manager.exclude(pk=self.instance.pk)
+        if not others.filter(slug=slug).exists():
+            return slug
+        self.slug_taken = slug
+        return unique_slug(self.instance, source)

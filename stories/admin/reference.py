@@ -1,6 +1,7 @@
 """Reference data editors curate: sources, contributors, newsletter sections,
 topics, corrections, preview links."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from stories.admin.base import (
     CheckedAutocompletes,
+    FreeSlugVariant,
     TimesInTheNewsroomZone,
     zoned_time,
 )
@@ -49,6 +51,10 @@ class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
         )
 
 
+class ContributorForm(FreeSlugVariant, forms.ModelForm):
+    slug_source = "name"  # two people may share a name; each gets an address
+
+
 @admin.register(Contributor)
 class ContributorAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     """Contributors without a staff account. Whoever writes stories may add
@@ -59,6 +65,7 @@ class ContributorAdmin(InvalidatesPublicPages, admin.ModelAdmin):
     search_fields = ["name", "bio"]
     prepopulated_fields = {"slug": ["name"]}
     fields = ["name", "slug", "bio", "url"]
+    form = ContributorForm
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_stories=Count("bylines")).order_by("name")

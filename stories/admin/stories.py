@@ -17,11 +17,11 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.text import slugify
 
 from stories.admin.base import (
     CheckedAutocompletes,
     CheckedAutocompleteSelect,
+    FreeSlugVariant,
     VersionCheckedForm,
     zoned_time,
 )
@@ -37,14 +37,13 @@ from stories.models import (
     TaggedTopic,
     Topic,
 )
-from stories.models.content import unique_slug
 from stories.people import display_name, person_label
 from stories.publishing.changes import StoryChangesFollow
 
 TOPIC_NAME_LENGTH = Topic._meta.get_field("name").max_length
 
 
-class StoryForm(VersionCheckedForm):
+class StoryForm(FreeSlugVariant, VersionCheckedForm):
     """The story form refuses a save over a change made since it was opened,
     showing what changed (stories/revisions.py)."""
 
@@ -78,9 +77,6 @@ class StoryForm(VersionCheckedForm):
     )
 
     conflict = None  # what changed in between, once a save was refused as stale
-    # The address the headline asked for, when another story held it and this
-    # one was given a free variant instead (told to the writer on save).
-    slug_taken = None
     # After a refusal, the labels of the fields whose changes made in between
     # the form took in (its user had left them alone), those changed on both
     # sides (the user's version is kept, shown against theirs), and those a
@@ -111,21 +107,6 @@ class StoryForm(VersionCheckedForm):
             if name.casefold() not in {n.casefold() for n in names}:
                 names.append(name)
         return names
-
-    def clean_slug(self):
-        """An address filled in from the headline that another story already
-        uses becomes a free variant ("-2", "-3"...): the writer never chose it,
-        so refusing it would only send them hunting for a new one. An address
-        typed by hand is kept as typed, and the model refuses a collision."""
-        slug = self.cleaned_data.get("slug") or ""
-        headline = self.data.get(self.add_prefix("headline")) or ""
-        from_headline = slugify(headline)[: self.fields["slug"].max_length or 200]
-        if not slug or slug.strip("-") != from_headline.strip("-"):
-            return slug
-        if not Story.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists():
-            return slug
-        self.slug_taken = slug
-        return unique_slug(self.instance, headline)
 
     def full_clean(self):
         super().full_clean()
