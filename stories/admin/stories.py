@@ -72,7 +72,7 @@ class StoryForm(FreeSlugVariant, VersionCheckedForm):
         label="Propose new topics",
         required=False,
         max_length=1000,
-        help_text="Comma-separated, for topics not in the list above: they are created with "
+        help_text="Comma-separated, for topics not yet in the Topics list: they are created with "
         "the story, and editors can rename or merge them later.",
     )
 
