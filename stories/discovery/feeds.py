@@ -212,7 +212,8 @@ class IssuesRssFeed(Feed):
         )
 
     def item_title(self, issue):
-        return f"#{issue.number}: {issue.headline}"
+        # Several newsletters share the feed: each entry says whose issue it is.
+        return f"{issue.newsletter.name} #{issue.number}: {issue.headline}"
 
     def item_link(self, issue):
         return absolute(issue.get_absolute_url())
