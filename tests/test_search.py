@@ -58,6 +58,36 @@ def test_dek_match_ranks_between_headline_and_body_matches(client):
     assert headlines(client, "sparsity") == ["Sparsity in the headline", "Dek only", "Body only"]
 
 
+def test_a_headline_holding_every_word_ranks_first_then_the_newest_of_equal_matches(client):
+    now = timezone.now()
+
+    def publish_days_ago(days: int, **fields) -> None:
+        published_issue(stories=[approved_story(**fields)], as_of=now - timedelta(days=days))
+
+    publish_days_ago(30, headline="Reasoning benchmark results", body="Labs compare scores.")
+    publish_days_ago(10, headline="A new reasoning benchmark", body="Scores again.")
+    # Past the lead of the body, which on PostgreSQL ranks with the dek.
+    late = "Plain words. " * 60
+    publish_days_ago(5, headline="Older lab notes", body=late + "A reasoning benchmark appeared.")
+    publish_days_ago(3, headline="Benchmark week", dek="Reasoning scores climb.", body="Plain.")
+    publish_days_ago(1, headline="Newer lab notes", body=late + "A reasoning benchmark, again.")
+    publish_days_ago(0, headline="Reasoning alone", body="Nothing else matches.")
+    assert headlines(client, "reasoning benchmark") == [
+        "A new reasoning benchmark",
+        "Reasoning benchmark results",
+        "Benchmark week",
+        "Newer lab notes",
+        "Older lab notes",
+    ]
+    assert headlines(client, "reasoning benchmark", sort="oldest") == [
+        "Reasoning benchmark results",
+        "A new reasoning benchmark",
+        "Older lab notes",
+        "Benchmark week",
+        "Newer lab notes",
+    ]
+
+
 def test_english_stemming_matches_other_forms_of_a_word(client):
     publish(approved_story(headline="Labs adopt distillation", body="Teachers and students."))
     assert headlines(client, "distilled") == ["Labs adopt distillation"]

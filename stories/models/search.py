@@ -39,6 +39,19 @@ class SearchDocument(models.Model):
     # row. The lead carries the story's point, as news writing puts it first.
     vector = SearchVectorField(null=True, editable=False)
     rank_vector = SearchVectorField(null=True, editable=False)
+    # The headline alone: a story whose headline holds every word searched
+    # for comes first. Small enough to stay in the row and checked cheaply.
+    headline_vector = SearchVectorField(null=True, editable=False)
+    # A copy of the story's listing date (Story.listed_at, kept in step by
+    # refresh_listed_at and index_stories), so that the newest matches are
+    # found by walking one index of this table rather than sorting them all.
+    listed_at = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        indexes = [
+            # Matches newest first (see stories/discovery/search.py).
+            models.Index(fields=["listed_at", "story"], name="searchdocument_listing"),
+        ]
 
     def __str__(self) -> str:
         return self.headline
@@ -46,6 +59,11 @@ class SearchDocument(models.Model):
 
 # Characters of the body that count towards ranking (about the first 60 words).
 RANKED_LEAD_CHARS = 400
+
+
+def headline_vector():
+    """The tsvector of a SearchDocument row's headline alone."""
+    return SearchVector("headline", config=SEARCH_CONFIG)
 
 
 def weighted_vector(body=None):
