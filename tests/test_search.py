@@ -16,6 +16,7 @@ from stories.editorial import workflow
 from stories.models import SearchDocument, Story
 from tests.factories import (
     StoryFactory,
+    TopicFactory,
     approved_story,
     issue_with_stories,
     published_issue,
@@ -86,6 +87,18 @@ def test_a_headline_holding_every_word_ranks_first_then_the_newest_of_equal_matc
         "Benchmark week",
         "Newer lab notes",
     ]
+
+
+def test_a_filtered_search_finds_an_older_match_behind_a_page_of_newer_ones(client):
+    """The bounded candidates of a filtered search come from the filtered
+    stories, not from the newest matches overall."""
+    topic = TopicFactory(name="Hovercraft law")
+    old = approved_story(headline="Hovercraft rules", body="Old hovercraft news.")
+    old.topics.add(topic)
+    published_issue(stories=[old], as_of=timezone.now() - timedelta(days=30))
+    publish(*[approved_story(headline=f"Hovercraft {n}") for n in range(25)])
+    assert headlines(client, "hovercraft", topic=topic.slug) == ["Hovercraft rules"]
+    assert "Hovercraft rules" not in headlines(client, "hovercraft")
 
 
 def test_english_stemming_matches_other_forms_of_a_word(client):

@@ -105,14 +105,17 @@ def _nodes(node: dict):
         yield from _nodes(child)
 
 
-def test_search_reads_a_bounded_candidate_set_by_index_not_every_match(on_postgres):
+@pytest.mark.parametrize("narrowed", [False, True], ids=["unfiltered", "filtered"])
+def test_search_reads_a_bounded_candidate_set_by_index_not_every_match(on_postgres, narrowed):
     """A word every story holds: the results query sorts at most bound
-    candidates per rank, each list read from an index, however many match."""
+    candidates per rank, each list read from an index, however many match,
+    whether the candidates come from the search rows alone or, under a
+    filter, from the filtered stories."""
     published_issue(
         stories=[approved_story(headline=f"Hovercraft {n}", body="Hovercraft.") for n in range(60)]
     )
     bound = 5
-    found = matching(published_stories(), parse_query("hovercraft"), bound=bound)
+    found = matching(published_stories(), parse_query("hovercraft"), bound=bound, narrowed=narrowed)
     plan = _plan(found[:bound])
     nodes = list(_nodes(plan))
     sorts = [node for node in nodes if node["Node Type"] == "Sort"]

@@ -26,6 +26,7 @@ from django.db.models import BooleanField, Case, Q, QuerySet, Subquery, Value, W
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -132,9 +133,10 @@ RECENT_WINDOW = 2000
 UNKNOWN_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _first_matches(stories: QuerySet, match: Q, dates: tuple, bound: int) -> list[QuerySet]:
-    """The ids of the first bound stories matching match in the order of
-    dates, as two queries to be unioned, for any word's frequency.
+def _first_matches(rows: QuerySet, match: Q, on: str, key: str, dates: tuple, bound: int, now):
+    """The keys of the first bound of rows matching match in the order of
+    dates, as two queries to be unioned, for any word's frequency. on is the
+    path from rows to their search row ("" or "search_document__").
 
     A common word is found in the newest rows: the first bound matches in
     the RECENT_WINDOW newest search rows are the first bound overall, and
@@ -146,33 +148,34 @@ def _first_matches(stories: QuerySet, match: Q, dates: tuple, bound: int) -> lis
     400,000) tried every row, 2.6 s.
     """
     descending = dates[0].startswith("-")
+    listed = f"{on}listed_at"
     # The window as the listing date of its last row: one short walk of the
     # listing index, then a range on it (ties at the edge only widen it).
+    public = SearchDocument.objects.filter(listed_at__lte=now)
     edge = Subquery(
-        SearchDocument.objects.order_by("-listed_at" if descending else "listed_at").values(
-            "listed_at"
-        )[max(RECENT_WINDOW, bound) - 1 :][:1]
+        public.order_by("-listed_at" if descending else "listed_at").values("listed_at")[
+            max(RECENT_WINDOW, bound) - 1 :
+        ][:1]
     )
-    in_window = (
-        Q(search_document__listed_at__gte=edge)
-        if descending
-        else Q(search_document__listed_at__lte=edge)
-    )
-    recent = stories.filter(match, in_window)
+    recent = rows.filter(match, Q(**{f"{listed}__{'gte' if descending else 'lte'}": edge}))
     # The bound-th match in the window, if any, read in the listing order as
     # the list itself is (unordered, the planner walked every story's key).
-    last = Subquery(recent.order_by(*dates).values("pk")[bound - 1 : bound])
-    unknown_first = Coalesce("search_document__listed_at", Value(UNKNOWN_DATE))
+    last = Subquery(recent.order_by(*dates).values(key)[bound - 1 : bound])
+    unknown_first = Coalesce(listed, Value(UNKNOWN_DATE))
     everywhere = (
-        stories.filter(match, IsNull(last, True))
+        rows.filter(match, IsNull(last, True))
         .order_by(unknown_first.desc() if descending else unknown_first.asc(), *dates[1:])
-        .values("pk")[:bound]
+        .values(key)[:bound]
     )
-    return [recent.order_by(*dates).values("pk")[:bound], everywhere]
+    return [recent.order_by(*dates).values(key)[:bound], everywhere]
 
 
 def matching(
-    stories: QuerySet, parsed: ParsedQuery, sort: str = "relevance", bound: int | None = None
+    stories: QuerySet,
+    parsed: ParsedQuery,
+    sort: str = "relevance",
+    bound: int | None = None,
+    narrowed: bool = True,
 ) -> QuerySet:
     """stories narrowed to those matching parsed, annotated with rank
     (HEADLINE, LEAD or ANYWHERE) and ordered by sort.
@@ -190,16 +193,32 @@ def matching(
     order = SORTS[sort]
     if _on_postgres():
         query = postgres_query(parsed)
-        tiers = {
-            HEADLINE: Q(search_document__headline_vector=query),
-            LEAD: Q(search_document__rank_vector=query),
-        }
-        anywhere = Q(search_document__vector=query)
-        found = stories.filter(anywhere)
+        vectors = {HEADLINE: "headline_vector", LEAD: "rank_vector"}
+        tiers = {tier: Q(**{f"search_document__{name}": query}) for tier, name in vectors.items()}
+        found = stories.filter(search_document__vector=query)
         if bound is not None:
-            wanted = [anywhere, *tiers.values()] if sort == "relevance" else [anywhere]
-            dates = order[1:] if sort == "relevance" else order
-            branches = [b for match in wanted for b in _first_matches(stories, match, dates, bound)]
+            now = timezone.now()
+            if narrowed:
+                rows, on, key = stories, "search_document__", "pk"
+            else:
+                # Candidates from the search rows alone, without a join: a
+                # row's story is public once its listing date has come (the
+                # index holds only stories of scheduled or published issues).
+                # The published gate on found still decides what is shown.
+                rows, on, key = SearchDocument.objects.filter(listed_at__lte=now), "", "story_id"
+            descending = sort != "oldest"
+            dates = (
+                f"{'-' if descending else ''}{on}listed_at",
+                f"{'-' if descending else ''}{key}",
+            )
+            names = ["vector", *vectors.values()] if sort == "relevance" else ["vector"]
+            branches = [
+                branch
+                for name in names
+                for branch in _first_matches(
+                    rows, Q(**{f"{on}{name}": query}), on, key, dates, bound, now
+                )
+            ]
             found = found.filter(pk__in=branches[0].union(*branches[1:], all=True))
         rank = Case(
             *(When(match, then=Value(tier)) for tier, match in tiers.items()),

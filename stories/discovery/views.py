@@ -116,8 +116,10 @@ def search(request):
         start = (number - 1) * RESULTS_PER_PAGE
         if parsed:
             # Results past this page's next one are never read, so the
-            # search need not look past them (see matching).
-            stories = matching(stories, parsed, sort, bound=start + RESULTS_PER_PAGE + 1)
+            # search need not look past them (see matching); a filter (each
+            # shows as a chip) narrows which stories may be candidates.
+            bound = start + RESULTS_PER_PAGE + 1
+            stories = matching(stories, parsed, sort, bound=bound, narrowed=bool(chips))
         else:
             stories = stories.order_by(*STORY_ORDER["newest" if sort == "relevance" else sort])
         stories = stories.only("headline", "slug", "dek", "published_at")
