@@ -133,10 +133,9 @@ RECENT_WINDOW = 2000
 UNKNOWN_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _first_matches(rows: QuerySet, match: Q, on: str, key: str, dates: tuple, bound: int, now):
-    """The keys of the first bound of rows matching match in the order of
-    dates, as two queries to be unioned, for any word's frequency. on is the
-    path from rows to their search row ("" or "search_document__").
+def _first_matches(stories: QuerySet, match: Q, dates: tuple, bound: int, now) -> list[QuerySet]:
+    """The ids of the first bound of stories matching match in the order of
+    dates, as two queries to be unioned, for any word's frequency.
 
     A common word is found in the newest rows: the first bound matches in
     the RECENT_WINDOW newest search rows are the first bound overall, and
@@ -148,7 +147,7 @@ def _first_matches(rows: QuerySet, match: Q, on: str, key: str, dates: tuple, bo
     400,000) tried every row, 2.6 s.
     """
     descending = dates[0].startswith("-")
-    listed = f"{on}listed_at"
+    listed = "search_document__listed_at"
     # The window as the listing date of its last row: one short walk of the
     # listing index, then a range on it (ties at the edge only widen it).
     public = SearchDocument.objects.filter(listed_at__lte=now)
@@ -157,17 +156,64 @@ def _first_matches(rows: QuerySet, match: Q, on: str, key: str, dates: tuple, bo
             max(RECENT_WINDOW, bound) - 1 :
         ][:1]
     )
-    recent = rows.filter(match, Q(**{f"{listed}__{'gte' if descending else 'lte'}": edge}))
+    recent = stories.filter(match, Q(**{f"{listed}__{'gte' if descending else 'lte'}": edge}))
     # The bound-th match in the window, if any, read in the listing order as
     # the list itself is (unordered, the planner walked every story's key).
-    last = Subquery(recent.order_by(*dates).values(key)[bound - 1 : bound])
+    last = Subquery(recent.order_by(*dates).values("pk")[bound - 1 : bound])
     unknown_first = Coalesce(listed, Value(UNKNOWN_DATE))
     everywhere = (
-        rows.filter(match, IsNull(last, True))
+        stories.filter(match, IsNull(last, True))
         .order_by(unknown_first.desc() if descending else unknown_first.asc(), *dates[1:])
-        .values(key)[:bound]
+        .values("pk")[:bound]
     )
-    return [recent.order_by(*dates).values(key)[:bound], everywhere]
+    return [recent.order_by(*dates).values("pk")[:bound], everywhere]
+
+
+def _ranked(found: QuerySet, tiers: dict, order: tuple) -> QuerySet:
+    rank = Case(
+        *(When(match, then=Value(tier)) for tier, match in tiers.items()),
+        default=Value(ANYWHERE),
+    )
+    return found.annotate(rank=rank).order_by(*order)
+
+
+def _candidate_rows(query, names: list[str], descending: bool, bound: int, now) -> RawSQL:
+    """The ids of the candidates of an unfiltered search, from the search
+    rows alone: for each vector in names, the lists of _first_matches.
+
+    No join is needed: a row's story is public once its listing date has
+    come (the index holds only stories of scheduled or published issues), and
+    the published gate on the results still decides what is shown. Written
+    as SQL because building the same six subqueries through the ORM cost more
+    per request than running them.
+    """
+    table = SearchDocument._meta.db_table
+    compiler = SearchDocument.objects.all().query.get_compiler(connection=connection)
+    tsquery, tsquery_params = compiler.compile(query.resolve_expression(compiler.query))
+    way, cmp = ("DESC", ">=") if descending else ("ASC", "<=")
+    public = "listed_at <= %s"
+    edge = (
+        f"(SELECT listed_at FROM {table} WHERE {public} ORDER BY listed_at {way} OFFSET %s LIMIT 1)"
+    )
+    edge_params = [now, max(RECENT_WINDOW, bound) - 1]
+    parts, params = [], []
+    for name in names:
+        match = f"{name} @@ {tsquery}"
+        recent = (
+            f"SELECT story_id FROM {table} WHERE {match} AND {public} AND listed_at {cmp} {edge} "
+            f"ORDER BY listed_at {way}, story_id {way}"
+        )
+        recent_params = [*tsquery_params, now, *edge_params]
+        unknown_first = f"COALESCE(listed_at, %s) {way}"
+        parts += [
+            f"({recent} LIMIT %s)",
+            f"(SELECT story_id FROM {table} WHERE {match} AND {public} "
+            f"AND ({recent} OFFSET %s LIMIT 1) IS NULL "
+            f"ORDER BY {unknown_first}, story_id {way} LIMIT %s)",
+        ]
+        params += [*recent_params, bound]
+        params += [*tsquery_params, now, *recent_params, bound - 1, UNKNOWN_DATE, bound]
+    return RawSQL(" UNION ALL ".join(parts), params)
 
 
 def matching(
@@ -195,35 +241,26 @@ def matching(
         query = postgres_query(parsed)
         vectors = {HEADLINE: "headline_vector", LEAD: "rank_vector"}
         tiers = {tier: Q(**{f"search_document__{name}": query}) for tier, name in vectors.items()}
-        found = stories.filter(search_document__vector=query)
-        if bound is not None:
-            now = timezone.now()
-            if narrowed:
-                rows, on, key = stories, "search_document__", "pk"
-            else:
-                # Candidates from the search rows alone, without a join: a
-                # row's story is public once its listing date has come (the
-                # index holds only stories of scheduled or published issues).
-                # The published gate on found still decides what is shown.
-                rows, on, key = SearchDocument.objects.filter(listed_at__lte=now), "", "story_id"
-            descending = sort != "oldest"
-            dates = (
-                f"{'-' if descending else ''}{on}listed_at",
-                f"{'-' if descending else ''}{key}",
+        if bound is None:
+            return _ranked(stories.filter(search_document__vector=query), tiers, order)
+        now = timezone.now()
+        descending = sort != "oldest"
+        names = ["vector", *vectors.values()] if sort == "relevance" else ["vector"]
+        if not narrowed:
+            candidates = _candidate_rows(query, names, descending, bound, now)
+            return _ranked(stories.filter(pk__in=candidates), tiers, order)
+        # Filtered: the candidates are the filtered stories' own.
+        way = "-" if descending else ""
+        dates = (f"{way}search_document__listed_at", f"{way}pk")
+        branches = [
+            branch
+            for name in names
+            for branch in _first_matches(
+                stories, Q(**{f"search_document__{name}": query}), dates, bound, now
             )
-            names = ["vector", *vectors.values()] if sort == "relevance" else ["vector"]
-            branches = [
-                branch
-                for name in names
-                for branch in _first_matches(
-                    rows, Q(**{f"{on}{name}": query}), on, key, dates, bound, now
-                )
-            ]
-            found = found.filter(pk__in=branches[0].union(*branches[1:], all=True))
-        rank = Case(
-            *(When(match, then=Value(tier)) for tier, match in tiers.items()),
-            default=Value(ANYWHERE),
-        )
+        ]
+        found = stories.filter(pk__in=branches[0].union(*branches[1:], all=True))
+        return _ranked(found, tiers, order)
     else:
         match = fts5_query(parsed)
         found = stories.filter(
