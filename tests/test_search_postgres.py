@@ -1,5 +1,6 @@
 """PostgreSQL full-text search for real: the stored weighted vectors, the GIN
-index and the plan that uses it, ts_rank order and ts_headline snippets.
+index and the plan that uses it, the bounded candidate set and rank
+order, and ts_headline snippets.
 Skipped with a reason on SQLite."""
 
 import pytest

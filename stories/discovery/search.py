@@ -5,12 +5,15 @@ The syntax readers may use is small and cannot fail: words (all must match,
 English stemming), "quoted phrases" and prefix* words. Everything else is
 dropped, so no input reaches the database as query syntax.
 
-PostgreSQL matches the GIN-indexed tsvector of stories.models.search and
-ranks with ts_rank (weights headline A > dek B > body C) over the smaller
-rank_vector (see there why). SQLite matches the
-FTS5 table built by migration 0004_search and ranks with bm25 using the same
-order of column weights. Either way the caller hands in a queryset that starts
-from Story.objects.published(); the index only narrows it.
+Results come in rank order, then newest first. The rank says where every
+searched word appears: all in the headline; in the headline, dek (and, on
+PostgreSQL, the lead of the body); or anywhere. PostgreSQL matches the
+GIN-indexed tsvectors of stories.models.search and reads only a bounded set
+of candidates (see matching), so a word most stories hold costs a page, not
+a sort of every story; SQLite matches the FTS5 table built by migration
+0004_search, using column filters for the rank. Either way the caller hands
+in a queryset that starts from Story.objects.published(); the index only
+narrows it.
 """
 
 import operator
