@@ -203,6 +203,18 @@ def test_scheduling_an_issue_indexes_its_stories_and_unscheduling_removes_them(p
     assert not ids & indexed()
 
 
+def test_search_rows_follow_their_storys_listing_date(publisher):
+    story = approved_story(headline="Dated zeppelin")
+    issue = issue_with_stories(stories=[story])
+    issue = workflow.schedule_issue(publisher, issue, timezone.now() + timedelta(hours=2))
+    later = issue.publish_at
+    assert SearchDocument.objects.get(story=story).listed_at == later
+    issue = workflow.publish_issue_now(publisher, issue)
+    story.refresh_from_db()
+    assert story.listed_at == issue.publish_at < later
+    assert SearchDocument.objects.get(story=story).listed_at == story.listed_at
+
+
 def test_publish_now_indexes_the_issues_stories_and_withdrawing_it_removes_them(publisher):
     story = approved_story(headline="Briefly live zeppelin")
     issue = issue_with_stories(stories=[story])
