@@ -28,7 +28,7 @@ from threading import Thread
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -580,13 +580,17 @@ def prepare_block_vectors(blocks: list[str]) -> None:
 
 def write_search_documents(rows: list[tuple]) -> None:
     """Search rows (story id, headline, dek, body, block numbers) as
-    index_stories writes them, with the vectors of weighted_vector on
-    PostgreSQL: headline A, dek B, and the body's blocks joined as C; the
-    small rank vector is computed from its lead."""
+    index_stories writes them, with the story's listing date and, on
+    PostgreSQL, the vectors of weighted_vector: headline A, dek B, and the
+    body's blocks joined as C; the small rank vector is computed from its
+    lead, the headline vector from the headline alone."""
     if connection.vendor != "postgresql":
         write_rows(
             SearchDocument,
             [{"story_id": s, "headline": h, "dek": d, "body": b} for s, h, d, b, _ in rows],
+        )
+        SearchDocument.objects.filter(story_id__in=[row[0] for row in rows]).update(
+            listed_at=Subquery(Story.objects.filter(pk=OuterRef("story_id")).values("listed_at"))
         )
         return
     config = f"'{SEARCH_CONFIG}'::regconfig"
@@ -600,13 +604,14 @@ def write_search_documents(rows: list[tuple]) -> None:
                 copy.write_row(row)
         cursor.execute(
             f"INSERT INTO {SearchDocument._meta.db_table} "
-            "(story_id, headline, dek, body, vector, rank_vector) "
+            "(story_id, headline, dek, body, vector, rank_vector, headline_vector, listed_at) "
             f"SELECT s.story_id, s.headline, s.dek, s.body, {head} || setweight(("
             f"SELECT pg_temp.bench_tsvector_join(b.vector ORDER BY u.n) "
             f"FROM unnest(s.blocks) WITH ORDINALITY AS u(id, n) JOIN {BLOCKS} b ON b.id = u.id"
             f"), 'C'), {head} || "
-            f"setweight(to_tsvector({config}, LEFT(s.body, {RANKED_LEAD_CHARS})), 'C') "
-            f"FROM {STAGING} s"
+            f"setweight(to_tsvector({config}, LEFT(s.body, {RANKED_LEAD_CHARS})), 'C'), "
+            f"to_tsvector({config}, s.headline), story.listed_at "
+            f"FROM {STAGING} s JOIN {Story._meta.db_table} story ON story.id = s.story_id"
         )
         cursor.execute(f"TRUNCATE {STAGING}")
 

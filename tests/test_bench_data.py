@@ -154,6 +154,9 @@ def test_generated_search_vectors_are_the_databases_own(on_postgres):
             + vector.format(body="body")
             + " OR rank_vector <> "
             + vector.format(body="LEFT(body, 400)")
+            + " OR headline_vector <> to_tsvector('english', headline)"
+            + " OR listed_at IS DISTINCT FROM "
+            + "(SELECT listed_at FROM stories_story WHERE id = story_id)"
         )
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM stories_searchdocument")

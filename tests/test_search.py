@@ -16,6 +16,7 @@ from stories.editorial import workflow
 from stories.models import SearchDocument, Story
 from tests.factories import (
     StoryFactory,
+    TopicFactory,
     approved_story,
     issue_with_stories,
     published_issue,
@@ -56,6 +57,48 @@ def test_dek_match_ranks_between_headline_and_body_matches(client):
         approved_story(headline="Sparsity in the headline", dek="Nothing.", body="Plain."),
     )
     assert headlines(client, "sparsity") == ["Sparsity in the headline", "Dek only", "Body only"]
+
+
+def test_a_headline_holding_every_word_ranks_first_then_the_newest_of_equal_matches(client):
+    now = timezone.now()
+
+    def publish_days_ago(days: int, **fields) -> None:
+        published_issue(stories=[approved_story(**fields)], as_of=now - timedelta(days=days))
+
+    publish_days_ago(30, headline="Reasoning benchmark results", body="Labs compare scores.")
+    publish_days_ago(10, headline="A new reasoning benchmark", body="Scores again.")
+    # Past the lead of the body, which on PostgreSQL ranks with the dek.
+    late = "Plain words. " * 60
+    publish_days_ago(5, headline="Older lab notes", body=late + "A reasoning benchmark appeared.")
+    publish_days_ago(3, headline="Benchmark week", dek="Reasoning scores climb.", body="Plain.")
+    publish_days_ago(1, headline="Newer lab notes", body=late + "A reasoning benchmark, again.")
+    publish_days_ago(0, headline="Reasoning alone", body="Nothing else matches.")
+    assert headlines(client, "reasoning benchmark") == [
+        "A new reasoning benchmark",
+        "Reasoning benchmark results",
+        "Benchmark week",
+        "Newer lab notes",
+        "Older lab notes",
+    ]
+    assert headlines(client, "reasoning benchmark", sort="oldest") == [
+        "Reasoning benchmark results",
+        "A new reasoning benchmark",
+        "Older lab notes",
+        "Benchmark week",
+        "Newer lab notes",
+    ]
+
+
+def test_a_filtered_search_finds_an_older_match_behind_a_page_of_newer_ones(client):
+    """The bounded candidates of a filtered search come from the filtered
+    stories, not from the newest matches overall."""
+    topic = TopicFactory(name="Hovercraft law")
+    old = approved_story(headline="Hovercraft rules", body="Old hovercraft news.")
+    old.topics.add(topic)
+    published_issue(stories=[old], as_of=timezone.now() - timedelta(days=30))
+    publish(*[approved_story(headline=f"Hovercraft {n}") for n in range(25)])
+    assert headlines(client, "hovercraft", topic=topic.slug) == ["Hovercraft rules"]
+    assert "Hovercraft rules" not in headlines(client, "hovercraft")
 
 
 def test_english_stemming_matches_other_forms_of_a_word(client):
@@ -158,6 +201,18 @@ def test_scheduling_an_issue_indexes_its_stories_and_unscheduling_removes_them(p
 
     workflow.unschedule_issue(publisher, issue)
     assert not ids & indexed()
+
+
+def test_search_rows_follow_their_storys_listing_date(publisher):
+    story = approved_story(headline="Dated zeppelin")
+    issue = issue_with_stories(stories=[story])
+    issue = workflow.schedule_issue(publisher, issue, timezone.now() + timedelta(hours=2))
+    later = issue.publish_at
+    assert SearchDocument.objects.get(story=story).listed_at == later
+    issue = workflow.publish_issue_now(publisher, issue)
+    story.refresh_from_db()
+    assert story.listed_at == issue.publish_at < later
+    assert SearchDocument.objects.get(story=story).listed_at == story.listed_at
 
 
 def test_publish_now_indexes_the_issues_stories_and_withdrawing_it_removes_them(publisher):

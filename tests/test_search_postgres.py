@@ -1,5 +1,6 @@
 """PostgreSQL full-text search for real: the stored weighted vectors, the GIN
-index and the plan that uses it, ts_rank order and ts_headline snippets.
+index and the plan that uses it, the bounded candidate set and rank
+order, and ts_headline snippets.
 Skipped with a reason on SQLite."""
 
 import pytest
@@ -7,6 +8,9 @@ from django.db import connection
 
 from stories.discovery.filters import published_stories
 from stories.discovery.search import (
+    ANYWHERE,
+    HEADLINE,
+    LEAD,
     index_scan_plan,
     matching,
     parse_query,
@@ -58,28 +62,78 @@ def test_matching_inside_the_search_plan_goes_through_the_gin_index(on_postgres)
 def test_the_search_plan_settings_hold_for_its_transaction_only(on_postgres):
     def settings_now():
         with on_postgres.cursor() as cursor:
-            cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('work_mem')")
+            cursor.execute(
+                "SELECT current_setting('enable_seqscan'), current_setting('work_mem'), "
+                "current_setting('max_parallel_workers_per_gather'), current_setting('jit')"
+            )
             return cursor.fetchone()
 
     before = settings_now()
     with index_scan_plan():
         # The GIN index's path, and room to sort a common word's matches.
-        assert settings_now() == ("off", "32MB")
+        assert settings_now() == ("off", "32MB", "0", "off")
     assert settings_now() == before
 
 
-def test_ts_rank_orders_headline_then_dek_then_body(on_postgres):
+def test_rank_is_headline_then_dek_or_lead_then_anywhere(on_postgres):
     published_issue(
         stories=[
-            approved_story(headline="Body", dek="Nothing.", body="About sparsity."),
+            approved_story(headline="Body", dek="Nothing.", body="Plain. " * 100 + "sparsity."),
             approved_story(headline="Sparsity first", dek="Nothing.", body="Plain."),
             approved_story(headline="Dek", dek="On sparsity.", body="Plain."),
         ]
     )
-    ranked = matching(published_stories(), parse_query("sparsity")).order_by("-rank")
-    assert [s.headline for s in ranked] == ["Sparsity first", "Dek", "Body"]
-    ranks = [s.rank for s in ranked]
-    assert ranks[0] > ranks[1] > ranks[2] > 0
+    ranked = matching(published_stories(), parse_query("sparsity"))
+    assert [(s.headline, s.rank) for s in ranked] == [
+        ("Sparsity first", HEADLINE),
+        ("Dek", LEAD),
+        ("Body", ANYWHERE),
+    ]
+
+
+def _plan(queryset) -> dict:
+    """The executed plan of queryset's query, run inside the search's plan settings."""
+    sql, params = queryset.query.sql_with_params()
+    with index_scan_plan(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()[0]
+    return plan["Plan"]
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize("narrowed", [False, True], ids=["unfiltered", "filtered"])
+def test_search_reads_a_bounded_candidate_set_by_index_not_every_match(on_postgres, narrowed):
+    """A word every story holds: the results query sorts at most bound
+    candidates per rank, each list read from an index, however many match,
+    whether the candidates come from the search rows alone or, under a
+    filter, from the filtered stories."""
+    published_issue(
+        stories=[approved_story(headline=f"Hovercraft {n}", body="Hovercraft.") for n in range(60)]
+    )
+    bound = 5
+    found = matching(published_stories(), parse_query("hovercraft"), bound=bound, narrowed=narrowed)
+    plan = _plan(found[:bound])
+    nodes = list(_nodes(plan))
+    sorts = [node for node in nodes if node["Node Type"] == "Sort"]
+    # The outer sort of ranked results sees the union of three bounded lists.
+    outer_sort = sorts[0]
+    assert outer_sort["Plans"][0]["Actual Rows"] <= 3 * bound
+    limits = [node for node in nodes if node["Node Type"] == "Limit"]
+    assert len(limits) >= 4  # the page, and one per candidate list
+    assert all(node["Actual Rows"] <= bound for node in limits)
+    reads = [node for node in nodes if node.get("Relation Name") == "stories_searchdocument"]
+    assert reads and not any(node["Node Type"] == "Seq Scan" for node in reads)
+    assert len(found[:bound]) == bound
+
+
+def test_unbounded_search_still_finds_every_match(on_postgres):
+    published_issue(stories=[approved_story(headline=f"Hovercraft {n}") for n in range(30)])
+    assert matching(published_stories(), parse_query("hovercraft")).count() == 30
 
 
 def test_phrase_and_prefix_queries_become_tsquery_operators(on_postgres):

@@ -37,6 +37,8 @@ from stories.timebounds import OUT_OF_RANGE, within
 PAGING_PARAMETERS = ("page", "after", "before")
 # Filters whose choices come from published content (see filter_choices).
 FACETS = ("topic", "source", "author")
+# The key of filter_choices() that maps topic slugs to ids (not a facet).
+TOPIC_IDS = "topic_ids"
 SELECTED = " selected"
 
 
@@ -52,7 +54,7 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
     content generation (bumped by every change readers could see) and never
     past the next scheduled publication, which may add to them.
     """
-    key = f"discovery:filter-choices:{content_generation()}"
+    key = f"discovery:filter-choices:v2:{content_generation()}"
     choices = cache.get(key)
     if choices is None:
         # The horizon is read first, as for pages (stories/cache.py).
@@ -81,8 +83,14 @@ def read_filter_choices() -> dict[str, list[tuple[str, str]]]:
         .order_by("last_name", "first_name", "username")
         .values_list("pk", "first_name", "last_name", "username")
     )
+    topic_rows = list(topics.values_list("slug", "name", "pk"))
     return {
-        "topic": list(topics.values_list("slug", "name")),
+        "topic": [(slug, name) for slug, name, _ in topic_rows],
+        # Each topic's id, so a topic filter names its tag by value: the
+        # planner then knows how many stories carry it (a slug joined to the
+        # tags looks like an average topic, and a search on a topic most
+        # stories carry was planned around that guess: 5 s instead of 0.1).
+        TOPIC_IDS: {slug: pk for slug, _, pk in topic_rows},
         "source": list(sources),
         "author": [
             (str(pk), f"{first} {last}".strip() or username)
@@ -126,7 +134,8 @@ class DiscoveryFilterSet(FilterSet):
 
     def __init__(self, data=None, queryset=None, *, choices=None, **kwargs):
         super().__init__(data, queryset, **kwargs)
-        choices = choices if choices is not None else filter_choices()
+        choices = dict(choices if choices is not None else filter_choices())
+        self.topic_ids = choices.pop(TOPIC_IDS, {})
         self.choices = {**choices, "sort": self.SORTS}
         for name, options in self.choices.items():
             # Handed to the form fields as a function: a form deep-copies its
@@ -231,8 +240,11 @@ class StoryFilterSet(DiscoveryFilterSet):
 
     def filter_topics(self, queryset, name, slugs):
         for slug in slugs:
+            tag = (
+                {"tag_id": self.topic_ids[slug]} if slug in self.topic_ids else {"tag__slug": slug}
+            )
             queryset = queryset.filter(
-                Exists(TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag__slug=slug))
+                Exists(TaggedTopic.objects.filter(content_object=OuterRef("pk"), **tag))
             )
         return queryset
 

@@ -34,7 +34,6 @@ MAX_SEARCH_PAGE = 25
 ISSUES_PER_PAGE = 20
 
 STORY_ORDER = {
-    "relevance": ("-rank", "-published_on", "-pk"),
     "newest": ("-published_on", "-pk"),
     "oldest": ("published_on", "pk"),
 }
@@ -114,14 +113,16 @@ def search(request):
     if context["searched"]:
         stories = filterset.qs
         sort = filterset.chosen_sort
-        if parsed:
-            stories = matching(stories, parsed)
-        elif sort == "relevance":
-            sort = "newest"
         start = (number - 1) * RESULTS_PER_PAGE
-        stories = stories.order_by(*STORY_ORDER[sort]).only(
-            "headline", "slug", "dek", "published_at"
-        )
+        if parsed:
+            # Results past this page's next one are never read, so the
+            # search need not look past them (see matching); a filter (each
+            # shows as a chip) narrows which stories may be candidates.
+            bound = start + RESULTS_PER_PAGE + 1
+            stories = matching(stories, parsed, sort, bound=bound, narrowed=bool(chips))
+        else:
+            stories = stories.order_by(*STORY_ORDER["newest" if sort == "relevance" else sort])
+        stories = stories.only("headline", "slug", "dek", "published_at")
         with index_scan_plan():
             page = list(stories[start : start + RESULTS_PER_PAGE + 1])
             results = page[:RESULTS_PER_PAGE]

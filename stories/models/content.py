@@ -186,7 +186,16 @@ class StoryQuerySet(models.QuerySet):
             .order_by("issue__publish_at")
             .values("issue__publish_at")[:1]
         )
-        return self.update(listed_at=Subquery(first_issue))
+        updated = self.update(listed_at=Subquery(first_issue))
+        # Search rows carry a copy, to find the newest matches by index.
+        from stories.models.search import SearchDocument
+
+        SearchDocument.objects.filter(story__in=self.values("pk")).update(
+            listed_at=Subquery(
+                self.model.objects.filter(pk=OuterRef("story_id")).values("listed_at")
+            )
+        )
+        return updated
 
 
 def first_public_date():

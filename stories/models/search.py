@@ -30,15 +30,27 @@ class SearchDocument(models.Model):
     headline = models.TextField()
     dek = models.TextField(blank=True)
     body = models.TextField(blank=True)
-    # PostgreSQL only; both stay NULL on SQLite, where FTS5 indexes the text.
-    # vector (everything, GIN-indexed) decides what matches. rank_vector
-    # (headline, dek and the body's lead) decides the order: ts_rank must read
-    # the vector of every match, and a whole body's vector is stored out of
-    # line (TOAST), which made ranking a common word cost hundreds of
-    # milliseconds at 40,000 stories; this one is small enough to stay in the
-    # row. The lead carries the story's point, as news writing puts it first.
+    # PostgreSQL only; the vectors stay NULL on SQLite, where FTS5 indexes the
+    # text. vector (everything, GIN-indexed) decides what matches. rank_vector
+    # (headline, dek and the body's lead; GIN-indexed since 0017) marks the
+    # second rank of results: the lead carries the story's point, as news
+    # writing puts it first. It is small enough to stay in the row, where a
+    # whole body's vector is stored out of line (TOAST) and costs a read.
     vector = SearchVectorField(null=True, editable=False)
     rank_vector = SearchVectorField(null=True, editable=False)
+    # The headline alone (GIN-indexed): a story whose headline holds every
+    # word searched for comes first.
+    headline_vector = SearchVectorField(null=True, editable=False)
+    # A copy of the story's listing date (Story.listed_at, kept in step by
+    # refresh_listed_at and index_stories), so that the newest matches are
+    # found by walking one index of this table rather than sorting them all.
+    listed_at = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        indexes = [
+            # Matches newest first (see stories/discovery/search.py).
+            models.Index(fields=["listed_at", "story"], name="searchdocument_listing"),
+        ]
 
     def __str__(self) -> str:
         return self.headline
@@ -46,6 +58,11 @@ class SearchDocument(models.Model):
 
 # Characters of the body that count towards ranking (about the first 60 words).
 RANKED_LEAD_CHARS = 400
+
+
+def headline_vector():
+    """The tsvector of a SearchDocument row's headline alone."""
+    return SearchVector("headline", config=SEARCH_CONFIG)
 
 
 def weighted_vector(body=None):

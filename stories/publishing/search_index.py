@@ -15,6 +15,7 @@ the admin, restores) call stories/publishing/changes.py, which calls here.
 import html
 
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Left
 from django.utils.html import strip_tags
 
@@ -25,6 +26,7 @@ from stories.models.search import (
     MARK_START,
     RANKED_LEAD_CHARS,
     SearchDocument,
+    headline_vector,
     weighted_vector,
 )
 
@@ -102,11 +104,17 @@ def index_stories(stories) -> int:
         update_fields=["headline", "dek", "body"],
         batch_size=500,
     )
+    ids = [document.story_id for document in documents]
+    derived = {
+        "listed_at": Subquery(Story.objects.filter(pk=OuterRef("story_id")).values("listed_at"))
+    }
     if connection.vendor == "postgresql":
-        ids = [document.story_id for document in documents]
-        SearchDocument.objects.filter(story_id__in=ids).update(
-            vector=weighted_vector(), rank_vector=weighted_vector(Left("body", RANKED_LEAD_CHARS))
+        derived.update(
+            vector=weighted_vector(),
+            rank_vector=weighted_vector(Left("body", RANKED_LEAD_CHARS)),
+            headline_vector=headline_vector(),
         )
+    SearchDocument.objects.filter(story_id__in=ids).update(**derived)
     return len(documents)
 
 
