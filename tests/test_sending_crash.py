@@ -198,3 +198,116 @@ def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flig
     assert set(Delivery.objects.filter(send=send).values_list("state", flat=True)) == {D.SENT}
     assert Send.objects.get(pk=send.pk).state == Send.State.FINISHED
     print(f"{kills} kills, {len(twice)} readers got a second copy, none missing")
+
+
+def restart_postgresql() -> None:
+    """Restart the PostgreSQL cluster the tests run on (Debian's cluster tools,
+    as CI starts it); every open connection is cut."""
+    import shutil
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        major = int(cursor.fetchone()[0]) // 10000
+    tool = shutil.which("pg_ctlcluster")
+    if tool is None or os.geteuid() != 0:
+        pytest.skip("restarting PostgreSQL needs Debian's pg_ctlcluster, run as root (as CI is)")
+    connections.close_all()
+    subprocess.run(
+        [tool, "--skip-systemctl-redirect", str(major), "main", "restart", "-m", "fast"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def until_the_database_answers(check, timeout: float, message: str):
+    """wait_until, through a database that is coming back: a query cut by the
+    restart is asked again on a fresh connection."""
+    from django.db import InterfaceError, OperationalError
+
+    def answered():
+        try:
+            return check()
+        except (OperationalError, InterfaceError):
+            connections.close_all()
+            return False
+
+    wait_until(answered, timeout, message)
+
+
+@pytest.mark.slow
+def test_a_database_restart_mid_send_leaves_nobody_out(newsletter, smtp_server, settings):
+    """PostgreSQL restarts while two real workers send 1,000 copies. Workers
+    that die with their connection are started again, as a supervisor
+    would; copies whose handoff was cut are taken back once their lease
+    ends. At the server: every reader, a second copy only for copies in
+    flight at the restart, always with the same Message-ID."""
+    record_every, lease = 5, 2
+    variables = {
+        "DATABASE_URL": database_url(),
+        "NEWSROOM_TASKS_BACKEND": "database",
+        "NEWSROOM_MAIL_BATCH": "40",
+        "NEWSROOM_MAIL_RECORD_EVERY": str(record_every),
+        "NEWSROOM_MAIL_LEASE_SECONDS": str(lease),
+        "NEWSROOM_MAIL_IDLE_SECONDS": "1",
+        "NEWSROOM_SITE_URL": settings.SITE_URL,
+        "DJANGO_LOG_LEVEL": "WARNING",
+        **smtp_server.environment,
+    }
+    settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS["database"]}}
+    settings.NEWSROOM_MAIL_LEASE_SECONDS = lease
+    settings.NEWSROOM_MAIL_IDLE_SECONDS = 1
+    readers = audience(1000)
+    issue = published_issue(2)
+    send = sending.start_send(issue)
+
+    def start_worker(n):
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+             "--worker-id", f"restart-{n}-{time.time_ns() % 10**9}"],
+            cwd=ROOT,
+            env=project_environment(**variables),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+
+    workers = [start_worker(0), start_worker(1)]
+    restarted = False
+    try:
+        wait_until(
+            lambda: Delivery.objects.filter(send=send, state=D.SENT).count() >= 100,
+            60,
+            "fewer than 100 copies were sent within 60 s",
+        )
+        restart_postgresql()
+        restarted = True
+        deadline = time.monotonic() + 180
+        from django.core.management import call_command
+
+        def done():
+            for n, worker in enumerate(workers):
+                if worker.poll() is not None:  # died with its connection
+                    workers[n] = start_worker(n)
+            # What run_scheduler does every minute, here every pass.
+            call_command("send_due_mail", verbosity=0)
+            return not Delivery.objects.filter(send=send, state__in=[D.QUEUED, D.SENDING]).exists()
+
+        until_the_database_answers(done, deadline - time.monotonic(), "copies left after 180 s")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    assert restarted
+    time.sleep(0.5)  # the last replies of the server reach its inbox
+    seen = copies_by_recipient(smtp_server)
+    assert set(seen) == readers, f"missing: {len(readers - set(seen))}"
+    twice = {r: ids for r, ids in seen.items() if len(ids) > 1}
+    assert all(len(set(ids)) == 1 for ids in twice.values())
+    # In flight at the restart: at most one recording chunk per worker.
+    assert len(twice) <= 2 * (record_every + 1)
+    assert set(Delivery.objects.filter(send=send).values_list("state", flat=True)) == {D.SENT}
+    assert Send.objects.get(pk=send.pk).state == Send.State.FINISHED
+    print(f"database restarted mid-send: {len(twice)} readers got a second copy, none missing")
