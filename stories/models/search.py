@@ -11,6 +11,8 @@ FTS5 table kept in step by triggers. Both are created by migration
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
+from stories.timebounds import in_range, validate_time
+
 # ts_headline and FTS5 snippet() mark matches with these; they are removed
 # from indexed text so a story cannot forge a highlight, and the snippet is
 # HTML-escaped before they are swapped for <mark> tags.
@@ -44,13 +46,14 @@ class SearchDocument(models.Model):
     # A copy of the story's listing date (Story.listed_at, kept in step by
     # refresh_listed_at and index_stories), so that the newest matches are
     # found by walking one index of this table rather than sorting them all.
-    listed_at = models.DateTimeField(null=True, editable=False)
+    listed_at = models.DateTimeField(null=True, editable=False, validators=[validate_time])
 
     class Meta:
         indexes = [
             # Matches newest first (see stories/discovery/search.py).
             models.Index(fields=["listed_at", "story"], name="searchdocument_listing"),
         ]
+        constraints = [in_range("listed_at")]
 
     def __str__(self) -> str:
         return self.headline
