@@ -109,6 +109,55 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{params['NAME']}"
 
 
+class Workers:
+    """Real `manage.py db_worker` processes on the test database, sending
+    through the test's SMTP server, with short leases so that a dead
+    worker's copies come back quickly. The test's own settings match."""
+
+    def __init__(self, settings, smtp_server, name: str, record_every: int, lease: int):
+        self.name = name
+        self.variables = {
+            "DATABASE_URL": database_url(),
+            "NEWSROOM_TASKS_BACKEND": "database",
+            "NEWSROOM_MAIL_BATCH": "40",
+            "NEWSROOM_MAIL_RECORD_EVERY": str(record_every),
+            "NEWSROOM_MAIL_LEASE_SECONDS": str(lease),
+            "NEWSROOM_MAIL_IDLE_SECONDS": "1",
+            "NEWSROOM_SITE_URL": settings.SITE_URL,
+            "DJANGO_LOG_LEVEL": "WARNING",
+            **smtp_server.environment,
+        }
+        settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS["database"]}}
+        settings.NEWSROOM_MAIL_LEASE_SECONDS = lease
+        settings.NEWSROOM_MAIL_IDLE_SECONDS = 1
+        self.processes = []
+
+    def start(self, n: int) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+             "--worker-id", f"{self.name}-{n}-{time.time_ns() % 10**9}"],
+            cwd=ROOT,
+            env=project_environment(**self.variables),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        if n < len(self.processes):
+            self.processes[n] = process
+        else:
+            self.processes.append(process)
+        return process
+
+    def kill(self, n: int) -> None:
+        os.killpg(self.processes[n].pid, signal.SIGKILL)
+        self.processes[n].wait()
+
+    def stop_all(self) -> None:
+        for n, process in enumerate(self.processes):
+            if process.poll() is None:
+                self.kill(n)
+
+
 @pytest.mark.slow
 def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flight_copies(
     newsletter, smtp_server, settings
@@ -119,44 +168,14 @@ def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flig
     a second copy only for copies in flight at a kill (at most one recording
     chunk per kill), always with the same Message-ID."""
     record_every, kills_wanted, lease = 5, 8, 2
-    variables = {
-        "DATABASE_URL": database_url(),
-        "NEWSROOM_TASKS_BACKEND": "database",
-        "NEWSROOM_MAIL_BATCH": "40",
-        "NEWSROOM_MAIL_RECORD_EVERY": str(record_every),
-        "NEWSROOM_MAIL_LEASE_SECONDS": str(lease),
-        "NEWSROOM_MAIL_IDLE_SECONDS": "1",
-        "NEWSROOM_SITE_URL": settings.SITE_URL,
-        "DJANGO_LOG_LEVEL": "WARNING",
-        **smtp_server.environment,
-    }
-    settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS["database"]}}
-    settings.NEWSROOM_MAIL_LEASE_SECONDS = lease
-    settings.NEWSROOM_MAIL_IDLE_SECONDS = 1
+    workers = Workers(settings, smtp_server, "crash", record_every, lease)
     readers = audience(1500)
     issue = published_issue(2)
     send = sending.start_send(issue)
     assert send.audience_size == 1500
 
-    def start_worker(n):
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "db_worker",
-                "--interval",
-                "0.1",
-                "--worker-id",
-                f"crash-{n}-{time.time_ns() % 10**9}",
-            ],
-            cwd=ROOT,
-            env=project_environment(**variables),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    workers = [start_worker(0), start_worker(1)]
+    for n in (0, 1):
+        workers.start(n)
     kills = 0
     try:
         wait_until(
@@ -169,9 +188,8 @@ def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flig
             time.sleep(0.6)
             if kills < kills_wanted:
                 victim = kills % 2
-                os.killpg(workers[victim].pid, signal.SIGKILL)
-                workers[victim].wait()
-                workers[victim] = start_worker(victim)
+                workers.kill(victim)
+                workers.start(victim)
                 kills += 1
             # What run_scheduler does every minute, here every pass.
             from django.core.management import call_command
@@ -182,10 +200,7 @@ def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flig
                 break
             assert time.monotonic() < deadline, f"{left.count()} copies left after 180 s"
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        workers.stop_all()
 
     time.sleep(0.5)  # the last replies of the server reach its inbox
     seen = copies_by_recipient(smtp_server)
@@ -243,36 +258,13 @@ def test_a_database_restart_mid_send_leaves_nobody_out(newsletter, smtp_server, 
     ends. At the server: every reader, a second copy only for copies in
     flight at the restart, always with the same Message-ID."""
     record_every, lease = 5, 2
-    variables = {
-        "DATABASE_URL": database_url(),
-        "NEWSROOM_TASKS_BACKEND": "database",
-        "NEWSROOM_MAIL_BATCH": "40",
-        "NEWSROOM_MAIL_RECORD_EVERY": str(record_every),
-        "NEWSROOM_MAIL_LEASE_SECONDS": str(lease),
-        "NEWSROOM_MAIL_IDLE_SECONDS": "1",
-        "NEWSROOM_SITE_URL": settings.SITE_URL,
-        "DJANGO_LOG_LEVEL": "WARNING",
-        **smtp_server.environment,
-    }
-    settings.TASKS = {"default": {"BACKEND": settings.NEWSROOM_TASKS_BACKENDS["database"]}}
-    settings.NEWSROOM_MAIL_LEASE_SECONDS = lease
-    settings.NEWSROOM_MAIL_IDLE_SECONDS = 1
+    workers = Workers(settings, smtp_server, "restart", record_every, lease)
     readers = audience(1000)
     issue = published_issue(2)
     send = sending.start_send(issue)
 
-    def start_worker(n):
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
-             "--worker-id", f"restart-{n}-{time.time_ns() % 10**9}"],
-            cwd=ROOT,
-            env=project_environment(**variables),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-
-    workers = [start_worker(0), start_worker(1)]
+    for n in (0, 1):
+        workers.start(n)
     restarted = False
     try:
         wait_until(
@@ -286,19 +278,16 @@ def test_a_database_restart_mid_send_leaves_nobody_out(newsletter, smtp_server, 
         from django.core.management import call_command
 
         def done():
-            for n, worker in enumerate(workers):
+            for n, worker in enumerate(workers.processes):
                 if worker.poll() is not None:  # died with its connection
-                    workers[n] = start_worker(n)
+                    workers.start(n)
             # What run_scheduler does every minute, here every pass.
             call_command("send_due_mail", verbosity=0)
             return not Delivery.objects.filter(send=send, state__in=[D.QUEUED, D.SENDING]).exists()
 
         until_the_database_answers(done, deadline - time.monotonic(), "copies left after 180 s")
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        workers.stop_all()
 
     assert restarted
     time.sleep(0.5)  # the last replies of the server reach its inbox
