@@ -16,11 +16,17 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from devtools.bench_subscribers import WORDING
 from devtools.benchdata import Generator, Sizes
 from newsletters.addresses import address_hash
-from newsletters.bulk import db_datetime, insert_rows
-from newsletters.models import Subscriber, Subscription
-from newsletters.models.subscribers import new_link_key
+from newsletters.bulk import (
+    db_datetime,
+    insert_confirmed_subscriptions,
+    insert_consents,
+    insert_subscribers,
+)
+from newsletters.models import Subscription
+from newsletters.models.subscribers import ConsentKind
 from stories.models import Issue, IssueItem, Newsletter, Story
 
 SLUG = "mail-bench"
@@ -60,8 +66,9 @@ def ensure_subscribers(newsletter: Newsletter, count: int) -> int:
     confirmed = Subscription.objects.filter(newsletter=newsletter, state="confirmed")
     have = confirmed.count()
     if have > count:
-        extra = confirmed.order_by("-pk").values_list("pk", flat=True)[: have - count]
-        Subscription.objects.filter(pk__in=list(extra)).delete()
+        extra = list(confirmed.order_by("-pk").values_list("pk", flat=True)[: have - count])
+        for start in range(0, len(extra), BATCH):  # within a statement's parameters
+            Subscription.objects.filter(pk__in=extra[start : start + BATCH]).delete()
         return count
     run = secrets.token_hex(4)
     now = timezone.now()
@@ -69,42 +76,20 @@ def ensure_subscribers(newsletter: Newsletter, count: int) -> int:
     while made < count:
         size = min(BATCH, count - made)
         with transaction.atomic():
-            rows = []
-            for i in range(made, made + size):
-                email = f"mail-{run}-{i}@bench.example"
-                rows.append((email, address_hash(email), f"Reader {i}", new_link_key()))
-            ids = insert_rows(
-                Subscriber,
-                ["email", "email_hash", "name", "link_key", "created_at"],
-                [(*row, db_datetime(now)) for row in rows],
+            at = db_datetime(now)
+            emails = [f"mail-{run}-{i}@bench.example" for i in range(made, made + size)]
+            subscribers = insert_subscribers(
+                [
+                    (email, address_hash(email), f"Reader {i}")
+                    for i, email in enumerate(emails, made)
+                ],
+                at,
                 returning=["id"],
             )
-            insert_rows(
-                Subscription,
-                [
-                    "subscriber",
-                    "newsletter",
-                    "state",
-                    "source",
-                    "created_at",
-                    "state_changed_at",
-                    "confirmed_at",
-                    "unsubscribed_via",
-                ],
-                [
-                    (
-                        subscriber_id,
-                        newsletter.pk,
-                        "confirmed",
-                        "form",
-                        db_datetime(now),
-                        db_datetime(now),
-                        db_datetime(now),
-                        "",
-                    )
-                    for (subscriber_id,) in ids
-                ],
+            subscriptions = insert_confirmed_subscriptions(
+                [pk for (pk,) in subscribers], newsletter.pk, Subscription.Source.FORM.value, at
             )
+            insert_consents(subscriptions, ConsentKind.SIGNUP.value, "Benchmark data", WORDING, at)
         made += size
     return count
 

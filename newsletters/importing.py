@@ -26,15 +26,19 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from newsletters.addresses import InvalidAddress, address_hash, normalize_email
-from newsletters.bulk import db_datetime, insert_rows
+from newsletters.bulk import (
+    db_datetime,
+    insert_confirmed_subscriptions,
+    insert_consents,
+    insert_subscribers,
+)
 from newsletters.models import (
-    ConsentRecord,
     Subscriber,
     SubscriberImport,
     Subscription,
     Suppression,
 )
-from newsletters.models.subscribers import ConsentKind, SubscriptionSource, new_link_key
+from newsletters.models.subscribers import ConsentKind, SubscriptionSource
 
 State = Subscription.State
 BATCH = 5000
@@ -236,13 +240,9 @@ def _write_batch(job: SubscriberImport, rows: list[Row], now) -> dict[str, int]:
     # kept as it was). Rows go in as plain tuples (newsletters/bulk.py).
     by_hash = {address_hash(row.email): row for row in wanted}
     at = db_datetime(now)
-    insert_rows(
-        Subscriber,
-        ["email", "email_hash", "name", "link_key", "created_at"],
-        [
-            (row.email, email_hash, row.name, new_link_key(), at)
-            for email_hash, row in by_hash.items()
-        ],
+    insert_subscribers(
+        [(row.email, email_hash, row.name) for email_hash, row in by_hash.items()],
+        at,
         skip_conflicts=True,
     )
     ids = dict(Subscriber.objects.filter(email_hash__in=by_hash).values_list("email_hash", "pk"))
@@ -257,43 +257,17 @@ def _write_batch(job: SubscriberImport, rows: list[Row], now) -> dict[str, int]:
             state=State.CONFIRMED, state_changed_at=now, confirmed_at=now
         )
     pending_subscribers = {subscriber_id for _, subscriber_id in pending}
-    created = insert_rows(
-        Subscription,
-        [
-            "subscriber",
-            "newsletter",
-            "state",
-            "source",
-            "created_at",
-            "state_changed_at",
-            "confirmed_at",
-            "unsubscribed_via",
-        ],
-        [
-            (
-                subscriber_id,
-                job.newsletter_id,
-                State.CONFIRMED.value,
-                SubscriptionSource.IMPORT.value,
-            )
-            + (at, at, at, "")
-            for subscriber_id in ids.values()
-            if subscriber_id not in pending_subscribers
-        ],
+    created = insert_confirmed_subscriptions(
+        [sid for sid in ids.values() if sid not in pending_subscribers],
+        job.newsletter_id,
+        SubscriptionSource.IMPORT.value,
+        at,
         # A subscription made meanwhile by a signup is left to it.
         skip_conflicts=True,
-        returning=["id"],
     )
-    subscription_ids = [pk for (pk,) in created] + [pk for pk, _ in pending]
+    subscription_ids = created + [pk for pk, _ in pending]
     source = f"Import #{job.pk}: {job.file_name}"[:300]
-    insert_rows(
-        ConsentRecord,
-        ["subscription", "kind", "source", "wording", "created_at"],
-        [
-            (subscription_id, ConsentKind.IMPORT.value, source, job.consent_basis, at)
-            for subscription_id in subscription_ids
-        ],
-    )
+    insert_consents(subscription_ids, ConsentKind.IMPORT.value, source, job.consent_basis, at)
     counts["created"] += len(created)
     counts["merged"] += len(pending)
     return counts
