@@ -414,3 +414,26 @@ def test_a_withdrawal_reaches_every_cached_page_feed_sitemap_and_search(
         assert after.visited[obj.get_absolute_url()] == 404
     assert [before.visited[link] for link in shared] == [302, 302, 302]
     assert [after.visited[link] for link in shared] == [404, 404, 404]
+
+
+@pytest.mark.parametrize("page_cache", [False, True], ids=["uncached", "cached"])
+def test_an_anonymous_crawl_of_the_whole_site_writes_nothing(
+    client, small_pages, settings, page_cache
+):
+    """Every page, feed, sitemap and search a reader can reach, first visit
+    and again: only SELECTs, and none that locks a row. So public pages can
+    be served from a read replica (newsroom/replica.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.NEWSROOM_PAGE_CACHE = page_cache
+    live = public_newsroom()
+    seeds = start_points() + searches_for(live[0].headline)
+    with CaptureQueriesContext(connection) as queries:
+        first = Crawler(client, set()).crawl(seeds)
+        Crawler(client, set()).crawl(seeds)  # again: from the cache when it is on
+    assert set(first.views) >= EXPECTED_VIEWS
+    statements = [query["sql"] for query in queries.captured_queries]
+    writes = [sql for sql in statements if not sql.lstrip().upper().startswith("SELECT")]
+    assert writes == [], writes[:5]
+    assert not [sql for sql in statements if "FOR UPDATE" in sql.upper()]
