@@ -9,9 +9,7 @@ class StoriesConfig(AppConfig):
     def ready(self):
         from django.db.backends.signals import connection_created
 
-        from stories.publishing.fragments import connect
         from stories.timebounds import register_loaders
 
-        connect()  # new render stamps for stories whose shown sources change
         # A stored time outside what Python holds must not fail every page.
         connection_created.connect(register_loaders)

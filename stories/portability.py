@@ -41,8 +41,9 @@ byline picker, which offers staff only. Models left out on purpose are
 listed, with the reason, in NOT_EXPORTED.
 
 The search index is derived from the stories, so it is not in the file: the
-raw saves of a restore skip Story.save(), which keeps it, and the import
-therefore rebuilds it for the restored stories before it commits.
+raw saves of a restore skip Story.save(), and the import ends in
+stories/publishing/changes.py's content_restored, which rebuilds the index
+and the listing dates for the restored stories before it commits.
 """
 
 import json
@@ -75,8 +76,7 @@ from stories.backup_format import (
     story_files,
 )
 from stories.models import Newsletter, Story, StoryRevision
-from stories.publishing.changes import public_pages_changed
-from stories.publishing.search_index import rebuild_index
+from stories.publishing.changes import content_restored
 
 # The format is defined in backup_format; the commands and tests read it here.
 __all__ = [
@@ -323,9 +323,7 @@ def import_content(data: Any, progress: Progress | None = None) -> dict[str, Any
         except IntegrityError as error:
             raise ImportRefused(f"The export does not hold together: {error}") from None
         _reset_sequences()
-        indexed = rebuild_index(progress=progress)
-        Story.objects.refresh_listed_at()
-        public_pages_changed()
+        indexed = content_restored(progress)
     return {
         "counts": counts,
         "created_users": created_users,

@@ -1,6 +1,6 @@
 """Helpers for driving the story admin the way a browser does: real GETs and POSTs."""
 
-from django.forms import FileField
+from django.forms import FileField, MultiWidget
 from django.urls import reverse
 
 
@@ -27,7 +27,14 @@ def _bound_values(form) -> dict:
     for name, field in form.fields.items():
         if isinstance(field, FileField):
             continue  # a browser posts no file when none is chosen
-        value = _value(form[name].value())
+        value = form[name].value()
+        if isinstance(field.widget, MultiWidget) and not isinstance(value, list | tuple):
+            # A date and a time, say: posted as name_0, name_1.
+            for index, part in enumerate(field.widget.decompress(value)):
+                if _value(part) is not None:
+                    data[f"{form.add_prefix(name)}_{index}"] = _value(part)
+            continue
+        value = _value(value)
         if value is not None:
             data[form.add_prefix(name)] = value
     return data
@@ -36,6 +43,13 @@ def _bound_values(form) -> dict:
 def story_form_data(client, story, **changes) -> dict:
     """What the change form would post as it is shown to client, with changes applied."""
     response = client.get(change_url(story))
+    assert response.status_code == 200, response.status_code
+    return form_as_shown(response, **changes)
+
+
+def admin_form_data(client, url, **changes) -> dict:
+    """What any admin change form at url would post as shown to client, with changes applied."""
+    response = client.get(url)
     assert response.status_code == 200, response.status_code
     return form_as_shown(response, **changes)
 

@@ -18,11 +18,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stories.editorial import workflow
-from stories.models import Citation, Issue, IssueItem, Story
-from stories.publishing import fragments
+from stories.models import (
+    Citation,
+    Contributor,
+    GuestByline,
+    Issue,
+    IssueItem,
+    Section,
+    Story,
+)
+from stories.publishing import changes, fragments
 from tests.factories import (
-    CitationFactory,
     CorrectionFactory,
+    NewsletterFactory,
     SourceFactory,
     TopicFactory,
     approved_story,
@@ -32,6 +40,7 @@ from tests.factories import (
     user_in,
 )
 from tests.reader_helpers import image_bytes
+from tests.story_admin import admin_form_data, change_url, story_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -107,62 +116,159 @@ def test_public_pages_read_and_never_write(client, story):
         assert not any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
 
 
-def test_renaming_an_author_reaches_every_byline(client, story):
+def in_the_admin(admin_client, url, **changes):
+    """Post the admin's change form at url as it is shown, with changes."""
+    response = admin_client.post(url, admin_form_data(admin_client, url, **changes))
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def edit_story(admin_client, story, *rows, **changes):
+    """Save story from its admin form with changes, and new inline rows
+    (prefix, {field: value}) such as ("citations", {"source": 1})."""
+    data = story_form_data(admin_client, story, **changes)
+    for prefix, fields in rows:
+        n = int(data[f"{prefix}-TOTAL_FORMS"])
+        data[f"{prefix}-TOTAL_FORMS"] = str(n + 1)
+        data.update(
+            {f"{prefix}-{n}-{name}": str(v) for name, v in {**fields, "story": story.pk}.items()}
+        )
+    response = admin_client.post(change_url(story), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def delete_in_the_admin(admin_client, obj):
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_delete", args=[obj.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+
+
+def person_url(person) -> str:
+    return reverse("admin:auth_user_change", args=[person.pk])
+
+
+def test_renaming_an_author_in_the_admin_reaches_every_byline(client, admin_client, story):
     author = story.authors.get()
     pages(client, story)
-    author.first_name, author.last_name = "Renamed", "Writer"
-    author.save()
+    in_the_admin(admin_client, person_url(author), first_name="Renamed", last_name="Writer")
     shown = pages(client, story)
     assert shown.count("Renamed Writer") >= 2  # story page and issue page
     assert '"name": "Renamed Writer"' in shown  # the story's JSON-LD
 
 
-def test_bylines_added_and_removed_from_either_side_are_shown(client, story):
+def test_bylines_added_and_removed_in_the_story_form_or_with_the_person_are_shown(
+    client, admin_client, story
+):
+    author = story.authors.get()
     pages(client, story)
     guest = user_in("Writers", username="guest", first_name="Guest", last_name="Author")
-    story.authors.add(guest)
+    edit_story(admin_client, story, authors=[str(author.pk), str(guest.pk)])
     assert "Guest Author" in pages(client, story)
-    guest.stories.remove(story)
+    edit_story(admin_client, story, authors=[str(author.pk)])
     assert "Guest Author" not in pages(client, story)
-    guest.stories.add(story)
+    edit_story(admin_client, story, authors=[str(author.pk), str(guest.pk)])
     assert "Guest Author" in pages(client, story)
-    guest.stories.clear()
-    assert "Guest Author" not in pages(client, story)
-    story.authors.add(guest)
-    pages(client, story)
-    guest.delete()
+    delete_in_the_admin(admin_client, guest)
     assert "Guest Author" not in pages(client, story)
 
 
-def test_citations_added_changed_removed_and_sources_renamed_are_shown(client, story):
+def test_citations_added_changed_removed_and_sources_renamed_are_shown(client, admin_client, story):
     pages(client, story)
-    citation = CitationFactory(story=story, source=SourceFactory(name="Chip Weekly"))
+    source = SourceFactory(name="Chip Weekly")
+    edit_story(
+        admin_client,
+        story,
+        ("citations", {"source": source.pk, "url": "https://chip.example/", "position": 2}),
+    )
     assert "Chip Weekly" in pages(client, story)
-    citation.title = "The fab report"
-    citation.save()
+    citation = story.citations.get(source=source)
+    index = list(story.citations.order_by("position", "pk")).index(citation)
+    edit_story(admin_client, story, **{f"citations-{index}-title": "The fab report"})
     assert "The fab report" in pages(client, story)
-    source = citation.source
-    source.name = "Chip Monthly"
-    source.save()
+    in_the_admin(
+        admin_client, reverse("admin:stories_source_change", args=[source.pk]), name="Chip Monthly"
+    )
     shown = pages(client, story)
     assert "Chip Monthly" in shown and "Chip Weekly" not in shown
-    citation.delete()
+    edit_story(admin_client, story, **{f"citations-{index}-DELETE": "on"})
     assert "Chip Monthly" not in pages(client, story)
 
 
-def test_topics_added_removed_and_renamed_are_shown(client, story):
+def test_sections_deleted_from_the_list_leave_the_stories_under_them(client, admin_client, story):
+    newsletter = NewsletterFactory()
+    section = Section.objects.create(newsletter=newsletter, name="Deep dives")
+    Story.objects.filter(pk=story.pk).update(newsletter=newsletter, section=section)
     pages(client, story)
-    story.topics.add("Export controls")
-    assert "Export controls" in pages(client, story)
+    assert kept(story).linked_data["section"]["name"] == "Deep dives"
+    response = admin_client.post(
+        reverse("admin:stories_section_changelist"),
+        {"action": "delete_selected", "_selected_action": [section.pk], "post": "yes"},
+    )
+    assert response.status_code == 302 and not Section.objects.exists()
+    pages(client, story)
+    assert kept(story).linked_data["section"] is None
+
+
+def test_topics_added_removed_and_renamed_are_shown(client, admin_client, story):
+    pages(client, story)
     topic = TopicFactory(name="Export controls")
-    topic.name = "Export rules"
-    topic.save()
+    edit_story(admin_client, story, ("topics", {"tag": topic.pk}))
+    assert "Export controls" in pages(client, story)
+    in_the_admin(
+        admin_client, reverse("admin:stories_topic_change", args=[topic.pk]), name="Export rules"
+    )
     shown = pages(client, story)
     assert "Export rules" in shown and "Export controls" not in shown
-    story.topics.remove(topic)
+    delete_in_the_admin(admin_client, topic)
     assert "Export rules" not in pages(client, story)
-    story.topics.clear()
-    assert 'rel="tag"' not in pages(client, story)
+
+
+def test_a_topic_proposed_on_the_story_form_is_shown(client, admin_client, story):
+    """Proposed topics are added after the form's inlines: the story is
+    rendered again after them."""
+    pages(client, story)
+    edit_story(admin_client, story, new_topics="Wafer supply")
+    assert "Wafer supply" in pages(client, story)
+
+
+def test_a_restored_revision_is_shown(client, admin_client, story):
+    pages(client, story)
+    edit_story(admin_client, story, **{"topics-0-DELETE": "on", "citations-0-DELETE": "on"})
+    shown = pages(client, story)
+    assert "Chips" not in shown
+    editor = user_in("Editors", username="restorer")
+    story.refresh_from_db()
+    workflow.restore_revision(editor, story, story.revisions.order_by("number").first())
+    assert "Chips" in pages(client, story)
+
+
+def test_renaming_a_contributor_section_or_newsletter_reaches_the_stories_naming_them(
+    client, admin_client, story
+):
+    newsletter = NewsletterFactory(name="The Letter")
+    section = Section.objects.create(newsletter=newsletter, name="Deep dives")
+    contributor = Contributor.objects.create(name="Casey Columnist")
+    Story.objects.filter(pk=story.pk).update(newsletter=newsletter, section=section)
+    GuestByline.objects.create(story=story, contributor=contributor, position=1)
+    pages(client, story)
+    assert "Casey Columnist" in kept(story).byline_html
+    assert kept(story).linked_data["section"] == {"name": "Deep dives", "newsletter": "The Letter"}
+    in_the_admin(
+        admin_client,
+        reverse("admin:stories_contributor_change", args=[contributor.pk]),
+        name="Casey Q. Columnist",
+    )
+    in_the_admin(
+        admin_client, reverse("admin:stories_section_change", args=[section.pk]), name="Long reads"
+    )
+    in_the_admin(
+        admin_client,
+        reverse("admin:stories_newsletter_change", args=[newsletter.pk]),
+        name="The Renamed Letter",
+    )
+    assert "Casey Q. Columnist" in pages(client, story)
+    assert kept(story).linked_data["section"] == {
+        "name": "Long reads",
+        "newsletter": "The Renamed Letter",
+    }
 
 
 def test_an_edit_of_the_story_is_shown(client, story):
@@ -199,12 +305,22 @@ def test_an_issue_list_follows_its_stories_order_and_membership(client, story):
     assert second.headline not in client.get(issue.get_absolute_url()).content.decode()
 
 
-def test_a_correction_added_or_removed_is_shown(client, story):
+def test_a_correction_added_or_removed_in_the_admin_is_shown(client, admin_client, story):
     pages(client, story)
-    correction = CorrectionFactory(story=story, text="The figure was **$5m**, not $6m.")
+    now = timezone.localtime()
+    response = admin_client.post(
+        reverse("admin:stories_correction_add"),
+        {
+            "story": story.pk,
+            "text": "The figure was **$5m**, not $6m.",
+            "created_at_0": now.strftime("%Y-%m-%d"),
+            "created_at_1": now.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
     shown = client.get(story.get_absolute_url()).content.decode()
     assert "<strong>$5m</strong>" in shown and "Corrected on" in shown
-    correction.delete()
+    delete_in_the_admin(admin_client, story.corrections.get())
     shown = client.get(story.get_absolute_url()).content.decode()
     assert "$5m" not in shown and "Corrected on" not in shown
 
@@ -281,14 +397,13 @@ def test_the_top_story_of_an_issue_loads_its_image_first(client, settings, tmp_p
     assert shown.count('loading="lazy"') == 3  # the second lead image and both inline ones
 
 
-def test_a_reader_that_loaded_a_story_before_an_edit_keeps_nothing_stale(client, story):
+def test_a_reader_that_loaded_a_story_before_an_edit_keeps_nothing_stale(admin_client, story):
     """The reader read the story (and its stamp) just before an editor's
     change committed: what it renders comes from rows read after, and is kept
     under the stamp read with them, so the next reader sees the change."""
     loaded = Story.objects.get(pk=story.pk)  # the reader's first query
-    citation = story.citations.get()
-    citation.title = "Changed as the reader renders"
-    citation.save()  # commits meanwhile, with a new stamp
+    # An editor's change commits meanwhile, with a new stamp.
+    edit_story(admin_client, story, **{"citations-0-title": "Changed as the reader renders"})
     fragments.ensure_rendered([loaded])  # the same reader, a moment later
     assert "Changed as the reader renders" in loaded.rendered.footer_html
     assert cache.get(fragments.story_key(story.pk, loaded.render_stamp)) is None
@@ -341,15 +456,32 @@ def test_a_correction_moved_to_another_story_leaves_the_first(client, admin_clie
     assert "<strong>quote</strong>" not in shown and "Corrected on" not in shown
 
 
-def test_a_password_change_or_a_new_source_description_renders_nothing_again(client, story):
+def test_a_password_change_a_sign_in_or_a_new_source_description_renders_nothing_again(
+    client, admin_client, story
+):
     pages(client, story)
     before = stamp(story)
     author = story.authors.get()
-    author.set_password("another correct horse")
+    author.set_password("the first correct horse")
     author.save()
+    password_url = reverse("admin:auth_user_password_change", args=[author.pk])
+    new_password = "another correct horse battery"
+    response = admin_client.post(
+        password_url, {"password1": new_password, "password2": new_password}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    signed_in = client.post(
+        reverse("admin:login"), {"username": author.username, "password": new_password}
+    )
+    assert signed_in.status_code == 302  # and last_login stamped
+    client.logout()
+    in_the_admin(admin_client, person_url(author), email="new-address@example.com")
     source = story.citations.get().source
-    source.description = "A weekly digest."
-    source.save()
+    in_the_admin(
+        admin_client,
+        reverse("admin:stories_source_change", args=[source.pk]),
+        description="A weekly digest.",
+    )
     assert stamp(story) == before and kept(story) is not None
 
 
@@ -386,11 +518,16 @@ def test_a_rename_racing_a_new_byline_keeps_no_old_name(on_postgres):
         return loaded.rendered.byline_html
 
     def rename():
+        # What the person's admin page does.
+        before = changes.shown_before(guest)
         guest.first_name = "New"
         guest.save()
+        changes.shown_thing_changed(guest, before)
 
     with held_open(rename):
-        story.authors.add(guest)  # another editor's byline, committed at once
+        with transaction.atomic():  # another editor's byline, committed at once
+            story.authors.add(guest)
+            changes.story_changed(story)
         assert "Old Name" in reader_sees()
         assert "Old Name" in reader_sees()  # kept
     assert "New Name" in reader_sees()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from stories.models import Contributor, GuestByline, Section, Story, Topic
 from tests.factories import NewsletterFactory, StoryFactory, published_issue
 from tests.reader_helpers import DEMO_ISSUE_URLS, load_demo_newsroom
-from tests.story_admin import change_url, form_as_shown, messages_of
+from tests.story_admin import admin_form_data, change_url, form_as_shown, messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -70,12 +70,16 @@ def test_an_unknown_contributor_is_a_404(client):
     assert client.get("/contributors/nobody/").status_code == 404
 
 
-def test_renaming_a_contributor_renames_their_bylines(client):
+def test_renaming_a_contributor_in_the_admin_renames_their_bylines(client, writer):
     casey = columnist()
     story = published_story_by(casey)
     client.get(story.get_absolute_url())  # kept HTML rendered
-    casey.name = "Casey Q. Columnist"
-    casey.save()
+    client.force_login(writer)  # who may edit contributors
+    url = reverse("admin:stories_contributor_change", args=[casey.pk])
+    assert (
+        client.post(url, admin_form_data(client, url, name="Casey Q. Columnist")).status_code == 302
+    )
+    client.logout()
     assert "Casey Q. Columnist" in client.get(story.get_absolute_url()).content.decode()
 
 

@@ -8,16 +8,16 @@ from newsletters import stats
 from newsletters.delivery import progress
 from newsletters.models import Subscription
 from stories.models import Newsletter
-from stories.publishing.changes import InvalidatesPublicPages
+from stories.publishing.changes import ShownThingChangesFollow
 
 State = Subscription.State
 SEES_SUBSCRIBERS = "newsletters.view_subscription"
 
 
 @admin.register(Newsletter)
-class NewsletterAdmin(InvalidatesPublicPages, admin.ModelAdmin):
-    # A newsletter's name and description print on public pages, hence
-    # InvalidatesPublicPages.
+class NewsletterAdmin(ShownThingChangesFollow, admin.ModelAdmin):
+    # A newsletter's name and description print on public pages (its name in
+    # the metadata of its stories too), hence ShownThingChangesFollow.
     list_display = ["name", "slug", "sender_email", "is_default"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

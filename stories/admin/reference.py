@@ -21,7 +21,7 @@ from stories.admin.base import (
     zoned_time,
 )
 from stories.models import Contributor, Correction, PreviewLink, Section, Source, Topic
-from stories.publishing.changes import InvalidatesPublicPages
+from stories.publishing.changes import ShownThingChangesFollow, StoryRowChangesFollow
 from stories.reader.preview import share_url
 
 # The story list's "cited source" filter (StoryAdmin.list_filter), by source id.
@@ -29,7 +29,7 @@ CITED_SOURCE_PARAM = "sources__id__exact"
 
 
 @admin.register(Source)
-class SourceAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class SourceAdmin(ShownThingChangesFollow, admin.ModelAdmin):
     list_display = ["name", "url", "story_count"]
     search_fields = ["name", "description", "url"]
     prepopulated_fields = {"slug": ["name"]}
@@ -56,7 +56,7 @@ class ContributorForm(FreeSlugVariant, forms.ModelForm):
 
 
 @admin.register(Contributor)
-class ContributorAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class ContributorAdmin(ShownThingChangesFollow, admin.ModelAdmin):
     """Contributors without a staff account. Whoever writes stories may add
     and edit them (a guest author is usually added by the writer who
     commissioned the piece); removing one is for editors."""
@@ -96,7 +96,7 @@ class ContributorAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class SectionAdmin(ShownThingChangesFollow, admin.ModelAdmin):
     """The sections of each newsletter ("Posts"), kept by editors."""
 
     list_display = ["name", "newsletter", "position"]
@@ -125,7 +125,7 @@ class SectionAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
+class TopicAdmin(ShownThingChangesFollow, admin.ModelAdmin):
     list_display = ["name", "slug", "story_count"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -145,7 +145,7 @@ class TopicAdmin(InvalidatesPublicPages, admin.ModelAdmin):
 
 @admin.register(Correction)
 class CorrectionAdmin(
-    CheckedAutocompletes, TimesInTheNewsroomZone, InvalidatesPublicPages, admin.ModelAdmin
+    CheckedAutocompletes, TimesInTheNewsroomZone, StoryRowChangesFollow, admin.ModelAdmin
 ):
     list_display = ["story", "created_at_zoned", "created_by"]
     list_select_related = ["story", "created_by"]

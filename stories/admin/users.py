@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from stories.admin.base import TimesInTheNewsroomZone
+from stories.publishing.changes import ShownThingChangesFollow
 
 User = get_user_model()
 
@@ -26,10 +27,11 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class NewsroomUserAdmin(TimesInTheNewsroomZone, UserAdmin):
+class NewsroomUserAdmin(TimesInTheNewsroomZone, ShownThingChangesFollow, UserAdmin):
     """Django's user admin; whoever may write stories may also look people up
     for a byline, and only there, without seeing the user pages. Its dates
-    (joined, last sign-in) are read in the newsroom's zone and kept in its span."""
+    (joined, last sign-in) are read in the newsroom's zone and kept in its span.
+    A person renamed or deleted here leaves no byline with the old name."""
 
     def has_view_permission(self, request, obj=None):
         if super().has_view_permission(request, obj):

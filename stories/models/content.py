@@ -225,6 +225,22 @@ class Story(models.Model):
         "why_it_matters": "why_it_matters_html",
         "key_points": "key_points_html",
     }
+    # The columns readers never see the story by: a save that writes only
+    # these keeps its render_stamp (the key of its rendered fragments). Any
+    # other column, a new one too, gets a new stamp; the status is not printed
+    # but decides whether an issue's list holds the story.
+    UNSHOWN_FIELDS = frozenset(
+        {
+            "created_by",
+            "created_at",
+            "updated_at",
+            "version",
+            "render_stamp",
+            "submitted_at",
+            "status_changed_at",
+            "published_at",
+        }
+    )
 
     headline = models.CharField(max_length=200)
     slug = models.SlugField(
@@ -330,8 +346,10 @@ class Story(models.Model):
     version = models.PositiveIntegerField(default=0, editable=False)
     # Names the current rendering of what readers see of the story, its
     # bylines, citations, topics and corrections: the key of its cached
-    # fragments (stories/publishing/fragments.py), which replaces it on any
-    # change they show.
+    # fragments (stories/publishing/fragments.py). save() replaces it when it
+    # writes a shown column; what changes around the story (a byline, a
+    # citation, a renamed source) replaces it through
+    # stories/publishing/changes.py.
     render_stamp = models.BigIntegerField(default=new_render_stamp, editable=False)
 
     objects = StoryQuerySet.as_manager()
@@ -376,8 +394,15 @@ class Story(models.Model):
         if update_fields is None or "lead_image" in update_fields:
             self._derive_renditions()
         self.version += 1
+        shown = update_fields is None or not self.UNSHOWN_FIELDS.issuperset(update_fields)
+        if shown:
+            # Random, never counted: a stale copy of the row saved over a
+            # newer one still gets a stamp no rendering was kept under.
+            self.render_stamp = new_render_stamp()
         if update_fields is not None:
             extra = {"version", "updated_at"}
+            if shown:
+                extra.add("render_stamp")
             if "lead_image" in update_fields:
                 extra.add("lead_image_renditions")
             extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}

@@ -10,19 +10,26 @@ it, its byline and its page's footer (``StoryFragments``); per issue, its list
 of stories (``IssueFragments``).
 
 Keys, not deletes, keep them fresh. A story's key holds its
-``render_stamp``, a random number that ``forget`` replaces whenever something
-the fragments show changes: a save of the story (its status too, which decides whether an
-issue lists it), a byline added or removed, a citation, topic or correction
-added, changed, moved or removed, or a renamed author, source or topic (the
-receivers below). Random rather than counted, so a stamp never comes back:
-not after a restore that reuses the story's id, nor when a stale copy of the
-row is saved (that save gets a new stamp too). An issue's key holds the
-(story, render_stamp) pairs of
-the stories readers see in it, in order, so it changes with any of them and
-with the issue's membership and order. Every key holds ``format_key()``, a
-fingerprint of the templates and code that render them and the settings that
-change their output. A fragment whose key is no longer asked for is simply
-never read again, and expires.
+``render_stamp``, a random number replaced whenever something the fragments
+show changes. Story.save() replaces it when it writes a column readers see
+(its status too, which decides whether an issue lists it; not a save of
+Story.UNSHOWN_FIELDS alone). Everything around the story goes through the
+actions' one path, stories/publishing/changes.py, which calls ``forget``
+here: a story saved with its bylines, citations and topics (the admin, a
+revision restore), a correction saved, moved or removed, a source, topic,
+contributor, section, newsletter or person renamed or deleted (what
+``SHOWN`` lists of it compared with the stored row, so a password change
+re-renders nothing). A backup restore writes no stamp from the file:
+each restored story gets a fresh one. No signal receiver is involved: a write
+that goes around those actions (the shell, a data migration) calls changes.py
+itself. Random rather than counted, so a stamp never comes back: not after a
+restore that reuses the story's id, nor when a stale copy of the row is
+saved (that save gets a new stamp too). An issue's key holds the
+(story, render_stamp) pairs of the stories readers see in it, in order, so it
+changes with any of them and with the issue's membership and order. Every
+key holds ``format_key()``, a fingerprint of the templates and code that
+render them and the settings that change their output. A fragment whose key
+is no longer asked for is simply never read again, and expires.
 
 There is nothing to race: a reader renders from rows read after the stamp in
 its key, so what it keeps is never older than that stamp; a change commits
@@ -47,7 +54,6 @@ from django.core.cache import cache
 from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.template.loader import get_template, render_to_string
 
 from stories.models import (
@@ -57,6 +63,7 @@ from stories.models import (
     GuestByline,
     Issue,
     IssueItem,
+    Newsletter,
     Section,
     Source,
     Story,
@@ -82,21 +89,6 @@ TEMPLATES = (
 # The Python that shapes the fragments (this module, the template filters,
 # image srcsets): a deploy that changes it renders every story again too.
 CODE_MODULES = ("stories.publishing.fragments", "stories.templatetags.reader", "stories.images")
-# The story columns the fragments never show: a save that writes only these
-# keeps them. Any other column (a new one too) forgets them; the status is not
-# shown but decides whether an issue's list holds the story.
-UNSHOWN_FIELDS = frozenset(
-    {
-        "created_by",
-        "created_at",
-        "updated_at",
-        "version",
-        "render_stamp",
-        "submitted_at",
-        "status_changed_at",
-        "published_at",
-    }
-)
 
 
 @dataclass
@@ -317,6 +309,8 @@ def render(story: Story) -> StoryFragments:
 
 
 # -- forgetting ---------------------------------------------------------------
+# Called by stories/publishing/changes.py, which the actions call: never from
+# a signal receiver.
 
 
 def forget(stories: Q | Iterable[int]) -> None:
@@ -347,109 +341,49 @@ def forget(stories: Q | Iterable[int]) -> None:
         transaction.on_commit(again)
 
 
-def _story_saved(sender, instance, raw, created, update_fields, **kwargs):
-    if raw or created:
-        return
-    if update_fields is not None and UNSHOWN_FIELDS.issuperset(update_fields):
-        return
-    forget([instance.pk])
-
-
-def _bylines_changed(sender, instance, action, reverse, pk_set, **kwargs):
-    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
-        return
-    if not reverse:
-        forget([instance.pk])
-    elif action == "pre_clear":
-        # A person's bylines cleared: which stories is only known before.
-        forget(_stories_showing(instance))
-    elif pk_set:
-        forget(pk_set)
-
-
-# What a save compares with the stored row: the story a row belongs to, so a
-# row moved to another is forgotten on both; and what the fragments show of a
-# person, source or topic, so a password change or a source's new description
-# re-renders nothing.
-COMPARED = {
-    Citation: ("story_id",),
-    Correction: ("story_id",),
-    TaggedTopic: ("content_object_id",),
-    GuestByline: ("story_id",),
+# What the fragments print of the things stories name, by model (people:
+# PERSON_SHOWN). A save that leaves these as they were re-renders nothing: a
+# password change, a sign-in stamping last_login, a source's new description.
+SHOWN = {
     Source: ("name", "slug"),
     Topic: ("name", "slug"),
     Contributor: ("name", "slug", "bio", "url"),
     Section: ("name", "newsletter_id"),
+    Newsletter: ("name",),
 }
 PERSON_SHOWN = ("username", "first_name", "last_name")
 
 
-def _compared(model) -> tuple[str, ...]:
-    return COMPARED.get(model, PERSON_SHOWN)
+def shown_fields(model) -> tuple[str, ...]:
+    return SHOWN.get(model, PERSON_SHOWN)
 
 
-def _remember_before(sender, instance, raw=False, update_fields=None, **kwargs):
-    if raw or instance.pk is None:
-        return
-    compared = {field.removesuffix("_id") for field in _compared(sender)}
-    if update_fields is not None and not compared.intersection(update_fields):
-        return  # say, a sign-in stamping last_login
-    stored = sender._default_manager.filter(pk=instance.pk)
-    instance._fragments_before = stored.values_list(*_compared(sender)).first()
+def shown_of(thing) -> tuple:
+    """What the fragments print of thing, as it is in memory."""
+    return tuple(getattr(thing, name) for name in shown_fields(type(thing)))
 
 
-def _before(instance) -> tuple:
-    return getattr(instance, "_fragments_before", None) or ()
+def stored_shown_of(thing) -> tuple | None:
+    """What the fragments print of thing, as it is stored (None: not stored)."""
+    if thing.pk is None:
+        return None
+    model = type(thing)
+    return model._default_manager.filter(pk=thing.pk).values_list(*shown_fields(model)).first()
 
 
-def _changed(sender, instance) -> bool:
-    before = getattr(instance, "_fragments_before", None)
-    return before is not None and before != tuple(
-        getattr(instance, field) for field in _compared(sender)
-    )
-
-
-def _row_of_story_changed(sender, instance, raw=False, **kwargs):
-    # A citation, correction or topic tag was added, changed, moved or removed.
-    if raw:
-        return
-    (field,) = _compared(sender)
-    forget({getattr(instance, field), *_before(instance)})
-
-
-def _stories_showing(thing) -> Q:
-    """The stories whose fragments name thing: a person, a source or a topic."""
-    if isinstance(thing, Source):
-        return Q(citations__source=thing)
-    if isinstance(thing, Topic):
-        return Q(pk__in=TaggedTopic.objects.filter(tag=thing).values("content_object"))
-    if isinstance(thing, Contributor):
-        return Q(guest_bylines__contributor=thing)
-    if isinstance(thing, Section):
-        return Q(section=thing)
-    return Q(authors=thing)
-
-
-def _renamed(sender, instance, raw, created, **kwargs):
-    if not (raw or created) and _changed(sender, instance):
-        forget(_stories_showing(instance))
-
-
-def _person_deleted(sender, instance, **kwargs):
-    forget(_stories_showing(instance))
-
-
-def connect() -> None:
-    """Hook forget() to every change the fragments show (from AppConfig.ready)."""
-    User = get_user_model()
-    uid = "stories.publishing.fragments"
-    post_save.connect(_story_saved, sender=Story, dispatch_uid=f"{uid}.story")
-    m2m_changed.connect(_bylines_changed, sender=Story.authors.through, dispatch_uid=f"{uid}.by")
-    for model in (*COMPARED, User):
-        pre_save.connect(_remember_before, sender=model, dispatch_uid=f"{uid}.{model}.before")
-    for model in (Citation, Correction, TaggedTopic, GuestByline):
-        post_save.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.s")
-        post_delete.connect(_row_of_story_changed, sender=model, dispatch_uid=f"{uid}.{model}.d")
-    for model in (User, Source, Topic, Contributor, Section):
-        post_save.connect(_renamed, sender=model, dispatch_uid=f"{uid}.{model}.renamed")
-    pre_delete.connect(_person_deleted, sender=User, dispatch_uid=f"{uid}.person.d")
+def stories_showing(model, things) -> Q:
+    """The stories whose fragments name any of things (ids or rows of model:
+    people, sources, topics, contributors, sections or newsletters)."""
+    if model is Source:
+        return Q(citations__source__in=things)
+    if model is Topic:
+        return Q(pk__in=TaggedTopic.objects.filter(tag__in=things).values("content_object"))
+    if model is Contributor:
+        return Q(guest_bylines__contributor__in=things)
+    if model is Section:
+        return Q(section__in=things)
+    if model is Newsletter:
+        return Q(section__newsletter__in=things)
+    if model is get_user_model():
+        return Q(authors__in=things)
+    raise TypeError(f"Story fragments print nothing of {model.__name__}.")
