@@ -222,8 +222,8 @@ def test_topics_added_removed_and_renamed_are_shown(client, admin_client, story)
 
 
 def test_a_topic_proposed_on_the_story_form_is_shown(client, admin_client, story):
-    """Proposed topics are added after the form's inlines: the story is
-    rendered again after them."""
+    """Proposed topics are added after the form's inlines, in the same
+    transaction as the story's save and its new stamp."""
     pages(client, story)
     edit_story(admin_client, story, new_topics="Wafer supply")
     assert "Wafer supply" in pages(client, story)

@@ -9,11 +9,12 @@ follows:
   never finds what the change took away;
 - the rendered fragments (stories/publishing/fragments.py) of every story
   that prints what changed get a new render stamp in the same transaction:
-  the story's bylines, citations, topics and corrections, or a source, topic,
-  contributor, section, newsletter or person it names (renamed or deleted;
-  a password change or a source's new description renders nothing again).
-  A story's own columns are its own derived field: Story.save() gives it a
-  new stamp whenever it writes one that readers see;
+  a correction saved, moved or deleted on its own, a source, topic,
+  contributor, section, newsletter or person a story names renamed or
+  deleted (a password change or a source's new description renders nothing
+  again). A story's stamp is also its own derived field: Story.save() gives
+  it a new one whenever it writes a column readers see, which covers the
+  bylines, citations and topics an action saves with the story;
 - the page cache (stories/publishing/cache.py) is cleared once the change
   commits, and only when readers could see the change: a draft saved, a
   review comment, a story approved for a later issue or an issue scheduled
@@ -54,15 +55,13 @@ def story_changed(story: Story, fields=None, *, previous_status: str | None = No
     """After an action saved story (fields: the ones it saved, None for all;
     previous_status: its status before, when the action changed it).
 
-    Saved whole (fields None), its bylines, citations, topics and
-    corrections may have changed with it, so its fragments are rendered
-    again; a save of some fields gave it a new stamp itself if readers see
-    them (Story.save).
+    Its rendered fragments need nothing more: the save gave the story a new
+    render stamp (Story.save, whenever it writes a column readers see) in the
+    same transaction as the bylines, citations and topics saved with it, so
+    a reader gets the new stamp and the new rows together.
 
     Readers see a story that a live issue holds while its status is approved
     or published; the pages change if they saw it before or see it now."""
-    if fields is None:
-        fragments.forget([story.pk])
     refresh_search_document(story, fields)
     statuses = {story.status, previous_status or story.status}
     if statuses & set(PUBLIC_STORY_STATUSES) and held_by_live_issue(story):
@@ -221,21 +220,13 @@ class StoryRowChangesFollow:
 
 
 class StoryChangesFollow:
-    """A story saved in the admin goes through story_changed once all of the
-    save is written: its own fields, its inlines (bylines, citations,
-    topics), what the form adds after them (proposed topics, the revision)
-    and the admin's history entry, the save's last step. A draft's save
-    leaves the cached pages alone, a published story's clears them."""
+    """A story saved in the admin (with its topics, sources and bylines, so
+    after its inlines) goes through story_changed: a draft's save leaves the
+    cached pages alone, a published story's clears them."""
 
-    def log_addition(self, request, obj, message):
-        entry = super().log_addition(request, obj, message)
-        story_changed(obj)
-        return entry
-
-    def log_change(self, request, obj, message):
-        entry = super().log_change(request, obj, message)
-        story_changed(obj)
-        return entry
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        story_changed(form.instance)
 
     def delete_model(self, request, obj):
         was_public = Story.objects.published().filter(pk=obj.pk).exists()

@@ -13,10 +13,11 @@ Keys, not deletes, keep them fresh. A story's key holds its
 ``render_stamp``, a random number replaced whenever something the fragments
 show changes. Story.save() replaces it when it writes a column readers see
 (its status too, which decides whether an issue lists it; not a save of
-Story.UNSHOWN_FIELDS alone). Everything around the story goes through the
+Story.UNSHOWN_FIELDS alone), and so covers the bylines, citations and topics
+an action (the story admin, a revision restore) saves in the same
+transaction. What changes without a save of the story goes through the
 actions' one path, stories/publishing/changes.py, which calls ``forget``
-here: a story saved with its bylines, citations and topics (the admin, a
-revision restore), a correction saved, moved or removed, a source, topic,
+here: a correction saved, moved or removed on its own, a source, topic,
 contributor, section, newsletter or person renamed or deleted (what
 ``SHOWN`` lists of it compared with the stored row, so a password change
 re-renders nothing). A backup restore writes no stamp from the file:
