@@ -733,6 +733,20 @@ def test_the_early_answer_carries_the_headers_of_the_full_stack(client, story, f
     assert "cookie" in headers(early)[1]
 
 
+def test_a_cache_hit_resolves_its_address_once_per_process(client, story, monkeypatch):
+    from stories.publishing import cache as page_cache
+
+    page_cache._cached_route.cache_clear()
+    resolved = []
+    real = page_cache.resolve
+    monkeypatch.setattr(page_cache, "resolve", lambda path: resolved.append(path) or real(path))
+    url = story.get_absolute_url()
+    first = client.get(url)
+    for _ in range(3):
+        assert client.get(url).content == first.content
+    assert resolved == [url]
+
+
 def test_staff_are_never_given_the_early_answer(client, story, full_stack_calls):
     url = story.get_absolute_url()
     client.get(url)
