@@ -4,6 +4,10 @@ Each transition checks the actor's permission and the current state, changes
 the row inside a transaction with the row locked, saves only the fields it
 changes and writes an audit entry. Admin buttons and actions, views and
 management commands call these functions; nothing else sets a status.
+
+A story's steps are declared once, as the rows of STORY_TRANSITIONS: the
+statuses each leaves from and leads to, its permission and further rules,
+its comment and audit action, and the button the admin draws for it.
 """
 
 from __future__ import annotations
