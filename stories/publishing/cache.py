@@ -137,14 +137,27 @@ def page_number(values: list[str]) -> list[str]:
     return values
 
 
-def _canonical_query(given: QueryDict, reads: dict) -> str:
-    """The parameters a page reads, each in its one spelling, sorted and
-    URL-encoded: names and values are escaped, so no value can pass for a
-    separate parameter (``?topic=a%26topic%3Db`` is one odd topic)."""
-    pairs = []
+def declared_query(given: QueryDict, reads: dict) -> QueryDict:
+    """The parameters a page reads (reads: its public_page ``query``), each in
+    its one spelling, sorted by name, and nothing else of given.
+
+    What the view sees, what the cache key holds, and all that the page's own
+    links may carry: a cached page is handed to every reader, so a link that
+    echoed anything else of the address one reader asked for would hand them
+    all that reader's parameters."""
+    query = QueryDict(mutable=True)
     for name in sorted(reads):
-        pairs += [(name, value) for value in reads[name](given.getlist(name))]
-    return urlencode(pairs)
+        values = reads[name](given.getlist(name))
+        if values:
+            query.setlist(name, values)
+    return query
+
+
+def _canonical_query(given: QueryDict, reads: dict) -> str:
+    """declared_query URL-encoded: names and values are escaped, so no value
+    can pass for a separate parameter (``?topic=a%26topic%3Db`` is one odd
+    topic)."""
+    return declared_query(given, reads).urlencode()
 
 
 def browser_cache_seconds() -> int:
