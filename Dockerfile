@@ -31,6 +31,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # The web server by default. The same image runs the task workers
-# (`python manage.py db_worker`) and the scheduler (`python manage.py
+# (`python manage.py run_worker`) and the scheduler (`python manage.py
 # run_scheduler`); both stop cleanly on SIGTERM (compose.yaml runs all three).
 CMD ["gunicorn", "--config", "gunicorn.conf.py", "newsroom.wsgi"]

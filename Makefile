@@ -31,7 +31,7 @@ run: $(STAMP)
 	@echo "  Mail:   nothing leaves this machine; every message goes to the mail catcher on"
 	@echo "          127.0.0.1:$(MAIL_PORT), is saved as a .eml file in var/mail/ and shown below"
 	@echo "          as a 'mail |' line with its recipients and subject"
-	@echo "  Also running: a task worker (db_worker) and the scheduler (publish_scheduled every minute)."
+	@echo "  Also running: a task worker (run_worker) and the scheduler (publish_scheduled every minute)."
 	@echo "  Ctrl-C stops everything."
 	@echo
 	@# As readers will see it: the site's own error pages, not the debug ones

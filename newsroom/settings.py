@@ -290,9 +290,10 @@ NEWSROOM_ALLOW_SELF_APPROVAL = env_bool("NEWSROOM_ALLOW_SELF_APPROVAL", False)
 NEWSROOM_REQUIRE_SOURCE = env_bool("NEWSROOM_REQUIRE_SOURCE", True)
 
 # Background work (mail, imports) runs on Django's tasks API (newsroom/tasks.py).
-# "database" stores each task as a row that `manage.py db_worker` processes
-# pick up, any number of them on any number of machines; "immediate" runs a
-# task inside the request that enqueues it (the tests use it).
+# "database" stores each task as a row that `manage.py run_worker` processes
+# (django-tasks' db_worker, at a lower CPU priority) pick up, any number of
+# them on any number of machines; "immediate" runs a task inside the request
+# that enqueues it (the tests use it).
 _TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
 NEWSROOM_TASKS_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
@@ -302,6 +303,9 @@ NEWSROOM_TASKS_BACKEND = env_choice(
     "NEWSROOM_TASKS_BACKEND", "database", set(NEWSROOM_TASKS_BACKENDS)
 )
 TASKS = {"default": {"BACKEND": NEWSROOM_TASKS_BACKENDS[NEWSROOM_TASKS_BACKEND]}}
+# How many steps nicer than the web server `run_worker` makes itself for the
+# CPU (0: as nice as the web server): readers' pages before a send's batches.
+NEWSROOM_WORKER_NICENESS = env_int("NEWSROOM_WORKER_NICENESS", 10, minimum=0, maximum=19)
 
 # Jobs that `manage.py run_scheduler` runs at the start of every minute (or
 # of every `every_minutes`-th minute, counted from midnight UTC): management

@@ -4,7 +4,7 @@
 On the PostgreSQL database in BENCH_DATABASE_URL (or DATABASE_URL): makes
 a newsletter with exactly SUBSCRIBERS (default 100,000) confirmed
 subscribers and a fresh 10-story issue, starts Postfix's smtp-sink (or uses
-EMAIL_HOST/EMAIL_PORT when set), two `manage.py db_worker` processes and
+EMAIL_HOST/EMAIL_PORT when set), two `manage.py run_worker` processes and
 gunicorn, puts the issue live and runs send_due_mail as the scheduler does,
 until every delivery is sent. KILL_WORKERS=k SIGKILLs a worker k times
 during the send (each is restarted at once; send_due_mail takes its copies
@@ -117,7 +117,7 @@ def start_worker(env: dict, n: int) -> subprocess.Popen:
         [
             PYTHON,
             "manage.py",
-            "db_worker",
+            "run_worker",
             "--interval",
             "0.2",
             "--worker-id",

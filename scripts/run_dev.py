@@ -45,7 +45,7 @@ def newsroom_programs(python: str, host: str, port: int, mail_port: int) -> list
             listens_on=("127.0.0.1", mail_port),
         ),
         Program("web", [*manage, "runserver", f"{host}:{port}"]),
-        Program("worker", [*manage, "db_worker", "--no-reload"]),
+        Program("worker", [*manage, "run_worker", "--no-reload"]),
         Program("scheduler", [*manage, "run_scheduler"]),
     ]
 

@@ -464,7 +464,7 @@ def test_pages_that_refuse_some_of_their_input_are_not_kept(
 ):
     monkeypatch.setattr(discovery_views, "ISSUES_PER_PAGE", 1)
     published_issue(1, number=2)
-    cursor = QueryDict(client.get("/issues/").context["next_url"][1:])["after"]
+    cursor = client.get("/issues/").context["next_cursor"]
     refused = {
         "/search/?q=weights&page=26": "Page numbers go from 1 to",
         "/search/?q=weights&page=abc": "Page numbers go from 1 to",
@@ -733,6 +733,20 @@ def test_the_early_answer_carries_the_headers_of_the_full_stack(client, story, f
     assert "cookie" in headers(early)[1]
 
 
+def test_a_cache_hit_resolves_its_address_once_per_process(client, story, monkeypatch):
+    from stories.publishing import cache as page_cache
+
+    page_cache._cached_route.cache_clear()
+    resolved = []
+    real = page_cache.resolve
+    monkeypatch.setattr(page_cache, "resolve", lambda path: resolved.append(path) or real(path))
+    url = story.get_absolute_url()
+    first = client.get(url)
+    for _ in range(3):
+        assert client.get(url).content == first.content
+    assert resolved == [url]
+
+
 def test_staff_are_never_given_the_early_answer(client, story, full_stack_calls):
     url = story.get_absolute_url()
     client.get(url)
@@ -747,3 +761,54 @@ def test_the_early_answer_still_refuses_a_foreign_host_and_a_nul(client, story):
     client.get(url)
     assert client.get(url, headers={"host": "evil.example"}).status_code == 400
     assert client.get(url + "?utm_source=%00").status_code == 400
+
+
+# -- the links of a cached page ------------------------------------------------
+
+JUNK = "x=%22%3E%3Cscript%3E"
+
+
+def own_links(response) -> dict[str, str]:
+    """The page's links to itself ("?..." hrefs), by rel or by chip label."""
+    body = response.content.decode()
+    links = dict(re.findall(r'<a rel="(prev|next)" href="(\?[^"]*)"', body))
+    links.update(re.findall(r'<span class="chip-label">([^<]*)</span> <a href="(\?[^"]*)"', body))
+    return links
+
+
+def test_links_of_a_cached_page_carry_only_what_the_page_declares(
+    client, monkeypatch, django_assert_num_queries
+):
+    # One result, issue and newsletter issue a page, so every page has a
+    # previous and a next page; one reader's junk parameter must reach none
+    # of their links, nor the copy the cache then gives everyone.
+    monkeypatch.setattr(discovery_views, "RESULTS_PER_PAGE", 1)
+    monkeypatch.setattr(discovery_views, "ISSUES_PER_PAGE", 1)
+    monkeypatch.setattr(views, "NEWSLETTER_PAGE_SIZE", 1)
+    topic = TopicFactory(name="DeepSeek")
+    for number in range(1, 4):
+        story = approved_story(headline=f"Open weights {number}")
+        story.topics.add(topic)
+        published_issue(stories=[story], number=number)
+    middle = client.get("/issues/?topic=deepseek").context["next_cursor"]
+    second = discovery_views._encode_cursor(Issue.objects.get(number=2))
+    pages = {
+        "/search/?q=weights&topic=deepseek&page=2": {
+            "prev": "?q=weights&amp;topic=deepseek&amp;page=1",
+            "next": "?q=weights&amp;topic=deepseek&amp;page=3",
+            "Topic: DeepSeek": "?q=weights",
+        },
+        f"/issues/?topic=deepseek&after={middle}": {
+            "prev": f"?topic=deepseek&amp;before={second}",
+            "next": f"?topic=deepseek&amp;after={second}",
+            "Topic: DeepSeek": "?",
+        },
+        "/newsletters/the-newsroom/?page=2": {"prev": "?", "next": "?page=3"},
+    }
+    for address, expected in pages.items():
+        hostile = client.get(f"{address}&{JUNK}")
+        links = own_links(hostile)
+        assert links == expected, address
+        assert "%3Cscript" not in hostile.content.decode()
+        with django_assert_num_queries(0):  # the copy the hostile request left
+            assert client.get(address).content == hostile.content

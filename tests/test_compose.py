@@ -40,7 +40,7 @@ def test_compose_runs_app_worker_scheduler_and_migrations_on_postgres_and_redis(
     assert SERVICES["db"]["image"].startswith("postgres:")
     assert SERVICES["redis"]["image"].startswith("redis:")
     assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--no-input"]
-    assert SERVICES["worker"]["command"] == ["python", "manage.py", "db_worker"]
+    assert SERVICES["worker"]["command"] == ["python", "manage.py", "run_worker"]
     assert SERVICES["scheduler"]["command"] == ["python", "manage.py", "run_scheduler"]
     # The app runs the image's own command: gunicorn with gunicorn.conf.py.
     assert "command" not in SERVICES["app"]

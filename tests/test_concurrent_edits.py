@@ -3,6 +3,7 @@ with who changed what, and the refused input stays in the form."""
 
 import re
 import threading
+from dataclasses import replace
 
 import pytest
 from django.db import connection
@@ -372,9 +373,17 @@ def test_a_review_decision_that_does_not_say_what_it_saw_is_refused(client, edit
 def test_the_admin_asks_the_page_for_its_version_for_each_decision_the_workflow_names(
     client, writer, monkeypatch
 ):
-    # The admin takes the list from stories/workflow.py rather than keeping
-    # its own, so a decision added there is checked here too.
-    monkeypatch.setitem(workflow.NOT_DONE, "submit", "Not submitted")
+    # The admin takes the decisions from the workflow's table of transitions
+    # rather than keeping its own list, so a decision added there is checked
+    # here too.
+    monkeypatch.setattr(
+        workflow,
+        "STORY_TRANSITIONS",
+        tuple(
+            replace(step, not_done="Not submitted") if step.name == "submit" else step
+            for step in workflow.STORY_TRANSITIONS
+        ),
+    )
     story = StoryFactory(created_by=writer)
     client.force_login(writer)
 

@@ -1,9 +1,14 @@
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 
 from stories.models import Issue, IssueItem, Source, Story
+from stories.models.versioned import VersionedModel
 from tests.factories import IssueFactory, StoryFactory, UserFactory, approved_story
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +42,31 @@ def test_saving_some_fields_still_rerenders_their_html():
     assert story.body_html == "<p>new</p>\n"
 
 
-def test_every_save_bumps_the_version():
-    story = StoryFactory()
-    before = story.version
-    story.save()
-    story.save(update_fields=["dek"])
-    story.refresh_from_db()
-    assert story.version == before + 2
+@pytest.mark.parametrize(
+    ("factory", "field"),
+    [(StoryFactory, "dek"), (IssueFactory, "headline")],
+    ids=["story", "issue"],
+)
+def test_every_save_bumps_the_version_and_the_update_time(factory, field):
+    record = factory()
+    before = record.version
+    record.save()
+    later = record.updated_at + timedelta(minutes=5)
+    with time_machine.travel(later, tick=False):
+        setattr(record, field, "Changed alone")
+        record.save(update_fields=[field])
+    record.refresh_from_db()
+    assert record.version == before + 2
+    assert record.updated_at == later
+
+
+def test_every_model_with_a_version_takes_it_from_the_versioned_base():
+    # One rule for bumping it: a model that declared its own version field
+    # would need its own save() to bump it, and an edit form's check against
+    # it would let a save over someone else's change through.
+    versioned = [m for m in apps.get_models() if "version" in {f.name for f in m._meta.fields}]
+    assert {Story, Issue} <= set(versioned)
+    assert all(issubclass(model, VersionedModel) for model in versioned)
 
 
 def test_lead_image_needs_alt_text():

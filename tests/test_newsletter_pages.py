@@ -11,6 +11,7 @@ from django.test import Client
 
 from newsletters.models import Subscription
 from stories.models import Issue
+from stories.reader import views as reader_views
 from tests.factories import (
     IssueFactory,
     NewsletterFactory,
@@ -162,3 +163,15 @@ def test_the_home_pages_choice_served_from_the_page_cache_still_signs_up(
     consent = subscription.consents.get()
     assert consent.source == "/" and consent.wording == html.unescape(printed)
     assert issue.newsletter.name in consent.wording and "The Weekly Radar" in consent.wording
+
+
+def test_a_newsletters_second_page_lists_its_older_issues(client, monkeypatch):
+    monkeypatch.setattr(reader_views, "NEWSLETTER_PAGE_SIZE", 1)
+    published_issue(1, number=1, headline="The first edition")
+    published_issue(1, number=2, headline="The second edition")
+    first = client.get("/newsletters/the-newsroom/").content.decode()
+    second = client.get("/newsletters/the-newsroom/?page=2").content.decode()
+    assert "The second edition" in first and 'rel="next" href="?page=2"' in first
+    assert "The first edition" in second and "The second edition" not in second
+    assert 'rel="prev" href="?"' in second
+    assert client.get("/newsletters/the-newsroom/?page=3").status_code == 404

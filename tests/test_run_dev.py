@@ -138,7 +138,7 @@ def test_make_run_starts_web_worker_scheduler_and_mail_catcher_and_ctrl_c_stops_
     assert health == 200
     started = descendants(run.process.pid)
     commands = " ".join(command_line(pid) for pid in started)
-    for command in ("runserver", "db_worker", "run_scheduler", "mail_catcher"):
+    for command in ("runserver", "run_worker", "run_scheduler", "mail_catcher"):
         assert command in commands
     # Every process sends its mail to the catcher, whatever this shell has set.
     for pid in started:

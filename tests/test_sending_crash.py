@@ -1,5 +1,5 @@
 """Exactly once under concurrency and crashes (PostgreSQL): two senders
-racing over one send, and real `manage.py db_worker` processes SIGKILLed
+racing over one send, and real `manage.py run_worker` processes SIGKILLed
 again and again during a send, counted at a real SMTP server."""
 
 import os
@@ -110,7 +110,7 @@ def database_url() -> str:
 
 
 class Workers:
-    """Real `manage.py db_worker` processes on the test database, sending
+    """Real `manage.py run_worker` processes on the test database, sending
     through the test's SMTP server, with short leases so that a dead
     worker's copies come back quickly. The test's own settings match."""
 
@@ -134,7 +134,7 @@ class Workers:
 
     def start(self, n: int) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+            [sys.executable, "manage.py", "run_worker", "--interval", "0.1",
              "--worker-id", f"{self.name}-{n}-{time.time_ns() % 10**9}"],
             cwd=ROOT,
             env=project_environment(**self.variables),
@@ -162,7 +162,7 @@ class Workers:
 def test_workers_killed_again_and_again_leave_nobody_out_and_resend_only_in_flight_copies(
     newsletter, smtp_server, settings
 ):
-    """Real db_worker processes send 1,500 copies; one of them is SIGKILLed
+    """Real run_worker processes send 1,500 copies; one of them is SIGKILLed
     every 0.6 s, eight times, and restarted, while the scheduler's command
     takes back the killed workers' copies. At the server: every reader, and
     a second copy only for copies in flight at a kill (at most one recording

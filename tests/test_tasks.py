@@ -78,7 +78,7 @@ def test_a_queued_task_waits_as_a_row_until_a_worker_runs_it():
 
 def run_two_workers(database_url: str) -> None:
     env = project_environment(DATABASE_URL=database_url)
-    argv = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay"]
+    argv = [sys.executable, "manage.py", "run_worker", "--batch", "--no-startup-delay"]
     workers = [
         subprocess.Popen(
             [*argv, "--no-reload", "--worker-id", f"worker-{n}"],
@@ -140,3 +140,46 @@ def test_two_workers_on_postgres_run_each_task_exactly_once(
 
     assert_each_ran_once(runs, TASKS)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+@task()
+def report_priority() -> int:
+    """The CPU niceness of the process that runs this task."""
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_run_worker_runs_tasks_behind_the_web_server_for_the_cpu(sqlite_file):
+    url = f"sqlite:///{sqlite_file}"
+    enqueue = "from tests.test_tasks import report_priority\nprint(report_priority.enqueue().id)"
+    queued = manage("shell", "-c", enqueue, DATABASE_URL=url)
+    assert queued.returncode == 0, queued.stderr
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "run_worker", "--batch", "--no-startup-delay", "--no-reload"],
+        cwd=ROOT,
+        env=project_environment(DATABASE_URL=url, NEWSROOM_WORKER_NICENESS="7"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert worker.returncode == 0, worker.stderr
+    with sqlite3.connect(sqlite_file) as db:
+        (value,) = db.execute(f"SELECT return_value FROM {TASK_TABLE}").fetchone()
+    assert int(value) == min(own + 7, 19)
+
+
+def test_a_worker_that_may_not_lower_its_priority_says_so_and_runs(monkeypatch):
+    from newsroom.management.commands import run_worker
+
+    def refused(step):
+        raise PermissionError("Operation not permitted")
+
+    monkeypatch.setattr(run_worker.os, "nice", refused)
+    monkeypatch.setattr(run_worker, "AUTOGROUP", "/nonexistent/autogroup")
+
+    assert run_worker.lower_cpu_priority(10) == [
+        "could not lower the worker's CPU priority: Operation not permitted"
+    ]
+    assert run_worker.lower_cpu_priority(0) == []

@@ -590,13 +590,13 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
             # Shown again for the errors of a row below the story's own fields.
             context["adminform"].form._say_when_an_upload_is_dropped(refused_elsewhere=True)
         if obj is not None and obj.pk is not None:
-            transitions = workflow.allowed_story_transitions(request.user, obj)
+            transitions = workflow.offered_story_transitions(request.user, obj)
             context.update(
                 transitions=transitions,
                 # Said beside "Submit for review", not one round trip later
                 # when an editor's approval is refused.
                 approval_needs=workflow.provenance_problems(obj, self._cited(context, obj))
-                if "submit" in transitions
+                if any(step.name == "submit" for step in transitions)
                 else [],
                 status_label=scheduling.story_state_label(
                     obj, getattr(obj, "readers_see_it", None)

@@ -20,18 +20,6 @@ from stories.rendering import render_markdown
 
 S = Story.Status
 
-# Transition name (as in workflow.allowed_story_transitions) -> function, and
-# what to tell the person who pressed the button.
-TRANSITIONS = {
-    "submit": (workflow.submit_for_review, "“{}” is now in review; editors have been told."),
-    "approve": (workflow.approve, "Approved “{}”; it can go into an issue."),
-    "request_changes": (
-        workflow.request_changes,
-        "Sent “{}” back to its authors with your comment.",
-    ),
-    "withdraw": (workflow.withdraw_story, "Withdrew “{}”; readers no longer see it."),
-    "reinstate": (workflow.reinstate_story, "Reinstated “{}”; readers see it again."),
-}
 # A preview is asked for as the writer types: more than a long read's text
 # is not a story being written.
 MAX_PREVIEW_CHARACTERS = 200_000
@@ -135,20 +123,21 @@ class StoryWorkflowViews(AuditTrailHistory):
         return require_POST(self._transition)(request, object_id, transition)
 
     def _transition(self, request, object_id, transition):
-        if transition not in TRANSITIONS:
-            raise Http404("No such step in the workflow.")
+        try:
+            step = workflow.story_transition(transition)
+        except ValueError:
+            raise Http404("No such step in the workflow.") from None
         story = self._story_or_404(request, object_id)
-        function, success = TRANSITIONS[transition]
         comment = request.POST.get("comment", "")
         try:
             # Decisions on what a reviewer read: the page posts the version it showed.
-            seen = seen_version(request) if transition in workflow.NOT_DONE else {}
+            seen = seen_version(request) if step.not_done else {}
             # Only what the buttons offer is accepted, whatever else the
             # transition function would allow.
-            workflow.check_offered_transition(request.user, story, transition, **(seen or {}))
+            workflow.check_offered_transition(request.user, story, step.name, **(seen or {}))
             if seen is None:
                 raise workflow.WorkflowError(NO_SEEN_VERSION)
-            function(request.user, story, comment, **seen)
+            step.perform(request.user, story, comment, **seen)
         except workflow.WorkflowError as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             if comment.strip():
@@ -158,8 +147,8 @@ class StoryWorkflowViews(AuditTrailHistory):
                     messages.WARNING,
                 )
         else:
-            self.message_user(request, success.format(story.headline), messages.SUCCESS)
-            if transition == "submit":
+            self.message_user(request, step.done.format(story.headline), messages.SUCCESS)
+            if step.name == "submit":
                 self._say_what_approval_needs(request, story)
         return HttpResponseRedirect(self._change_url(story))
 

@@ -18,7 +18,6 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import QueryDict
-from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django_filters import (
     ChoiceFilter,
@@ -33,7 +32,8 @@ from stories.models.content import first_public_date
 from stories.publishing.cache import cache_timeout_until, content_generation, next_publication_time
 from stories.timebounds import OUT_OF_RANGE, within
 
-# Query parameters that position a page of results; a change of filters drops them.
+# Query parameters that position a page of results; a change of filters drops
+# them, and a page's links set their own.
 PAGING_PARAMETERS = ("page", "after", "before")
 # Filters whose choices come from published content (see filter_choices).
 FACETS = ("topic", "source", "author")
@@ -181,8 +181,9 @@ class DiscoveryFilterSet(FilterSet):
             for name, errors in self.errors.items()
         ]
 
-    def chips(self, params: QueryDict) -> list[dict[str, str]]:
-        """One removable chip per applied value: its label and the URL without it."""
+    def chips(self, query: QueryDict) -> list[dict]:
+        """One removable chip per applied value: its label and the query of
+        the page without it (query: the page's own, as its links carry it)."""
         data = self.form.cleaned_data
         labels = {name: dict(self.choices[name]) for name in FACETS}
         chips = []
@@ -190,7 +191,7 @@ class DiscoveryFilterSet(FilterSet):
             chips.append(
                 {
                     "label": f"Topic: {labels['topic'][slug]}",
-                    "url": _without(params, "topic", slug),
+                    "query": _without(query, "topic", slug),
                 }
             )
         for name in ("source", "author"):
@@ -198,20 +199,17 @@ class DiscoveryFilterSet(FilterSet):
                 chips.append(
                     {
                         "label": f"{self.filters[name].label}: {labels[name][data[name]]}",
-                        "url": _without(params, name),
+                        "query": _without(query, name),
                     }
                 )
         period = data.get("date")
         if period and period.start:
             chips.append(
-                {
-                    "label": f"From {period.start:%Y-%m-%d}",
-                    "url": _without(params, "date_after"),
-                }
+                {"label": f"From {period.start:%Y-%m-%d}", "query": _without(query, "date_after")}
             )
         if period and period.stop:
             chips.append(
-                {"label": f"Until {period.stop:%Y-%m-%d}", "url": _without(params, "date_before")}
+                {"label": f"Until {period.stop:%Y-%m-%d}", "query": _without(query, "date_before")}
             )
         return chips
 
@@ -220,17 +218,14 @@ def _returning(value):
     return lambda: value
 
 
-def _without(params: QueryDict, name: str, value: str | None = None) -> str:
-    """The query string of params without one parameter (or one of its values)."""
-    kept = []
-    for key, values in params.lists():
-        if key in PAGING_PARAMETERS:
-            continue
-        for item in values:
-            if key == name and (value is None or item == value):
-                continue
-            kept.append((key, item))
-    return "?" + urlencode(kept) if kept else "?"
+def _without(query: QueryDict, name: str, value: str | None = None) -> QueryDict:
+    """query without one parameter (or one of its values)."""
+    rest = query.copy()
+    given = rest.pop(name, [])
+    kept = [item for item in given if item != value] if value is not None else []
+    if kept:
+        rest.setlist(name, kept)
+    return rest
 
 
 class StoryFilterSet(DiscoveryFilterSet):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Prefetch, Q
+from django.http import QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,13 @@ from stories.discovery.filters import (
 )
 from stories.discovery.search import index_scan_plan, matching, parse_query, snippets
 from stories.models import Issue, IssueItem, Story
-from stories.publishing.cache import never_cache_privately, page_number, several, single
+from stories.publishing.cache import (
+    declared_query,
+    never_cache_privately,
+    page_number,
+    several,
+    single,
+)
 from stories.reader import seo
 
 RESULTS_PER_PAGE = 20
@@ -68,11 +75,14 @@ def _answer(request, template: str, context: dict):
     return never_cache_privately(response) if context["notices"] else response
 
 
-def _with(params, **changes) -> str:
-    """The current query string with paging replaced by changes."""
-    kept = [(k, v) for k, values in params.lists() if k not in PAGING_PARAMETERS for v in values]
-    kept += [(k, v) for k, v in changes.items() if v is not None]
-    return "?" + urlencode(kept)
+def _link_query(params, reads: dict) -> QueryDict:
+    """What the page's links carry (with {% querystring %}): the search and
+    filters it declares, as it read them, without its position, which each
+    link sets for itself. Nothing else of the address: a cached copy of the
+    page is handed to every reader (stories/publishing/cache.py)."""
+    return declared_query(
+        params, {name: read for name, read in reads.items() if name not in PAGING_PARAMETERS}
+    )
 
 
 def _form_context(filterset) -> dict:
@@ -100,11 +110,13 @@ def search(request):
     parsed = parse_query(params.get("q"))
     filterset = StoryFilterSet(params, queryset=published_stories())
     notices = filterset.ignored()
-    chips = filterset.chips(params)
+    query = _link_query(params, SEARCH_QUERY)
+    chips = filterset.chips(query)
     number = _page_number(params, notices)
     context = {
         "q": parsed.text,
         **_form_context(filterset),
+        "query": query,
         "chips": chips,
         "notices": notices,
         "searched": bool(parsed or chips),
@@ -134,8 +146,8 @@ def search(request):
             results=results,
             page_number=number,
             results_start=start + 1,
-            previous_url=_with(params, page=number - 1) if number > 1 else None,
-            next_url=_with(params, page=number + 1) if has_next else None,
+            previous_page=number - 1 if number > 1 else None,
+            next_page=number + 1 if has_next else None,
         )
     return _answer(request, "stories/search.html", context)
 
@@ -215,16 +227,16 @@ def archive(request):
     rows, more = _keyset_page(issues, cursor, forward, newest_first)
     has_previous = more if not forward else cursor is not None
     has_next = more if forward else True
+    query = _link_query(params, ARCHIVE_QUERY)
     context = {
         **_form_context(filterset),
-        "chips": filterset.chips(params),
+        "query": query,
+        "chips": filterset.chips(query),
         "notices": notices,
         "months": _by_month(rows),
         "newest_first": newest_first,
-        "previous_url": _with(params, before=_encode_cursor(rows[0]))
-        if rows and has_previous
-        else None,
-        "next_url": _with(params, after=_encode_cursor(rows[-1])) if rows and has_next else None,
+        "previous_cursor": _encode_cursor(rows[0]) if rows and has_previous else None,
+        "next_cursor": _encode_cursor(rows[-1]) if rows and has_next else None,
         "meta": _archive_meta(raw_cursor if cursor is not None else None, forward),
     }
     return _answer(request, "stories/archive.html", context)

@@ -4,11 +4,16 @@ Each transition checks the actor's permission and the current state, changes
 the row inside a transaction with the row locked, saves only the fields it
 changes and writes an audit entry. Admin buttons and actions, views and
 management commands call these functions; nothing else sets a status.
+
+A story's steps are declared once, as the rows of STORY_TRANSITIONS: the
+statuses each leaves from and leads to, its permission and further rules,
+its comment and audit action, and the button the admin draws for it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,20 +56,48 @@ class WorkflowError(Exception):
 # Writers edit their own stories only while they are theirs to change; a
 # withdrawn story is the desk's call, so only editors reopen it.
 WRITER_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
-# What may be (re)submitted for review, by whoever may edit the story.
-SUBMITTABLE = (S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN)
-# What a publisher may put back on the site: a story taken off it while an
-# issue readers see still holds it (withdrawn, or sent back into review).
-REINSTATABLE = (S.WITHDRAWN, S.IN_REVIEW, S.CHANGES_REQUESTED)
 
-STORY_TRANSITIONS = ("submit", "approve", "request_changes", "withdraw", "reinstate")
-# The decisions on what someone read, which are refused when taken on a page
-# showing an older version of the story, and how that refusal begins.
-NOT_DONE = {
-    "approve": "Not approved",
-    "request_changes": "Changes were not requested",
-    "reinstate": "Not reinstated",
-}
+
+@dataclass(frozen=True)
+class CommentBox:
+    """The text a transition's button posts with it."""
+
+    label: str
+    # The refusal when it is left blank; None: it may be.
+    missing: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoryTransition:
+    """One step a story may take: the button the admin offers for it, who may
+    press it and from which statuses, where it leads and what the audit trail
+    calls it. STORY_TRANSITIONS (below the functions) holds every one."""
+
+    name: str
+    label: str
+    from_statuses: tuple[str, ...]
+    to_status: str
+    audit_action: str
+    # "Cannot {doing}: it is draft, and only in review items can be."
+    doing: str
+    # The permission it takes and "You do not have permission to {may}.";
+    # None: whoever may edit the story, which its rules ask (story_edit_refusal).
+    permission: str | None = None
+    may: str = ""
+    # Further refusals, rule(user, story) -> sentence or None, asked in order
+    # once the permission and the status allow the step.
+    rules: tuple[Callable[..., str | None], ...] = ()
+    # The function that takes the step: perform(user, story, comment, ...).
+    perform: Callable[..., Story]
+    # What the person who pressed the button is told, with the headline.
+    done: str
+    # How the admin draws the button: "primary", "secondary" or "destructive".
+    emphasis: str
+    # The text posted with the button; None: the button posts none.
+    comment: CommentBox | None = None
+    # For a decision on what someone read: it is refused when taken on a page
+    # showing an older version of the story, with a refusal beginning so.
+    not_done: str | None = None
 
 
 def story_edit_refusal(user, story: Story) -> str | None:
@@ -138,51 +171,49 @@ def issue_edit_refusal(user, issue: Issue) -> str | None:
     return None
 
 
+def story_transition(name: str) -> StoryTransition:
+    """The row of STORY_TRANSITIONS called name."""
+    for transition in STORY_TRANSITIONS:
+        if transition.name == name:
+            return transition
+    raise ValueError(f"No story transition is called {name!r}.")
+
+
 def story_transition_refusal(user, story: Story, name: str) -> str | None:
     """Why the transition called name may not be taken by user on story now,
     or None if it may.
 
     The one statement of each rule: the transition function enforces it
     under the row lock, and the admin offers a button only when it is None."""
-    if name == "submit":
-        return (
-            _state_refusal(story, SUBMITTABLE, "submit this story for review")
-            or story_edit_refusal(user, story)
-            or (_publishers_to_return(story) if story.status == S.WITHDRAWN else None)
-        )
-    if name == "approve":
-        return (
-            _permission_refusal(user, "stories.review_story", "approve stories")
-            or _state_refusal(story, [S.IN_REVIEW], "approve this story")
-            or (
-                None
-                if _may_review_own(user, story)
-                else "You cannot approve your own story; ask another editor."
-            )
-            or _publishers_to_return(story)
-        )
-    if name == "request_changes":
-        return _permission_refusal(
-            user, "stories.review_story", "send stories back for changes"
-        ) or _state_refusal(story, [S.IN_REVIEW], "request changes to this story")
-    if name == "withdraw":
-        return (
-            _permission_refusal(user, "stories.withdraw_story", "withdraw stories")
-            or _state_refusal(story, [S.PUBLISHED, S.APPROVED], "withdraw this story")
-            or _upcoming_issue_refusal(story)
-            or _unseen_refusal(story)
-        )
-    if name == "reinstate":
-        return (
-            _permission_refusal(user, "stories.publish_issue", "put stories back on the site")
-            or _state_refusal(story, REINSTATABLE, "reinstate this story")
-            or _nothing_to_reinstate_refusal(story)
-            or _provenance_refusal(story, "Before this story can go back on the site, ")
-        )
-    raise ValueError(f"No story transition is called {name!r}.")
+    transition = story_transition(name)
+
+    def refusals():
+        # One at a time: a later rule may ask the database, and is not asked
+        # once an earlier one has refused.
+        if transition.permission:
+            yield _permission_refusal(user, transition.permission, transition.may)
+        yield _state_refusal(story, transition.from_statuses, transition.doing)
+        for rule in transition.rules:
+            yield rule(user, story)
+
+    return next((refusal for refusal in refusals() if refusal), None)
 
 
-def _publishers_to_return(story: Story) -> str | None:
+def _withdrawn_from_a_live_issue(user, story: Story) -> str | None:
+    return _publishers_to_return(user, story) if story.status == S.WITHDRAWN else None
+
+
+def _own_story_refusal(user, story: Story) -> str | None:
+    if _may_review_own(user, story):
+        return None
+    return "You cannot approve your own story; ask another editor."
+
+
+def _reinstate_provenance_refusal(user, story: Story) -> str | None:
+    return _provenance_refusal(story, "Before this story can go back on the site, ")
+
+
+def _publishers_to_return(user, story: Story) -> str | None:
     # The published gate shows an approved story that any live issue holds,
     # so approving one taken off such an issue would put it straight back on
     # the site, unseen by any publisher: that is reinstate_story's to do.
@@ -196,7 +227,7 @@ def _publishers_to_return(story: Story) -> str | None:
     )
 
 
-def _nothing_to_reinstate_refusal(story: Story) -> str | None:
+def _nothing_to_reinstate_refusal(user, story: Story) -> str | None:
     if live_issue_holding(story) is not None:
         return None
     return (
@@ -210,7 +241,7 @@ def _provenance_refusal(story: Story, before: str) -> str | None:
     return before + "; ".join(problems) + "." if problems else None
 
 
-def _upcoming_issue_refusal(story: Story) -> str | None:
+def _upcoming_issue_refusal(user, story: Story) -> str | None:
     # The published gate hides a withdrawn story, so withdrawing one that a
     # scheduled issue holds would send that issue out without it.
     upcoming = upcoming_issue_holding(story)
@@ -223,7 +254,7 @@ def _upcoming_issue_refusal(story: Story) -> str | None:
     )
 
 
-def _unseen_refusal(story: Story) -> str | None:
+def _unseen_refusal(user, story: Story) -> str | None:
     # Withdrawing is how a story comes off the site; one readers cannot see
     # is taken out of its issue instead.
     if Story.objects.published().filter(pk=story.pk).exists():
@@ -246,18 +277,23 @@ def check_offered_transition(
     who moved it; then whatever else keeps the button from being offered.
     The transition function checks the same again under the row lock; asking
     first names the rule rather than, say, a missing comment."""
-    if name in NOT_DONE:
-        refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE[name])
+    not_done = story_transition(name).not_done
+    if not_done:
+        refuse_if_changed_since(story, based_on_version, opened_at, not_done)
     refusal = story_transition_refusal(user, story, name)
     if refusal:
         raise WorkflowError(refusal)
 
 
+def offered_story_transitions(user, story: Story) -> list[StoryTransition]:
+    """The transitions user may take on story now, in the table's order: the
+    admin's buttons."""
+    return [t for t in STORY_TRANSITIONS if story_transition_refusal(user, story, t.name) is None]
+
+
 def allowed_story_transitions(user, story: Story) -> list[str]:
-    """Names of the transitions user may take on story now (for buttons)."""
-    return [
-        name for name in STORY_TRANSITIONS if story_transition_refusal(user, story, name) is None
-    ]
+    """Names of the transitions user may take on story now."""
+    return [t.name for t in offered_story_transitions(user, story)]
 
 
 def allowed_issue_transitions(user, issue: Issue) -> list[str]:
@@ -310,6 +346,18 @@ def _require_state(obj, allowed, doing: str) -> None:
 
 def _require_story_rule(user, story: Story, name: str) -> None:
     _require_none(story_transition_refusal(user, story, name))
+
+
+def _require_permission_for(user, transition: StoryTransition) -> None:
+    """Refuse a user without the transition's permission before any row is
+    locked or any input is looked at."""
+    if transition.permission:
+        _require(user, transition.permission, transition.may)
+
+
+def _require_comment(transition: StoryTransition, comment: str) -> None:
+    if transition.comment and transition.comment.missing and not (comment or "").strip():
+        raise WorkflowError(transition.comment.missing)
 
 
 def _require_none(refusal: str | None) -> None:
@@ -445,12 +493,13 @@ def refuse_if_changed_since(
 
 @transaction.atomic
 def submit_for_review(user, story: Story, comment: str = "") -> Story:
+    step = story_transition("submit")
     story = _locked_story(story)
-    _require_story_rule(user, story, "submit")
+    _require_story_rule(user, story, step.name)
     now = timezone.now()
     story.submitted_at = now
-    before = _set_story_status(story, S.IN_REVIEW, now, ["submitted_at"])
-    _audit(user, A.SUBMITTED, story, before, S.IN_REVIEW, comment)
+    before = _set_story_status(story, step.to_status, now, ["submitted_at"])
+    _audit(user, step.audit_action, story, before, step.to_status, comment)
     changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _reviewers().exclude(pk=user.pk),
@@ -489,13 +538,14 @@ def approve(
     opened_at: datetime | None = None,
 ) -> Story:
     """Approve story; based_on_version is the version the reviewer read."""
-    _require(user, "stories.review_story", "approve stories")
+    step = story_transition("approve")
+    _require_permission_for(user, step)
     story = _locked_story(story)
-    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["approve"])
-    _require_story_rule(user, story, "approve")
+    refuse_if_changed_since(story, based_on_version, opened_at, step.not_done)
+    _require_story_rule(user, story, step.name)
     _require_none(_provenance_refusal(story, "Before this story can be approved, "))
-    before = _set_story_status(story, S.APPROVED, timezone.now())
-    _audit(user, A.APPROVED, story, before, S.APPROVED, comment)
+    before = _set_story_status(story, step.to_status, timezone.now())
+    _audit(user, step.audit_action, story, before, step.to_status, comment)
     changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
@@ -517,14 +567,14 @@ def request_changes(
     opened_at: datetime | None = None,
 ) -> Story:
     """Send story back to its authors; based_on_version is the version the reviewer read."""
-    _require(user, "stories.review_story", "send stories back for changes")
-    if not comment or not comment.strip():
-        raise WorkflowError("Say what needs to change: a comment is required.")
+    step = story_transition("request_changes")
+    _require_permission_for(user, step)
+    _require_comment(step, comment)
     story = _locked_story(story)
-    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["request_changes"])
-    _require_story_rule(user, story, "request_changes")
-    before = _set_story_status(story, S.CHANGES_REQUESTED, timezone.now())
-    _audit(user, A.CHANGES_REQUESTED, story, before, S.CHANGES_REQUESTED, comment.strip())
+    refuse_if_changed_since(story, based_on_version, opened_at, step.not_done)
+    _require_story_rule(user, story, step.name)
+    before = _set_story_status(story, step.to_status, timezone.now())
+    _audit(user, step.audit_action, story, before, step.to_status, comment.strip())
     changes.story_changed(story, ["status"], previous_status=before)
     _notify(
         _story_people(story) - {user},
@@ -537,15 +587,13 @@ def request_changes(
 
 @transaction.atomic
 def withdraw_story(user, story: Story, reason: str) -> Story:
-    _require(user, "stories.withdraw_story", "withdraw stories")
-    if not reason or not reason.strip():
-        raise WorkflowError(
-            "Give a reason for withdrawing the story; readers' trust depends on it."
-        )
+    step = story_transition("withdraw")
+    _require_permission_for(user, step)
+    _require_comment(step, reason)
     story = _locked_story(story)
-    _require_story_rule(user, story, "withdraw")
-    before = _set_story_status(story, S.WITHDRAWN, timezone.now())
-    _audit(user, A.WITHDRAWN, story, before, S.WITHDRAWN, reason.strip())
+    _require_story_rule(user, story, step.name)
+    before = _set_story_status(story, step.to_status, timezone.now())
+    _audit(user, step.audit_action, story, before, step.to_status, reason.strip())
     # Share links handed out before stay dead, even if the story comes back.
     PreviewLink.objects.filter(story=story).revoke()
     changes.story_changed(story, ["status"], previous_status=before)
@@ -564,19 +612,113 @@ def reinstate_story(
     """Put a story taken off an issue readers still see back on the site: the
     only way it returns there (README, "Withdrawn stories and issues").
     based_on_version is the version the publisher read."""
-    _require(user, "stories.publish_issue", "put stories back on the site")
-    if not reason or not reason.strip():
-        raise WorkflowError(
-            "Give a reason for putting the story back on the site; it is kept in the audit trail."
-        )
+    step = story_transition("reinstate")
+    _require_permission_for(user, step)
+    _require_comment(step, reason)
     story = lock_story_and_its_issues(story)
-    refuse_if_changed_since(story, based_on_version, opened_at, NOT_DONE["reinstate"])
-    _require_story_rule(user, story, "reinstate")
+    refuse_if_changed_since(story, based_on_version, opened_at, step.not_done)
+    _require_story_rule(user, story, step.name)
     story.published_at = story.published_at or live_issue_holding(story).publish_at
-    before = _set_story_status(story, S.PUBLISHED, timezone.now(), ["published_at"])
-    _audit(user, A.REINSTATED, story, before, S.PUBLISHED, reason.strip())
+    before = _set_story_status(story, step.to_status, timezone.now(), ["published_at"])
+    _audit(user, step.audit_action, story, before, step.to_status, reason.strip())
     changes.story_changed(story, ["status"], previous_status=before)
     return story
+
+
+# -- the table of story transitions ------------------------------------------
+
+# Every step a story takes through the desk, in the order the admin shows
+# their buttons. story_transition_refusal checks a step against its row, the
+# step's function takes its target status and audit action from it, and the
+# admin draws its buttons from the rows offered_story_transitions returns.
+STORY_TRANSITIONS: tuple[StoryTransition, ...] = (
+    StoryTransition(
+        name="submit",
+        label="Submit for review",
+        from_statuses=(S.DRAFT, S.CHANGES_REQUESTED, S.WITHDRAWN),
+        to_status=S.IN_REVIEW,
+        audit_action=A.SUBMITTED,
+        doing="submit this story for review",
+        rules=(story_edit_refusal, _withdrawn_from_a_live_issue),
+        perform=submit_for_review,
+        done="“{}” is now in review; editors have been told.",
+        emphasis="primary",
+    ),
+    StoryTransition(
+        name="approve",
+        label="Approve",
+        from_statuses=(S.IN_REVIEW,),
+        to_status=S.APPROVED,
+        audit_action=A.APPROVED,
+        doing="approve this story",
+        permission="stories.review_story",
+        may="approve stories",
+        rules=(_own_story_refusal, _publishers_to_return),
+        perform=approve,
+        done="Approved “{}”; it can go into an issue.",
+        emphasis="primary",
+        comment=CommentBox("Comment for the authors (optional)"),
+        not_done="Not approved",
+    ),
+    StoryTransition(
+        name="request_changes",
+        label="Request changes",
+        from_statuses=(S.IN_REVIEW,),
+        to_status=S.CHANGES_REQUESTED,
+        audit_action=A.CHANGES_REQUESTED,
+        doing="request changes to this story",
+        permission="stories.review_story",
+        may="send stories back for changes",
+        perform=request_changes,
+        done="Sent “{}” back to its authors with your comment.",
+        emphasis="secondary",
+        comment=CommentBox(
+            "What needs to change (required)",
+            missing="Say what needs to change: a comment is required.",
+        ),
+        not_done="Changes were not requested",
+    ),
+    StoryTransition(
+        name="withdraw",
+        label="Withdraw",
+        from_statuses=(S.PUBLISHED, S.APPROVED),
+        to_status=S.WITHDRAWN,
+        audit_action=A.WITHDRAWN,
+        doing="withdraw this story",
+        permission="stories.withdraw_story",
+        may="withdraw stories",
+        rules=(_upcoming_issue_refusal, _unseen_refusal),
+        perform=withdraw_story,
+        done="Withdrew “{}”; readers no longer see it.",
+        emphasis="destructive",
+        comment=CommentBox(
+            "Reason for withdrawing (required; kept in the audit trail)",
+            missing="Give a reason for withdrawing the story; readers' trust depends on it.",
+        ),
+    ),
+    StoryTransition(
+        name="reinstate",
+        label="Reinstate",
+        # A story taken off the site while an issue readers see still holds
+        # it: withdrawn, or sent back into review.
+        from_statuses=(S.WITHDRAWN, S.IN_REVIEW, S.CHANGES_REQUESTED),
+        to_status=S.PUBLISHED,
+        audit_action=A.REINSTATED,
+        doing="reinstate this story",
+        permission="stories.publish_issue",
+        may="put stories back on the site",
+        rules=(_nothing_to_reinstate_refusal, _reinstate_provenance_refusal),
+        perform=reinstate_story,
+        done="Reinstated “{}”; readers see it again.",
+        emphasis="primary",
+        comment=CommentBox(
+            "Reason for putting it back on the site (required; kept in the audit trail)",
+            missing="Give a reason for putting the story back on the site; it is kept in the "
+            "audit trail.",
+        ),
+        not_done="Not reinstated",
+    ),
+)
 
 
 # -- restoring a revision ------------------------------------------------

@@ -21,6 +21,7 @@ from stories.images import (
     renditions_are_current,
     validate_lead_image,
 )
+from stories.models.versioned import VersionedModel
 from stories.rendering import render_markdown
 from stories.timebounds import in_range, validate_time
 
@@ -216,7 +217,7 @@ def lead_image_path(instance: "Story", filename: str) -> str:
     return timezone.now().strftime("lead-images/%Y/%m/") + filename
 
 
-class Story(models.Model):
+class Story(VersionedModel):
     Status = StoryStatus
     # Markdown fields and the field each one is rendered into on save.
     MARKDOWN_FIELDS = {
@@ -339,11 +340,6 @@ class Story(models.Model):
     listed_at = models.DateTimeField(
         null=True, blank=True, editable=False, validators=[validate_time]
     )
-    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
-    updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
-    # Bumped on every write; an edit form posts the version it started from so
-    # a save over someone else's change is refused rather than lost.
-    version = models.PositiveIntegerField(default=0, editable=False)
     # Names the current rendering of what readers see of the story, its
     # bylines, citations, topics and corrections: the key of its cached
     # fragments (stories/publishing/fragments.py). save() replaces it when it
@@ -370,15 +366,11 @@ class Story(models.Model):
             models.Index(fields=["created_at", "id"], name="story_created"),
         ]
         constraints = [
-            in_range(name)
-            for name in (
-                "status_changed_at",
-                "submitted_at",
-                "published_at",
-                "listed_at",
-                "created_at",
-                "updated_at",
-            )
+            *VersionedModel.Meta.constraints,
+            *(
+                in_range(name)
+                for name in ("status_changed_at", "submitted_at", "published_at", "listed_at")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -393,20 +385,18 @@ class Story(models.Model):
                 setattr(self, target, render_markdown(getattr(self, source)))
         if update_fields is None or "lead_image" in update_fields:
             self._derive_renditions()
-        self.version += 1
         shown = update_fields is None or not self.UNSHOWN_FIELDS.issuperset(update_fields)
         if shown:
             # Random, never counted: a stale copy of the row saved over a
             # newer one still gets a stamp no rendering was kept under.
             self.render_stamp = new_render_stamp()
         if update_fields is not None:
-            extra = {"version", "updated_at"}
+            derived = {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
             if shown:
-                extra.add("render_stamp")
+                derived.add("render_stamp")
             if "lead_image" in update_fields:
-                extra.add("lead_image_renditions")
-            extra |= {self.MARKDOWN_FIELDS[f] for f in update_fields if f in self.MARKDOWN_FIELDS}
-            kwargs["update_fields"] = set(update_fields) | extra
+                derived.add("lead_image_renditions")
+            kwargs["update_fields"] = {*update_fields, *derived}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -559,7 +549,7 @@ class Correction(models.Model):
         Story.objects.filter(pk__in=story_ids).update(updated_at=timezone.now())
 
 
-class Issue(models.Model):
+class Issue(VersionedModel):
     """A numbered edition: an intro, an ordered list of stories, a closing TL;DR."""
 
     Status = IssueStatus
@@ -603,9 +593,6 @@ class Issue(models.Model):
     published_at = models.DateTimeField(
         null=True, blank=True, editable=False, validators=[validate_time]
     )
-    created_at = models.DateTimeField(auto_now_add=True, validators=[validate_time])
-    updated_at = models.DateTimeField(auto_now=True, validators=[validate_time])
-    version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = IssueQuerySet.as_manager()
 
@@ -623,10 +610,8 @@ class Issue(models.Model):
                 name="issue_number_once_per_newsletter",
                 violation_error_message="This newsletter already has an issue with this number.",
             ),
-            *(
-                in_range(name)
-                for name in ("publish_at", "published_at", "created_at", "updated_at")
-            ),
+            *VersionedModel.Meta.constraints,
+            *(in_range(name) for name in ("publish_at", "published_at")),
         ]
 
     def __str__(self) -> str:
@@ -638,14 +623,8 @@ class Issue(models.Model):
             self.slug = slugify(self.headline)[:200] or f"issue-{self.number}"
         self.intro_html = render_markdown(self.intro)
         self.closing_tldr_html = render_markdown(self.closing_tldr)
-        self.version += 1
         if update_fields is not None:
-            kwargs["update_fields"] = set(update_fields) | {
-                "version",
-                "updated_at",
-                "intro_html",
-                "closing_tldr_html",
-            }
+            kwargs["update_fields"] = {*update_fields, "intro_html", "closing_tldr_html"}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial, wraps
+from functools import lru_cache, partial, wraps
 
 from django.conf import settings
 from django.core.cache import cache
@@ -137,14 +137,27 @@ def page_number(values: list[str]) -> list[str]:
     return values
 
 
-def _canonical_query(given: QueryDict, reads: dict) -> str:
-    """The parameters a page reads, each in its one spelling, sorted and
-    URL-encoded: names and values are escaped, so no value can pass for a
-    separate parameter (``?topic=a%26topic%3Db`` is one odd topic)."""
-    pairs = []
+def declared_query(given: QueryDict, reads: dict) -> QueryDict:
+    """The parameters a page reads (reads: its public_page ``query``), each in
+    its one spelling, sorted by name, and nothing else of given.
+
+    What the view sees, what the cache key holds, and all that the page's own
+    links may carry: a cached page is handed to every reader, so a link that
+    echoed anything else of the address one reader asked for would hand them
+    all that reader's parameters."""
+    query = QueryDict(mutable=True)
     for name in sorted(reads):
-        pairs += [(name, value) for value in reads[name](given.getlist(name))]
-    return urlencode(pairs)
+        values = reads[name](given.getlist(name))
+        if values:
+            query.setlist(name, values)
+    return query
+
+
+def _canonical_query(given: QueryDict, reads: dict) -> str:
+    """declared_query URL-encoded: names and values are escaped, so no value
+    can pass for a separate parameter (``?topic=a%26topic%3Db`` is one odd
+    topic)."""
+    return declared_query(given, reads).urlencode()
 
 
 def browser_cache_seconds() -> int:
@@ -169,12 +182,19 @@ def page_key(request) -> str:
     return _key(request.resolver_match, request.path, request.GET.urlencode())
 
 
-def _key(match, path: str, canonical_query: str) -> str:
+def _page(match, path: str) -> str:
+    """A page's part of its cache key: its route and the values it captured."""
     if match is None:
-        page = path
-    else:
-        captured = [*enumerate(match.args), *sorted(match.kwargs.items())]
-        page = f"{match.route}?{urlencode(captured)}"
+        return path
+    captured = [*enumerate(match.args), *sorted(match.kwargs.items())]
+    return f"{match.route}?{urlencode(captured)}"
+
+
+def _key(match, path: str, canonical_query: str) -> str:
+    return _page_key(_page(match, path), canonical_query)
+
+
+def _page_key(page: str, canonical_query: str) -> str:
     address = f"{page}?{canonical_query}"
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     return f"{PAGE_KEY_PREFIX}:{content_generation()}:{digest}"
@@ -271,8 +291,35 @@ def _answer(request, entry: dict) -> HttpResponse:
         response[header] = value
     response["ETag"] = entry["etag"]
     remaining = max(0, round(entry["expires"] - time.time()))
-    patch_cache_control(response, public=True, max_age=min(browser_cache_seconds(), remaining))
+    # What patch_cache_control(public=True, max_age=...) writes on a response
+    # that has no Cache-Control yet, without parsing one: every kept page is
+    # answered through here, so this is the cache hit's own cost.
+    response["Cache-Control"] = f"public, max-age={min(browser_cache_seconds(), remaining)}"
+    if CONDITIONAL_HEADERS.isdisjoint(request.META):
+        return response
     return get_conditional_response(request, etag=entry["etag"], response=response)
+
+
+CONDITIONAL_HEADERS = frozenset(
+    ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+)
+
+
+@lru_cache(maxsize=4096)
+def _cached_route(path_info: str) -> tuple[dict, str, str] | None:
+    """For a path public_page serves: the query it reads, its page part of the
+    cache key, and its canonical query when the address has none; None for any
+    other path. Resolving is the costliest step of a cache hit and its answer
+    for a path never changes while the process runs, so it is kept per path
+    (the most recent 4,096)."""
+    try:
+        match = resolve(path_info)
+    except Resolver404:
+        return None
+    reads = getattr(match.func, "public_page_reads", None)
+    if reads is None:
+        return None
+    return reads, _page(match, path_info), _canonical_query(QueryDict(""), reads)
 
 
 class CachedPageMiddleware:
@@ -303,18 +350,21 @@ class CachedPageMiddleware:
         if "%00" in request.META.get("QUERY_STRING", ""):
             return None
         request.get_host()  # DisallowedHost (a 400) as the full stack would raise
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
+        route = _cached_route(request.path_info)
+        if route is None:
             return None
-        reads = getattr(match.func, "public_page_reads", None)
-        if reads is None:
-            return None
-        entry = cache.get(_key(match, request.path, _canonical_query(request.GET, reads)))
+        reads, page, bare_query = route
+        query = (
+            _canonical_query(request.GET, reads) if request.META.get("QUERY_STRING") else bare_query
+        )
+        entry = cache.get(_page_key(page, query))
         if entry is None:
             return None
         response = _answer(request, entry)
-        patch_vary_headers(response, ("Cookie",))
+        if response.has_header("Vary"):
+            patch_vary_headers(response, ("Cookie",))
+        else:
+            response["Vary"] = "Cookie"
         response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         if not response.has_header("Content-Length"):
             response["Content-Length"] = str(len(response.content))

@@ -220,7 +220,7 @@ def newsletter_list(request):
     )
 
 
-@public_page
+@public_page(query={"page": page_number})
 def newsletter_detail(request, newsletter):
     """A newsletter's page: what it is, its public issues newest first, and
     its signup form (shown even before its first issue)."""
