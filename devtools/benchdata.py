@@ -711,7 +711,7 @@ class keys_and_indexes_rebuilt_after:
             return False
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
             for definition in self.indexes:
                 cursor.execute(definition)
             for table, name, definition in self.keys:
