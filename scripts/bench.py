@@ -565,7 +565,7 @@ def measure_scales(sizes: list[int], seconds: int, out: Path) -> dict[int, dict]
 def write_growth(by_size: dict[int, dict], seconds: int, out: Path) -> str:
     rows = growth_rows(by_size)
     report = growth_table(by_size, rows, seconds)
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "growth.md").write_text(report + "\n")
     (out / "growth.json").write_text(
         json.dumps(
@@ -735,7 +735,7 @@ def main() -> None:
     report = "\n".join(lines)
     print("\n" + report)
     out = Path(args.out)
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "bench.md").write_text(report + "\n")
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     shutil.rmtree(static_root, ignore_errors=True)

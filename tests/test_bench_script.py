@@ -209,12 +209,13 @@ def test_the_growth_table_is_written_as_markdown_and_json(tmp_path):
         n: fake_results(n, p50=n / 20_000, rps=1e6 / n, search_p50=1.0) for n in (40_000, 400_000)
     }
 
-    bench.write_growth(by_size, seconds=2, out=tmp_path)
+    out = tmp_path / "bench-results" / "growth"  # made as needed
+    bench.write_growth(by_size, seconds=2, out=out)
 
-    written = json.loads((tmp_path / "growth.json").read_text())
+    written = json.loads((out / "growth.json").read_text())
     assert written["sizes"] == [40_000, 400_000]
     assert written["rows"][0]["p50_ratio"] == pytest.approx(10.0)
-    assert "| home | 2.00 | 20.00 | 10.00 |" in (tmp_path / "growth.md").read_text()
+    assert "| home | 2.00 | 20.00 | 10.00 |" in (out / "growth.md").read_text()
 
 
 def test_each_archive_size_has_its_own_database():
