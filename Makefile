@@ -73,15 +73,20 @@ test: $(STAMP) browser validator
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-## bench: the performance table, on PostgreSQL at archive scale (BENCH_DATABASE_URL or DATABASE_URL picks the database)
+## bench: the performance table, on PostgreSQL at archive scale (BENCH_DATABASE_URL or DATABASE_URL picks the database);
+## BENCH_SCALE="40000 400000" measures each size in its own database and adds the cost-growth table;
+## BENCH_SECONDS (default 10) is wrk's time per page
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/newsroom_bench)
 BENCH_STORIES ?= 40000
+BENCH_SCALE ?=
+BENCH_SECONDS ?= 10
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "wrk is needed: sudo apt-get install wrk"; exit 1; fi; }
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/bench.py --prepare --stories $(BENCH_STORIES)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/bench.py --prepare --stories $(BENCH_STORIES) \
+	  --seconds $(BENCH_SECONDS) $(if $(strip $(BENCH_SCALE)),--scale "$(BENCH_SCALE)")
 
 ## replica-check: a real PostgreSQL streaming replica (pg_basebackup) serving readers' pages
 replica-check: $(STAMP)

@@ -17,9 +17,11 @@ from the same columns, with the same weights, as stories/models/search.py.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from queue import Queue
@@ -28,7 +30,7 @@ from threading import Thread
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -132,16 +134,15 @@ class Pool:
     block of every pool has its own number in blocks (the plain texts), by
     which the database holds its search vector."""
 
-    def __init__(self, sources: Iterable[str], blocks: list[str]):
-        self.markdown: list[str] = []
+    def __init__(self, sources: list[str], rendered: Iterator[tuple[str, str]], blocks: list[str]):
+        self.markdown = sources
         self.html: list[str] = []
         self.plain: list[str] = []
         self.first = len(blocks)
-        for source in sources:
-            html = render_markdown(source)
-            self.markdown.append(source)
+        for _ in sources:
+            html, plain = next(rendered)
             self.html.append(html)
-            self.plain.append(plain_text(html))
+            self.plain.append(plain)
         blocks += self.plain
 
     def pick(self, rng: random.Random) -> int:
@@ -149,6 +150,31 @@ class Pool:
 
     def block(self, k: int) -> int:
         return self.first + k
+
+
+def rendered_block(source: str) -> tuple[str, str]:
+    """A Markdown block's HTML, as Story.save() renders it, and its plain text."""
+    html = render_markdown(source)
+    return html, plain_text(html)
+
+
+# Below this many blocks, starting processes costs more than it saves.
+PARALLEL_RENDER_MIN = 5000
+
+
+def render_all(sources: list[str]) -> list[tuple[str, str]]:
+    """rendered_block of each source, in order. A large pool is rendered by a
+    forked process per core: Markdown is the costliest Python work of a large
+    run, and nothing else runs meanwhile."""
+    cores = os.cpu_count() or 1
+    if (
+        len(sources) < PARALLEL_RENDER_MIN
+        or cores < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [rendered_block(source) for source in sources]
+    with multiprocessing.get_context("fork").Pool(cores) as workers:
+        return workers.map(rendered_block, sources, chunksize=500)
 
 
 # Rows of each batch: stories and everything hanging off them.
@@ -195,24 +221,31 @@ class Generator:
     def _pools(self) -> None:
         paragraphs = max(200, min(POOL_PARAGRAPHS, self.sizes.stories))
         small = max(50, paragraphs // 6)
+        sources = {
+            "paragraphs": [self.paragraph() for _ in range(paragraphs)],
+            "headings": [f"## {self.sentence(3, 6)[:-1]}" for _ in range(small)],
+            "links": ["Read the [original report](https://example.com/0)."],
+            "key_lists": [
+                "\n".join(
+                    f"- **{self.random.choice(WORDS).capitalize()}:** {self.sentence(6, 12)}"
+                    for _ in range(3)
+                )
+                for _ in range(small)
+            ],
+            "tldrs": [self.sentence() for _ in range(small)],
+            "whys": [
+                "\n".join(f"- {self.sentence(5, 10)}" for _ in range(3)) for _ in range(small)
+            ],
+        }
+        rendered = iter(render_all([text for group in sources.values() for text in group]))
         self.blocks: list[str] = []
-        self.paragraphs = Pool((self.paragraph() for _ in range(paragraphs)), self.blocks)
-        self.headings = Pool((f"## {self.sentence(3, 6)[:-1]}" for _ in range(small)), self.blocks)
-        self.links = Pool(["Read the [original report](https://example.com/0)."], self.blocks)
+        self.paragraphs = Pool(sources["paragraphs"], rendered, self.blocks)
+        self.headings = Pool(sources["headings"], rendered, self.blocks)
+        self.links = Pool(sources["links"], rendered, self.blocks)
         self.link_html = self.links.html[0].replace("example.com/0", "example.com/{}")
-        key_lists = (
-            "\n".join(
-                f"- **{self.random.choice(WORDS).capitalize()}:** {self.sentence(6, 12)}"
-                for _ in range(3)
-            )
-            for _ in range(small)
-        )
-        self.key_lists = Pool(key_lists, self.blocks)
-        self.tldrs = Pool((self.sentence() for _ in range(small)), self.blocks)
-        self.whys = Pool(
-            ("\n".join(f"- {self.sentence(5, 10)}" for _ in range(3)) for _ in range(small)),
-            self.blocks,
-        )
+        self.key_lists = Pool(sources["key_lists"], rendered, self.blocks)
+        self.tldrs = Pool(sources["tldrs"], rendered, self.blocks)
+        self.whys = Pool(sources["whys"], rendered, self.blocks)
         self.deks = [self.sentence(8, 16) for _ in range(small)]
         self.titles = [self.sentence(4, 8)[:-1] for _ in range(small)]
 
@@ -260,22 +293,20 @@ class Generator:
     def run(self) -> dict:
         self._pools()
         with transaction.atomic():
+            bulk_load_settings()
             authors = self._authors()
             topics = self._named(Topic, self.sizes.topics, "topic")
             sources = self._named(Source, self.sizes.sources, "source")
             hot = self._hot_topic()
             issues = self._issues()
-            with search_indexes_rebuilt_after(self.sizes.stories):
+            with keys_and_indexes_rebuilt_after(STORY_TABLES, self.sizes.stories):
                 self._stories(issues, authors, topics, sources, hot)
             reset_sequences([Story, Issue])
         if connection.vendor == "postgresql":
             # Fresh statistics for the tables written here only: a database-wide
             # ANALYZE would also record other tables as they are now (empty, in
             # a test), and plans made from that misjudge them later.
-            written = [
-                model._meta.db_table
-                for model in (Story, Issue, IssueItem, TaggedTopic, Citation, SearchDocument)
-            ] + [Story.authors.through._meta.db_table]
+            written = [model._meta.db_table for model in (Issue, *STORY_TABLES)]
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, written)))
         return {
@@ -421,7 +452,7 @@ class Generator:
                     }
                 )
                 batch.documents.append(
-                    (story_id, text["headline"], text["dek"], search_body, search_blocks)
+                    (story_id, text["headline"], text["dek"], search_body, when, search_blocks)
                 )
                 batch.items.append(
                     {"issue_id": issue_id, "story_id": story_id, "position": position}
@@ -464,6 +495,10 @@ STORY_CONSTANTS = {
     "submitted_at": None,
     "version": 1,
 }
+
+
+# The tables a batch of stories is written to, the stories' own first.
+STORY_TABLES = (Story, IssueItem, TaggedTopic, Citation, Story.authors.through, SearchDocument)
 
 
 class Batch:
@@ -567,7 +602,7 @@ def prepare_block_vectors(blocks: list[str]) -> None:
         )
         cursor.execute(
             f"CREATE TEMPORARY TABLE {STAGING} (story_id integer, headline text, dek text, "
-            "body text, blocks integer[]) ON COMMIT DROP"
+            "body text, listed_at timestamptz, blocks integer[]) ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY {BLOCKS} (id, body) FROM STDIN") as copy:
             for number, text in enumerate(blocks):
@@ -579,87 +614,127 @@ def prepare_block_vectors(blocks: list[str]) -> None:
 
 
 def write_search_documents(rows: list[tuple]) -> None:
-    """Search rows (story id, headline, dek, body, block numbers) as
-    index_stories writes them, with the story's listing date and, on
-    PostgreSQL, the vectors of weighted_vector: headline A, dek B, and the
-    body's blocks joined as C; the small rank vector is computed from its
-    lead, the headline vector from the headline alone."""
+    """Search rows (story id, headline, dek, body, listing date, block
+    numbers) as index_stories writes them and, on PostgreSQL, the vectors of
+    weighted_vector: headline A, dek B, and the body's blocks joined as C;
+    the small rank vector is computed from its lead, the headline vector
+    from the headline alone."""
     if connection.vendor != "postgresql":
         write_rows(
             SearchDocument,
-            [{"story_id": s, "headline": h, "dek": d, "body": b} for s, h, d, b, _ in rows],
-        )
-        SearchDocument.objects.filter(story_id__in=[row[0] for row in rows]).update(
-            listed_at=Subquery(Story.objects.filter(pk=OuterRef("story_id")).values("listed_at"))
+            [
+                {"story_id": s, "headline": h, "dek": d, "body": b, "listed_at": at}
+                for s, h, d, b, at, _ in rows
+            ],
         )
         return
     config = f"'{SEARCH_CONFIG}'::regconfig"
-    head = (
-        f"setweight(to_tsvector({config}, s.headline), 'A') || "
-        f"setweight(to_tsvector({config}, s.dek), 'B')"
-    )
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # The listing date comes with the row: a join back to the stories
+        # would read the whole, growing, table for every batch. The headline's
+        # and dek's vectors are computed once (MATERIALIZED) for all three.
         cursor.execute(
+            f"WITH s AS MATERIALIZED (SELECT *, to_tsvector({config}, headline) AS h, "
+            f"to_tsvector({config}, dek) AS d FROM {STAGING}) "
             f"INSERT INTO {SearchDocument._meta.db_table} "
             "(story_id, headline, dek, body, vector, rank_vector, headline_vector, listed_at) "
-            f"SELECT s.story_id, s.headline, s.dek, s.body, {head} || setweight(("
-            f"SELECT pg_temp.bench_tsvector_join(b.vector ORDER BY u.n) "
+            "SELECT s.story_id, s.headline, s.dek, s.body, "
+            "setweight(s.h, 'A') || setweight(s.d, 'B') || setweight(("
+            "SELECT pg_temp.bench_tsvector_join(b.vector ORDER BY u.n) "
             f"FROM unnest(s.blocks) WITH ORDINALITY AS u(id, n) JOIN {BLOCKS} b ON b.id = u.id"
-            f"), 'C'), {head} || "
+            "), 'C'), setweight(s.h, 'A') || setweight(s.d, 'B') || "
             f"setweight(to_tsvector({config}, LEFT(s.body, {RANKED_LEAD_CHARS})), 'C'), "
-            f"to_tsvector({config}, s.headline), story.listed_at "
-            f"FROM {STAGING} s JOIN {Story._meta.db_table} story ON story.id = s.story_id"
+            "s.h, s.listed_at FROM s"
         )
         cursor.execute(f"TRUNCATE {STAGING}")
 
 
-class search_indexes_rebuilt_after:
-    """On PostgreSQL, when adding more rows than the search table holds,
-    drop its secondary indexes (the GIN index) and build them again once
-    the rows are in: one build is much cheaper than maintaining them row by
-    row. Inside the caller's transaction, so a failure leaves them as they
-    were."""
+class keys_and_indexes_rebuilt_after:
+    """On PostgreSQL, when adding at least as many stories as the archive
+    holds: drop the secondary indexes and foreign keys of the tables the
+    stories are written to, and make them again once the rows are in. One
+    index build (sorted, with both cores for a B-tree) and one join per
+    foreign key cost far less than keeping the trigram and full-text GIN
+    indexes row by row and queueing a deferred check for every row. Inside
+    the caller's transaction, so a failure leaves them as they were; unique
+    indexes stay, so the rows are held to them as they arrive."""
 
-    def __init__(self, adding: int):
+    def __init__(self, models, adding: int):
+        self.tables = [model._meta.db_table for model in models]
         self.adding = adding
-        self.definitions: list[tuple[str, str]] = []
+        self.indexes: list[str] = []
+        self.keys: list[tuple[str, str, str]] = []
 
     def __enter__(self):
         if connection.vendor != "postgresql":
             return self
-        table = SearchDocument._meta.db_table
+        quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) t", [self.adding]
+                f"SELECT count(*) FROM (SELECT 1 FROM {quote(self.tables[0])} LIMIT %s) t",
+                [self.adding],
             )
             if cursor.fetchone()[0] >= self.adding:
                 return self
+            # Checks still pending from rows written before (the issues') run
+            # now: a table with checks pending can be neither altered nor
+            # indexed. Every foreign key here is deferred again at the end.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-                "JOIN pg_class c ON c.relname = i.indexname "
-                "JOIN pg_index x ON x.indexrelid = c.oid "
-                "WHERE i.tablename = %s AND NOT x.indisunique",
-                [table],
+                "JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = "
+                "i.schemaname::regnamespace JOIN pg_index x ON x.indexrelid = c.oid "
+                "WHERE i.tablename = ANY(%s) AND i.schemaname = current_schema() "
+                "AND NOT x.indisunique ORDER BY i.indexname",
+                [self.tables],
             )
-            self.definitions = cursor.fetchall()
-            for name, _ in self.definitions:
-                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) "
+                "ORDER BY conname",
+                [self.tables],
+            )
+            self.keys = cursor.fetchall()
+            for table, name, _ in self.keys:
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
+            for name, definition in indexes:
+                cursor.execute(f"DROP INDEX {quote(name)}")
+                self.indexes.append(definition)
         return self
 
     def __exit__(self, kind, value, traceback):
-        if kind is not None or not self.definitions:
+        if kind is not None or not (self.indexes or self.keys):
             return False
+        quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            # The deferred foreign key checks of the new rows run first: an
-            # index cannot be built over rows with checks pending.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            for _, definition in self.definitions:
+            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            for definition in self.indexes:
                 cursor.execute(definition)
+            for table, name, definition in self.keys:
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
+            # As Django declares every foreign key: checked at commit.
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return False
+
+
+def bulk_load_settings() -> None:
+    """On PostgreSQL, for the rest of the transaction: long values are
+    compressed with lz4 where the server has it (half of pglz's cost to write
+    the stories' and search rows' text, and read back the same way), and no
+    statement is compiled by JIT (each batch's would be compiled again)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
 def reset_sequences(models) -> None:

@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -67,12 +68,16 @@ def django_setup(env: dict) -> None:
 
 
 def discover_urls() -> dict[str, str]:
-    """The pages to drive, picked from the data: a 10-story issue and so on."""
-    from django.db.models import Count
+    """The pages to drive, picked from the data: a 10-story issue, the hot
+    topic's first page and a page 80% of the way down it, a topic of middling
+    size, the most cited source, the author with the most bylines."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count, Exists, OuterRef
     from django.urls import reverse
 
     from stories.discovery.views import _encode_cursor
-    from stories.models import Issue, Story, Topic
+    from stories.models import Issue, Source, Story, TaggedTopic, Topic
+    from stories.reader.listing import encode_cursor
 
     published = Issue.objects.published()
     issue = (
@@ -80,15 +85,34 @@ def discover_urls() -> dict[str, str]:
         or published.order_by("-publish_at").first()
     )
     story = Story.objects.published().filter(issue_items__issue=issue).first()
-    topic = Topic.objects.annotate(n=Count("tagged_stories")).order_by("-n").first()
     # An archive page far down the list: the cursor of the issue 80% of the way back.
     deep = published.order_by("-publish_at", "-number")[int(published.count() * 0.8)]
+    topics = list(
+        Topic.objects.annotate(n=Count("tagged_stories")).filter(n__gt=0).order_by("-n", "pk")
+    )
+    hot, middling = topics[0], topics[len(topics) // 2]
+    hot_stories = Story.objects.published().filter(
+        Exists(TaggedTopic.objects.filter(tag=hot, content_object=OuterRef("pk")))
+    )
+    hot_deep = hot_stories.order_by("-listed_at", "-pk")[int(hot_stories.count() * 0.8)]
+    source = Source.objects.annotate(n=Count("citations")).order_by("-n", "pk").first()
+    author = (
+        get_user_model()
+        .objects.annotate(n=Count("stories"))
+        .filter(n__gt=0)
+        .order_by("-n", "pk")
+        .first()
+    )
     return {
         "home": "/",
         "issue (10 stories)": issue.get_absolute_url(),
         "story": story.get_absolute_url(),
         "archive, deep page": f"{reverse('discovery:archive')}?after={_encode_cursor(deep)}",
-        "topic": topic.get_absolute_url(),
+        "topic": hot.get_absolute_url(),
+        "hot topic, deep page": f"{hot.get_absolute_url()}?before={encode_cursor(hot_deep)}",
+        "mid-sized topic": middling.get_absolute_url(),
+        "source": source.get_absolute_url(),
+        "author": reverse("stories:author", args=[author.get_username()]),
         "search": f"{reverse('discovery:search')}?q=reasoning+benchmark",
         "feed (RSS)": reverse("discovery:issues_rss"),
     }
@@ -363,9 +387,214 @@ def wrk(url: str, seconds: int, connections: int = 8) -> dict:
     }
 
 
+def scale_label(stories: int) -> str:
+    """How a size is named in tables and database names: 40000 is "40k"."""
+    return f"{stories // 1000}k" if stories % 1000 == 0 else str(stories)
+
+
+def database_url_for(url: str, stories: int) -> str:
+    """Each size's own database, filled once and reused by later runs: the
+    default size keeps the database of url, another has its size appended to
+    the name (newsroom_bench_400k)."""
+    if stories == DEFAULT_STORIES:
+        return url
+    parts = urlsplit(url)
+    path = Path(parts.path)
+    renamed = path.with_name(f"{path.stem}_{scale_label(stories)}{path.suffix}")
+    return urlunsplit(parts._replace(path=renamed.as_posix()))
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Archive sizes as BENCH_SCALE or --scale gives them ("40000 400000"),
+    smallest first, or a sentence saying what is wrong."""
+    try:
+        sizes = sorted({int(word.replace("_", "")) for word in text.replace(",", " ").split()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a list of story counts; write e.g. "40000 400000".'
+        ) from None
+    if len(sizes) < 2 or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the growth table compares two archive sizes or more, each at least "
+            'one story; write e.g. "40000 400000".'
+        )
+    return sizes
+
+
+def ratio(large: float | None, small: float | None) -> float | None:
+    """large / small, or None where there is nothing to divide."""
+    if large is None or not small:
+        return None
+    return large / small
+
+
+def growth_rows(by_size: dict[int, dict]) -> list[dict]:
+    """The cost-growth table from each size's results (bench.json): a row for
+    every page as wrk drove it with the page cache off (what it costs to
+    build), the admin pages and the search (timed in-process), each with its
+    figures at every size and the ratio of the largest size's to the
+    smallest's: 1.0 means the page costs the same in the larger archive."""
+    sizes = sorted(by_size)
+    rows = []
+    for page in [r["page"] for r in by_size[sizes[0]]["pages"] if r["cache"] == "off"]:
+        figures = {}
+        for stories in sizes:
+            r = next(
+                r for r in by_size[stories]["pages"] if r["page"] == page and r["cache"] == "off"
+            )
+            figures[stories] = {
+                "p50_ms": r["p50_ms"],
+                "tail_ms": r["p99_ms"],
+                "rps": r["rps"],
+                "queries": r["queries"],
+            }
+        rows.append({"page": page, "measured": "wrk", "figures": figures})
+    for name in by_size[sizes[0]]["admin"]:
+        figures = {}
+        for stories in sizes:
+            t = by_size[stories]["admin"][name]
+            figures[stories] = {
+                "p50_ms": t["p50_ms"],
+                "tail_ms": t["p95_ms"],
+                "rps": None,
+                "queries": t["queries"],
+            }
+        rows.append({"page": name, "measured": "in-process", "figures": figures})
+    searches = by_size[sizes[0]]["search"]["searches"]
+    rows.append(
+        {
+            "page": f"search ({searches} searches of {len(set(SEARCH_TERMS))} terms)",
+            "measured": "in-process",
+            "figures": {
+                stories: {
+                    "p50_ms": by_size[stories]["search"]["p50_ms"],
+                    "tail_ms": by_size[stories]["search"]["p95_ms"],
+                    "rps": None,
+                    "queries": None,
+                }
+                for stories in sizes
+            },
+        }
+    )
+    for row in rows:
+        smallest, largest = row["figures"][sizes[0]], row["figures"][sizes[-1]]
+        row["p50_ratio"] = ratio(largest["p50_ms"], smallest["p50_ms"])
+        row["tail_ratio"] = ratio(largest["tail_ms"], smallest["tail_ms"])
+        row["rps_ratio"] = ratio(largest["rps"], smallest["rps"])
+    return rows
+
+
+def growth_table(by_size: dict[int, dict], rows: list[dict], seconds: int) -> str:
+    """growth_rows as Markdown, under a header naming each size's database."""
+    sizes = sorted(by_size)
+    labels = [scale_label(n) for n in sizes]
+    small, large = labels[0], labels[-1]
+    lines = [
+        f"Cost growth from {small} to {large} stories, measured in one run with the same "
+        f"code (wrk {seconds} s a page, 8 connections, page cache off; the admin pages "
+        "and the search in-process). A ratio of 1.00 means the page costs the same in "
+        "the larger archive.",
+        "",
+    ]
+    for stories, label in zip(sizes, labels, strict=True):
+        r = by_size[stories]
+        load = ", ".join(f"{v:.1f}" for v in r.get("load_average", []))
+        lines.append(
+            f"- {label}: {r.get('stories', stories):,} stories in `{r.get('database_name', '?')}`"
+            + (f"; load average {load} while measured" if load else "")
+        )
+    lines += [
+        "",
+        "| page | "
+        + " | ".join(f"p50 ms {label}" for label in labels)
+        + f" | p50 {large}/{small} | "
+        + " | ".join(f"p99 ms {label}" for label in labels)
+        + f" | p99 {large}/{small} | "
+        + " | ".join(f"req/s {label}" for label in labels)
+        + " | SQL queries |",
+        "| --- |" + " ---: |" * (3 * len(sizes) + 3),
+    ]
+
+    def number(value, spec):
+        return "–" if value is None else format(value, spec)
+
+    for row in rows:
+        figures = [row["figures"][n] for n in sizes]
+        counts = [f["queries"] for f in figures]
+        queries = "–" if None in counts else " / ".join(map(str, counts))
+        name = row["page"] + (" (in-process; p95 for p99)" if row["measured"] != "wrk" else "")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(number(f["p50_ms"], ".2f") for f in figures)
+            + f" | {number(row['p50_ratio'], '.2f')} | "
+            + " | ".join(number(f["tail_ms"], ".2f") for f in figures)
+            + f" | {number(row['tail_ratio'], '.2f')} | "
+            + " | ".join(number(f["rps"], ".0f") for f in figures)
+            + f" | {queries} |"
+        )
+    return "\n".join(lines)
+
+
+def measure_scales(sizes: list[int], seconds: int, out: Path) -> dict[int, dict]:
+    """Run this script once per size, each on its own database (filled the
+    first time), and collect each run's results."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        raise SystemExit(
+            "The growth table needs PostgreSQL: set DATABASE_URL (or BENCH_DATABASE_URL for "
+            "make bench) to a postgres:// address."
+        )
+    by_size = {}
+    for stories in sizes:
+        folder = out / scale_label(stories)
+        print(f"\n== {scale_label(stories)} stories ==", flush=True)
+        subprocess.run(
+            [PYTHON, __file__, "--prepare", "--stories", str(stories), "--seconds", str(seconds)]
+            + ["--out", str(folder)],
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url_for(base, stories),
+                "BENCH_SCALE": "",
+            },
+            check=True,
+        )
+        by_size[stories] = json.loads((folder / "bench.json").read_text())
+    return by_size
+
+
+def write_growth(by_size: dict[int, dict], seconds: int, out: Path) -> str:
+    rows = growth_rows(by_size)
+    report = growth_table(by_size, rows, seconds)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "growth.md").write_text(report + "\n")
+    (out / "growth.json").write_text(
+        json.dumps(
+            {
+                "sizes": sorted(by_size),
+                "seconds": seconds,
+                "stories": {n: r.get("stories") for n, r in by_size.items()},
+                "load_average": {n: r.get("load_average") for n, r in by_size.items()},
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
+    return report
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more.")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
+    parser.add_argument("--seconds", type=positive, default=10, help="wrk duration per page")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     parser.add_argument(
         "--prepare",
@@ -378,9 +607,28 @@ def main() -> None:
         default=int(os.environ.get("BENCH_STORIES", DEFAULT_STORIES)),
         help="stories the archive holds for --prepare (BENCH_STORIES; default 40,000)",
     )
+    parser.add_argument(
+        "--scale",
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="archive sizes to measure in one run, each in its own database, and print "
+        'how each page\'s cost grows between them (BENCH_SCALE, e.g. "40000 400000")',
+    )
     args = parser.parse_args()
+    scale = " ".join(args.scale) if args.scale else os.environ.get("BENCH_SCALE", "").strip()
+    if scale:
+        try:
+            args.scale = parse_sizes(scale)
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"--scale (BENCH_SCALE): {error}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
+    if args.scale:
+        out = Path(args.out)
+        report = write_growth(measure_scales(args.scale, args.seconds, out), args.seconds, out)
+        print("\n" + report)
+        return
 
     static_root = Path(tempfile.mkdtemp(prefix="newsroom-bench-static-"))
     env = production_env(static_root, page_cache=True)
@@ -393,6 +641,12 @@ def main() -> None:
 
     if args.prepare:
         prepare(args.stories)
+    from stories.models import Story
+
+    results = {
+        "stories": Story.objects.count(),
+        "database_name": connection.settings_dict["NAME"],
+    }
     backend = cache_backend()
     print(f"database: {connection.vendor}; cache: {backend}", flush=True)
     urls = discover_urls()
@@ -408,7 +662,7 @@ def main() -> None:
     urls_static = BASE + "/static/bench-probe.html"
 
     rows = []
-    results = {"static": None}
+    results["static"] = None
     for cache_on in (True, False):
         proc = start_gunicorn(production_env(static_root, page_cache=cache_on))
         try:
@@ -442,9 +696,14 @@ def main() -> None:
     results["cache"] = backend
     results["admin"] = admin_timings()
     results["search"] = search_timings(SEARCH_TERMS * 2)
+    # The machine may be shared: how busy it was over the run (1, 5 and 15
+    # minutes) says how far to trust absolute figures.
+    results["load_average"] = list(os.getloadavg())
 
     lines = [
-        f"Database: {connection.vendor}; cache: {backend}",
+        f"Database: {connection.vendor} `{results['database_name']}`, "
+        f"{results['stories']:,} stories; cache: {backend}; load average "
+        + ", ".join(f"{v:.1f}" for v in results["load_average"]),
         "",
         f"Static file ({story_size} bytes): {static_rps:.0f} req/s, "
         f"p50 {results['static']['p50_ms']:.2f} ms, p99 {results['static']['p99_ms']:.2f} ms",
@@ -476,7 +735,7 @@ def main() -> None:
     report = "\n".join(lines)
     print("\n" + report)
     out = Path(args.out)
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "bench.md").write_text(report + "\n")
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     shutil.rmtree(static_root, ignore_errors=True)

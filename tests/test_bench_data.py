@@ -161,3 +161,35 @@ def test_generated_search_vectors_are_the_databases_own(on_postgres):
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM stories_searchdocument")
         assert cursor.fetchone()[0] == 60
+
+
+@pytest.mark.postgres
+def test_the_indexes_and_foreign_keys_dropped_for_the_load_are_all_made_again(on_postgres):
+    from django.db import connection
+
+    def schema():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+            )
+            indexes = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                "ORDER BY 1, 2"
+            )
+            return indexes, cursor.fetchall()
+
+    before = schema()
+    assert any("gin_trgm_ops" in index for index in before[0])
+    # An empty archive: every secondary index and foreign key of the story
+    # tables is dropped while the stories go in.
+    call_command(
+        "generate_bench_data", stories=60, topics=3, sources=2, authors=2, subscribers=0, quiet=True
+    )
+    assert schema() == before
+    # Fewer stories than the archive holds: they are kept, and still there.
+    call_command(
+        "generate_bench_data", stories=10, topics=1, sources=1, authors=1, subscribers=0, quiet=True
+    )
+    assert schema() == before
