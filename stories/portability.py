@@ -42,7 +42,8 @@ listed, with the reason, in NOT_EXPORTED.
 
 The search index is derived from the stories, so it is not in the file: the
 raw saves of a restore skip Story.save(), which keeps it, and the import
-therefore rebuilds it for the restored stories before it commits.
+therefore rebuilds it for the restored stories before it commits. So are
+the listing entries, rebuilt with the stories' listing dates.
 """
 
 import json
