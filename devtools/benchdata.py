@@ -36,6 +36,7 @@ from stories.models import (
     Citation,
     Issue,
     IssueItem,
+    ListingEntry,
     Newsletter,
     SearchDocument,
     Source,
@@ -265,8 +266,10 @@ class Generator:
             sources = self._named(Source, self.sizes.sources, "source")
             hot = self._hot_topic()
             issues = self._issues()
+            first_story = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
             with search_indexes_rebuilt_after(self.sizes.stories):
                 self._stories(issues, authors, topics, sources, hot)
+            write_listing_entries(first_story)
             reset_sequences([Story, Issue])
         if connection.vendor == "postgresql":
             # Fresh statistics for the tables written here only: a database-wide
@@ -274,7 +277,15 @@ class Generator:
             # a test), and plans made from that misjudge them later.
             written = [
                 model._meta.db_table
-                for model in (Story, Issue, IssueItem, TaggedTopic, Citation, SearchDocument)
+                for model in (
+                    Story,
+                    Issue,
+                    IssueItem,
+                    TaggedTopic,
+                    Citation,
+                    SearchDocument,
+                    ListingEntry,
+                )
             ] + [Story.authors.through._meta.db_table]
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, written)))
@@ -660,6 +671,13 @@ class search_indexes_rebuilt_after:
             for _, definition in self.definitions:
                 cursor.execute(definition)
         return False
+
+
+def write_listing_entries(first_story: int) -> None:
+    """The listing entries of the stories written (ids from first_story on),
+    set-based, from their links and listing dates: through the one writer of
+    entries, as the workflow would leave them."""
+    ListingEntry.objects.rebuild(Story.objects.filter(pk__gte=first_story))
 
 
 def reset_sequences(models) -> None:

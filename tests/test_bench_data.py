@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
-from stories.models import Citation, Issue, Story, TaggedTopic
+from stories.models import Citation, Issue, ListingEntry, Story, TaggedTopic
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +162,28 @@ def test_generated_search_vectors_are_the_databases_own(on_postgres):
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM stories_searchdocument")
         assert cursor.fetchone()[0] == 60
+
+
+def test_generated_stories_are_listed_under_every_topic_source_and_author_they_carry():
+    call_command(
+        "generate_bench_data",
+        issues=3,
+        stories=30,
+        topics=4,
+        sources=3,
+        authors=2,
+        subscribers=0,
+        quiet=True,
+    )
+    entries = ListingEntry.objects.all()
+    assert set(entries.filter(topic__isnull=False).values_list("story", "topic")) == set(
+        TaggedTopic.objects.values_list("content_object", "tag")
+    )
+    assert set(entries.filter(source__isnull=False).values_list("story", "source")) == set(
+        Citation.objects.values_list("story", "source")
+    )
+    assert set(entries.filter(author__isnull=False).values_list("story", "author")) == set(
+        Story.authors.through.objects.values_list("story", "user")
+    )
+    # With each story's own listing date.
+    assert not entries.exclude(listed_at=F("story__listed_at")).exists()
