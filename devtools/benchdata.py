@@ -38,6 +38,7 @@ from stories.models import (
     Citation,
     Issue,
     IssueItem,
+    ListingEntry,
     Newsletter,
     SearchDocument,
     Source,
@@ -299,14 +300,16 @@ class Generator:
             sources = self._named(Source, self.sizes.sources, "source")
             hot = self._hot_topic()
             issues = self._issues()
+            first_story = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
             with keys_and_indexes_rebuilt_after(STORY_TABLES, self.sizes.stories):
                 self._stories(issues, authors, topics, sources, hot)
+            write_listing_entries(first_story)
             reset_sequences([Story, Issue])
         if connection.vendor == "postgresql":
             # Fresh statistics for the tables written here only: a database-wide
             # ANALYZE would also record other tables as they are now (empty, in
             # a test), and plans made from that misjudge them later.
-            written = [model._meta.db_table for model in (Issue, *STORY_TABLES)]
+            written = [model._meta.db_table for model in (Issue, *STORY_TABLES, ListingEntry)]
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, written)))
         return {
@@ -735,6 +738,13 @@ def bulk_load_settings() -> None:
         )
         if cursor.fetchone()[0]:
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
+
+
+def write_listing_entries(first_story: int) -> None:
+    """The listing entries of the stories written (ids from first_story on),
+    set-based, from their links and listing dates: through the one writer of
+    entries, as the workflow would leave them."""
+    ListingEntry.objects.rebuild(Story.objects.filter(pk__gte=first_story))
 
 
 def reset_sequences(models) -> None:

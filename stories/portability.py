@@ -42,8 +42,9 @@ listed, with the reason, in NOT_EXPORTED.
 
 The search index is derived from the stories, so it is not in the file: the
 raw saves of a restore skip Story.save(), and the import ends in
-stories/publishing/changes.py's content_restored, which rebuilds the index
-and the listing dates for the restored stories before it commits.
+stories/publishing/changes.py's content_restored, which rebuilds the index,
+the listing dates and the listing entries for the restored stories before it
+commits.
 """
 
 import json

@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
-from stories.models import Citation, Issue, Story, TaggedTopic
+from stories.models import Citation, Issue, ListingEntry, Story, TaggedTopic
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +194,28 @@ def test_the_indexes_and_foreign_keys_dropped_for_the_load_are_all_made_again(on
         "generate_bench_data", stories=10, topics=1, sources=1, authors=1, subscribers=0, quiet=True
     )
     assert schema() == before
+
+
+def test_generated_stories_are_listed_under_every_topic_source_and_author_they_carry():
+    call_command(
+        "generate_bench_data",
+        issues=3,
+        stories=30,
+        topics=4,
+        sources=3,
+        authors=2,
+        subscribers=0,
+        quiet=True,
+    )
+    entries = ListingEntry.objects.all()
+    assert set(entries.filter(topic__isnull=False).values_list("story", "topic")) == set(
+        TaggedTopic.objects.values_list("content_object", "tag")
+    )
+    assert set(entries.filter(source__isnull=False).values_list("story", "source")) == set(
+        Citation.objects.values_list("story", "source")
+    )
+    assert set(entries.filter(author__isnull=False).values_list("story", "author")) == set(
+        Story.authors.through.objects.values_list("story", "user")
+    )
+    # With each story's own listing date.
+    assert not entries.exclude(listed_at=F("story__listed_at")).exists()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from stories.discovery import views as discovery_views
 from stories.editorial import workflow
 from stories.models import Correction, Issue, Source, Story, Topic
+from stories.publishing import changes
 from stories.publishing.cache import (
     PAGE_KEY_PREFIX,
     content_changed,
@@ -199,6 +200,7 @@ def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
 def listed_story(story):
     """The published story with a topic, so it is on every kind of listing."""
     story.topics.add(TopicFactory(name="Training efficiency"))
+    changes.story_changed(story)  # as the admin's save of the topic does
     return story
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stories.models import Correction, Story
 from stories.reader.seo import json_ld
-from tests.factories import CorrectionFactory, published_issue
+from tests.factories import CorrectionFactory, approved_story, published_issue, user_in
 from tests.reader_helpers import head_of, load_demo_newsroom
 
 pytestmark = pytest.mark.django_db
@@ -179,10 +179,11 @@ def test_later_pages_of_a_listing_are_canonical_at_their_own_page(client, monkey
 
     settings.SITE_URL = SITE
     monkeypatch.setattr(listing, "PAGE_SIZE", 1)
-    issue = published_issue(3)
-    author = issue.stories.first().created_by
-    for story in issue.stories.all():
+    author = user_in("Writers")
+    stories = [approved_story() for _ in range(3)]
+    for story in stories:
         story.authors.set([author])
+    published_issue(stories=stories)
     base = f"/authors/{author.username}/"
     second = client.get(base).context["page"].older
     third = client.get(f"{base}?{second}").context["page"].older

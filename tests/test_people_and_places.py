@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from stories.models import Contributor, GuestByline, Section, Story, Topic
+from stories.publishing import changes
 from tests.factories import NewsletterFactory, StoryFactory, published_issue
 from tests.reader_helpers import DEMO_ISSUE_URLS, load_demo_newsroom
 from tests.story_admin import admin_form_data, change_url, form_as_shown, messages_of
@@ -26,6 +27,7 @@ def published_story_by(contributor: Contributor) -> Story:
     issue = published_issue(1)
     story = issue.stories.get()
     GuestByline.objects.create(story=story, contributor=contributor, position=1)
+    changes.story_changed(story)  # as the admin's save of the byline does
     return story
 
 

@@ -38,7 +38,7 @@ from stories.models import (
     Topic,
 )
 from stories.people import display_name, person_label
-from stories.publishing.changes import StoryChangesFollow
+from stories.publishing.changes import StoryChangesFollow, story_changed
 
 TOPIC_NAME_LENGTH = Topic._meta.get_field("name").max_length
 
@@ -551,20 +551,25 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        self._add_proposed_topics(request, form.instance, form.cleaned_data.get("new_topics"))
+        if self._add_proposed_topics(request, form.instance, form.cleaned_data.get("new_topics")):
+            # Tagged after the inlines, and so after the story_changed that
+            # followed them: what follows a change (the search row, the
+            # listings of the story's topics) follows these topics too.
+            story_changed(form.instance)
         # After the inlines, so the revision holds the topics and citations too.
         revisions.record_revision(form.instance, request.user)
 
-    def _add_proposed_topics(self, request, story, names) -> None:
+    def _add_proposed_topics(self, request, story, names) -> bool:
         """Topics a writer proposed on the form: an existing one of the same
-        name (in any case) is used, any other is created."""
-        created = []
+        name (in any case) is used, any other is created. Whether the story
+        was tagged with any it did not carry."""
+        created, tagged = [], False
         for name in names or ():
             topic = Topic.objects.filter(name__iexact=name).first()
             if topic is None:
                 topic = Topic.objects.create(name=name)
                 created.append(name)
-            TaggedTopic.objects.get_or_create(content_object=story, tag=topic)
+            tagged |= TaggedTopic.objects.get_or_create(content_object=story, tag=topic)[1]
         if created:
             listed = ", ".join(f"“{name}”" for name in created)
             self.message_user(
@@ -573,6 +578,7 @@ class StoryAdmin(StoryWorkflowViews, CheckedAutocompletes, StoryChangesFollow, a
                 "or merge topics from the Topics page.",
                 messages.INFO,
             )
+        return tagged
 
     # -- the change form -----------------------------------------------------
 

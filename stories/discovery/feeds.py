@@ -302,12 +302,12 @@ class TopicRssFeed(Feed):
     def items(self, topic):
         return (
             published_stories()
-            .filter(Exists(TaggedTopic.objects.filter(content_object=OuterRef("pk"), tag=topic)))
+            .filter(listing_entries__topic=topic)
             .prefetch_related(*_story_prefetches())
-            # The listing index's order (stories/reader/listing.py): the
-            # newest twenty whatever the size of the topic or the archive.
-            .filter(listed_at__isnull=False)
-            .order_by("-listed_at", "-pk")[:FEED_LENGTH]
+            # The topic page's order, read from the topic's listing entries
+            # (stories/models/listings.py): the newest twenty whatever the
+            # size of the topic or the archive.
+            .order_by("-listing_entries__listed_at", "-listing_entries__story_id")[:FEED_LENGTH]
         )
 
     def item_title(self, story):

@@ -10,6 +10,7 @@ from stories.models.content import (
     Topic,
 )
 from stories.models.contributors import Contributor, GuestByline
+from stories.models.listings import ListingEntry
 from stories.models.newsletter import Newsletter, Section
 from stories.models.preview import PreviewLink
 from stories.models.revisions import StoryRevision
@@ -24,6 +25,7 @@ __all__ = [
     "GuestByline",
     "Issue",
     "IssueItem",
+    "ListingEntry",
     "Newsletter",
     "PreviewLink",
     "SearchDocument",

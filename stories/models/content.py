@@ -181,16 +181,19 @@ class StoryQuerySet(models.QuerySet):
         """Set listed_at of these stories from the issues that hold them: the
         earliest publication time of a scheduled or published issue, or none.
         Called whenever an issue's status or time changes (the workflow) and
-        after loaders that bypass it (a restore)."""
+        after loaders that bypass it (a restore); the stories' listing
+        entries and search rows follow."""
         first_issue = (
             IssueItem.objects.filter(story=OuterRef("pk"), issue__status__in=PUBLIC_ISSUE_STATUSES)
             .order_by("issue__publish_at")
             .values("issue__publish_at")[:1]
         )
         updated = self.update(listed_at=Subquery(first_issue))
-        # Search rows carry a copy, to find the newest matches by index.
+        from stories.models.listings import ListingEntry
         from stories.models.search import SearchDocument
 
+        ListingEntry.objects.rebuild(self)
+        # Search rows carry a copy, to find the newest matches by index.
         SearchDocument.objects.filter(story__in=self.values("pk")).update(
             listed_at=Subquery(
                 self.model.objects.filter(pk=OuterRef("story_id")).values("listed_at")

@@ -28,7 +28,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from stories.models import Issue, IssueItem, Story
+from stories.models import Issue, IssueItem, ListingEntry, Story
 from stories.models.content import PUBLIC_STORY_STATUSES
 from stories.publishing import cache, fragments
 from stories.publishing.search_index import (
@@ -61,8 +61,13 @@ def story_changed(story: Story, fields=None, *, previous_status: str | None = No
     a reader gets the new stamp and the new rows together.
 
     Readers see a story that a live issue holds while its status is approved
-    or published; the pages change if they saw it before or see it now."""
+    or published; the pages change if they saw it before or see it now.
+    A save of the whole story (fields None: the admin's form with its topics,
+    citations and bylines, a revision restored) may change what it is listed
+    under, so its listing entries are rebuilt."""
     refresh_search_document(story, fields)
+    if fields is None:
+        ListingEntry.objects.rebuild(Story.objects.filter(pk=story.pk))
     statuses = {story.status, previous_status or story.status}
     if statuses & set(PUBLIC_STORY_STATUSES) and held_by_live_issue(story):
         public_pages_changed()

@@ -1,12 +1,14 @@
-"""Story listings (topic, source and author pages), newest first, paged by
-keyset rather than by page number.
+"""Story listings (topic, source, author and contributor pages), newest
+first, paged by keyset rather than by page number.
 
 A page is the twenty stories just older (``?before=``) or just newer
 (``?after=``) than a position written as the listing date and id of a story,
-e.g. ``?before=2025-06-01T09:00:00Z,1234``. The database walks the
-``story_listing`` index on (listed_at, id) from that position, so the
-hundredth page of a topic carried by 360,000 stories costs what its first page
-costs; nothing counts the stories or skips over them with OFFSET.
+e.g. ``?before=2025-06-01T09:00:00Z,1234``. The database reads the listing's
+entries (stories/models/listings.py) from its kind's index on (what it is
+listed under, listed_at, story) from that position, and fetches those
+stories by id, so any page of a topic carried by twenty stories or by
+360,000 costs the same; nothing counts the stories or skips over them with
+OFFSET.
 """
 
 import re
@@ -19,14 +21,13 @@ from django.db.models import Q, QuerySet
 from stories.timebounds import within
 
 PAGE_SIZE = 20
-# A topic, source or author with at most this many stories is listed from
-# the ids of its stories (its link table's index) rather than by walking the
-# listing index, where a rare one would have to pass over most of the archive
-# to fill a page: the planner, estimating every topic to be of average size,
-# cannot tell the two apart.
-SMALL_LISTING = 2000
 # A position as encode_cursor writes it: UTC to the second or microsecond, and an id.
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?)Z,([1-9][0-9]{0,17})")
+# The path from a story to its listing entries, and a listing's order: that
+# of the entries' index, ties broken by story id.
+ENTRY = "listing_entries__"
+NEWEST_LAST = (f"{ENTRY}listed_at", f"{ENTRY}story_id")
+NEWEST_FIRST = tuple(f"-{key}" for key in NEWEST_LAST)
 INVALID_CURSOR = "That page address is not valid; showing the newest stories."
 
 
@@ -66,15 +67,10 @@ class ListingPage:
         return bool(self.stories)
 
 
-def listing_page(stories: QuerySet, params, candidates: QuerySet | None = None) -> ListingPage:
-    """One page of stories (a queryset of Story.objects.published()),
-    positioned by the before or after parameter of params. candidates, the
-    ids of the stories of the topic, source or author (public or not), are
-    read up to SMALL_LISTING, to page a small listing from them."""
-    if candidates is not None:
-        ids = list(candidates[: SMALL_LISTING + 1])
-        if len(ids) <= SMALL_LISTING:
-            stories = stories.filter(pk__in=ids) if ids else stories.none()
+def listing_page(stories: QuerySet, params, under: dict) -> ListingPage:
+    """One page of stories (a queryset of Story.objects.published()) listed
+    under what under names, e.g. {"topic": topic} (a field of ListingEntry and
+    its value), positioned by the before or after parameter of params."""
     notices = []
     direction, raw = "before", params.get("before")
     if raw is None and params.get("after") is not None:
@@ -83,17 +79,23 @@ def listing_page(stories: QuerySet, params, candidates: QuerySet | None = None) 
     if raw is not None and cursor is None:
         notices.append(INVALID_CURSOR)
         direction = "before"
-    stories = stories.filter(listed_at__isnull=False)
+    # One filter() call, so that the position and the order apply to the
+    # same entry as what it is listed under.
+    entry = {f"{ENTRY}{name}": value for name, value in under.items()}
+    position = Q()
     if cursor is not None:
         at, pk = cursor
-        # The first condition bounds the index scan; the second drops the
+        # The last condition bounds the index scan; the first two drop the
         # few rows of the same moment on the wrong side of the id.
         if direction == "before":
-            stories = stories.filter(Q(listed_at__lt=at) | Q(pk__lt=pk), listed_at__lte=at)
+            entry[f"{ENTRY}listed_at__lte"] = at
+            position = Q(**{f"{ENTRY}listed_at__lt": at}) | Q(**{f"{ENTRY}story_id__lt": pk})
         else:
-            stories = stories.filter(Q(listed_at__gt=at) | Q(pk__gt=pk), listed_at__gte=at)
+            entry[f"{ENTRY}listed_at__gte"] = at
+            position = Q(**{f"{ENTRY}listed_at__gt": at}) | Q(**{f"{ENTRY}story_id__gt": pk})
+    stories = stories.filter(position, **entry)
     if direction == "after":
-        rows = list(stories.order_by("listed_at", "pk")[: PAGE_SIZE + 1])
+        rows = list(stories.order_by(*NEWEST_LAST)[: PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE][::-1]
         page = ListingPage(rows, notices=notices)
@@ -101,7 +103,7 @@ def listing_page(stories: QuerySet, params, candidates: QuerySet | None = None) 
             page.older = _query("before", rows[-1])
             page.newer = _query("after", rows[0]) if more else None
     else:
-        rows = list(stories.order_by("-listed_at", "-pk")[: PAGE_SIZE + 1])
+        rows = list(stories.order_by(*NEWEST_FIRST)[: PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         page = ListingPage(rows, notices=notices)

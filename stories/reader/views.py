@@ -13,21 +13,18 @@ from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from stories.models import (
-    Citation,
     Contributor,
-    GuestByline,
     Issue,
     IssueItem,
     Newsletter,
     Source,
     Story,
-    TaggedTopic,
     Topic,
 )
 from stories.people import display_name
@@ -135,17 +132,15 @@ def page_numbers_lead_to_the_first_page(view):
     return wrapped
 
 
-def _story_listing(
-    request, stories, candidates, *, title: str, path: str, description: str, context
-):
-    """A topic's, source's or author's page of stories (stories/reader/listing.py).
+def _story_listing(request, under: dict, *, title: str, path: str, description: str, context):
+    """A topic's, source's, author's or contributor's page of stories
+    (stories/reader/listing.py); under names which, e.g. {"topic": topic}.
 
-    Queries: the ids of its stories up to a bound (candidates), then the
-    page of stories, besides the caller's for the topic, source or author.
-    A listing with nothing public is not there.
+    Queries: the page of stories, besides the caller's for the topic,
+    source or author. A listing with nothing public is not there.
     """
-    stories = stories.only("headline", "slug", "dek", "listed_at")
-    page = listing_page(stories, request.GET, candidates)
+    stories = Story.objects.published().only("headline", "slug", "dek", "listed_at")
+    page = listing_page(stories, request.GET, under)
     if not page:
         raise not_found()
     meta = seo.listing_meta(title, path, description, position=page.position, label=page.label)
@@ -292,11 +287,9 @@ def topic_list(request):
 @page_numbers_lead_to_the_first_page
 def topic_detail(request, slug):
     topic = get_or_not_found(Topic.objects.all(), slug=slug)
-    tagged = TaggedTopic.objects.filter(tag=topic)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(tagged.filter(content_object=OuterRef("pk")))),
-        tagged.values_list("content_object_id", flat=True),
+        {"topic": topic},
         title=topic.name,
         path=topic.get_absolute_url(),
         description=topic.description or f"Stories about {topic.name}.",
@@ -328,11 +321,9 @@ def source_list(request):
 @page_numbers_lead_to_the_first_page
 def source_detail(request, slug):
     source = get_or_not_found(Source.objects.all(), slug=slug)
-    cited = Citation.objects.filter(source=source)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(cited.filter(story=OuterRef("pk")))),
-        cited.values_list("story_id", flat=True),
+        {"source": source},
         title=source.name,
         path=source.get_absolute_url(),
         description=source.description or f"Stories based on {source.name}.",
@@ -347,12 +338,10 @@ def author_detail(request, username):
         # No username holds a NUL, and PostgreSQL refuses one in a query.
         raise not_found()
     author = get_or_not_found(get_user_model().objects.all(), username=username)
-    bylines = Story.authors.through.objects.filter(user=author)
     name = display_name(author)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(bylines.filter(story=OuterRef("pk")))),
-        bylines.values_list("story_id", flat=True),
+        {"author": author},
         title=name,
         path=reverse("stories:author", args=[username]),
         description=f"Stories by {name}.",
@@ -365,11 +354,9 @@ def author_detail(request, username):
 def contributor_detail(request, slug):
     """A contributor without a staff account: their bio, link and stories."""
     contributor = get_or_not_found(Contributor.objects.all(), slug=slug)
-    bylines = GuestByline.objects.filter(contributor=contributor)
     return _story_listing(
         request,
-        Story.objects.published().filter(Exists(bylines.filter(story=OuterRef("pk")))),
-        bylines.values_list("story_id", flat=True),
+        {"contributor": contributor},
         title=contributor.name,
         path=contributor.get_absolute_url(),
         description=contributor.bio or f"Stories by {contributor.name}.",
