@@ -161,6 +161,13 @@ def prepare(stories_wanted: int = DEFAULT_STORIES) -> None:
         _create_database_if_missing(connection)
     call_command("migrate", verbosity=0)
     stories = Story.objects.count()
+    if stories > stories_wanted * 5 // 4:
+        # Measured here, the pages would be labelled with a size they are not.
+        raise SystemExit(
+            f"The database {connection.settings_dict['NAME']!r} holds {stories:,} stories, "
+            f"far more than the {stories_wanted:,} asked for. Point BENCH_DATABASE_URL (or "
+            "DATABASE_URL) at another database, or ask for its size with BENCH_STORIES."
+        )
     if stories < stories_wanted * 3 // 4:
         if stories > 0 and not Story.objects.filter(slug="ais-sputnik-moment").exists():
             # Content that is neither the demo nor bench data: someone's newsroom.
@@ -553,7 +560,7 @@ def measure_scales(sizes: list[int], seconds: int, out: Path) -> dict[int, dict]
             + ["--out", str(folder)],
             env={
                 **os.environ,
-                "DATABASE_URL": database_url_for(base, stories),
+                "DATABASE_URL": base,  # the run picks its size's own database
                 "BENCH_SCALE": "",
             },
             check=True,
@@ -630,6 +637,10 @@ def main() -> None:
         print("\n" + report)
         return
 
+    url = os.environ.get("DATABASE_URL", "")
+    if args.prepare and url.startswith(("postgres://", "postgresql://")):
+        # Each size in its own database, as the growth table measures them.
+        os.environ["DATABASE_URL"] = database_url_for(url, args.stories)
     static_root = Path(tempfile.mkdtemp(prefix="newsroom-bench-static-"))
     env = production_env(static_root, page_cache=True)
     subprocess.run(
