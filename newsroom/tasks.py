@@ -12,8 +12,9 @@ so moving to Django 6 changes this file and the INSTALLED_APPS line only:
     send_issue.enqueue(issue.pk)  # after the transaction that made it commits
 
 The backend (settings.TASKS) stores each task as a database row for
-`manage.py db_worker`; the row of the work itself (a delivery, an import) is
-what says whether it was done, so a task run twice must change nothing twice.
+`manage.py run_worker` (django-tasks' db_worker, behind the web server for
+the CPU); the row of the work itself (a delivery, an import) is what says
+whether it was done, so a task run twice must change nothing twice.
 """
 
 try:

@@ -162,6 +162,16 @@ class CorrectionFactory(factory.django.DjangoModelFactory):
     text = "An earlier version misstated the figure."
 
 
+def correction_added(story, **fields) -> Correction:
+    """A correction saved as the correction admin saves one: the row, then
+    what follows it (stories/publishing/changes.py)."""
+    from stories.publishing import changes
+
+    correction = CorrectionFactory(story=story, **fields)
+    changes.story_rows_changed([story.pk])
+    return correction
+
+
 class IssueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Issue

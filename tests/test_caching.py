@@ -741,7 +741,12 @@ def test_a_cache_hit_resolves_its_address_once_per_process(client, story, monkey
     page_cache._cached_route.cache_clear()
     resolved = []
     real = page_cache.resolve
-    monkeypatch.setattr(page_cache, "resolve", lambda path: resolved.append(path) or real(path))
+
+    def counted(path, urlconf=None):
+        resolved.append(path)
+        return real(path, urlconf)
+
+    monkeypatch.setattr(page_cache, "resolve", counted)
     url = story.get_absolute_url()
     first = client.get(url)
     for _ in range(3):

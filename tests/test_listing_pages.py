@@ -399,3 +399,15 @@ def test_on_an_analysed_archive_every_listing_is_planned_as_one_range_of_its_ind
         assert re.search(r"Index Scan (Backward )?using \w+ on stories_issue ", page), page
         assert not re.search(r"(?<!Incremental )Sort  ", page), page
         assert "Seq Scan on stories_issue " not in page, page
+
+
+@pytest.mark.django_db
+def test_a_listing_entry_lists_its_story_under_exactly_one_thing():
+    from django.db import IntegrityError, transaction
+
+    story = published_issue(1).stories.get()
+    topic, contributor = Topic.objects.create(name="Chips"), Contributor.objects.create(name="Ann")
+    for under in ({}, {"topic": topic, "contributor": contributor}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ListingEntry.objects.create(story=story, listed_at=story.listed_at, **under)
+    ListingEntry.objects.create(story=story, listed_at=story.listed_at, topic=topic)

@@ -9,8 +9,15 @@ from django.utils import timezone
 
 from stories.models import Correction, Story
 from stories.reader.seo import json_ld
-from tests.factories import CorrectionFactory, approved_story, published_issue, user_in
+from tests.factories import (
+    CorrectionFactory,
+    approved_story,
+    correction_added,
+    published_issue,
+    user_in,
+)
 from tests.reader_helpers import head_of, load_demo_newsroom
+from tests.story_admin import admin_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +153,7 @@ def test_a_correction_counts_as_a_modification_of_its_story(client):
         story = published_issue(1).stories.get()
     corrected_at = timezone.now().replace(microsecond=0)
     with time_machine.travel(corrected_at, tick=False):
-        CorrectionFactory(story=story)
+        correction_added(story)
     head = head_of(client.get(story.get_absolute_url()))
     assert datetime.fromisoformat(head.meta["article:modified_time"]) == corrected_at
     (data,) = head.json_ld
@@ -154,20 +161,27 @@ def test_a_correction_counts_as_a_modification_of_its_story(client):
     assert datetime.fromisoformat(data["datePublished"]) < corrected_at - timedelta(days=2)
 
 
-def test_editing_or_removing_a_correction_modifies_the_story_but_not_its_edit_version():
+def test_editing_or_removing_a_correction_modifies_the_story_but_not_its_edit_version(
+    admin_client,
+):
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start - timedelta(days=3), tick=False):
         story = published_issue(1).stories.get()
     version = Story.objects.get(pk=story.pk).version
     with time_machine.travel(start, tick=False):
-        correction = CorrectionFactory(story=story)
+        correction = correction_added(story)
     with time_machine.travel(start + timedelta(hours=1), tick=False):
-        correction.text = "The figure was $6M."
-        correction.save()
+        url = reverse("admin:stories_correction_change", args=[correction.pk])
+        data = admin_form_data(admin_client, url, text="The figure was $6M.")
+        response = admin_client.post(url, data)
+        assert response.status_code == 302, response.content
     edited = Story.objects.get(pk=story.pk)
     assert edited.updated_at == start + timedelta(hours=1)
     with time_machine.travel(start + timedelta(hours=2), tick=False):
-        correction.delete()
+        response = admin_client.post(
+            reverse("admin:stories_correction_delete", args=[correction.pk]), {"post": "yes"}
+        )
+        assert response.status_code == 302
     removed = Story.objects.get(pk=story.pk)
     assert removed.updated_at == start + timedelta(hours=2)
     # An editor with the story's form open can still save it.

@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import (
-    CorrectionFactory,
     TopicFactory,
     approved_story,
+    correction_added,
     published_issue,
     scheduled_issue,
     unpublished_stories,
@@ -102,7 +102,7 @@ def test_a_correction_moves_the_lastmod_of_its_story_and_of_the_pages_listing_it
         published_issue(stories=[story], number=400)
     corrected_at = timezone.now().replace(microsecond=0)
     with time_machine.travel(corrected_at, tick=False):
-        CorrectionFactory(story=story)
+        correction_added(story)
     source = story.citations.get().source
     found = everything(client)
     for url in (story.get_absolute_url(), "/topics/deepseek/", source.get_absolute_url()):

@@ -183,3 +183,17 @@ def test_a_worker_that_may_not_lower_its_priority_says_so_and_runs(monkeypatch):
         "could not lower the worker's CPU priority: Operation not permitted"
     ]
     assert run_worker.lower_cpu_priority(0) == []
+
+
+def test_a_reloading_worker_lowers_its_priority_once_not_again_in_its_child(monkeypatch):
+    from newsroom.management.commands import run_worker
+
+    steps = []
+    monkeypatch.setattr(run_worker, "lower_cpu_priority", lambda n: steps.append(n) or [])
+    monkeypatch.setattr(run_worker.db_worker.Command, "handle", lambda self, *a, **o: None)
+    monkeypatch.setenv(run_worker.LOWERED, "")  # put back as it was afterwards
+
+    run_worker.Command().handle()  # the reloader's parent
+    run_worker.Command().handle()  # its child, which inherits the environment
+
+    assert steps == [10]

@@ -495,16 +495,6 @@ def citations_of(stories) -> list["Citation"]:
     return merged
 
 
-class CorrectionQuerySet(models.QuerySet):
-    def delete(self):
-        # Bulk deletes (the admin's "delete selected") move their stories'
-        # modified time too, as deleting one correction does.
-        story_ids = set(self.values_list("story_id", flat=True))
-        deleted = super().delete()
-        Correction.stories_modified(story_ids)
-        return deleted
-
-
 class Correction(models.Model):
     """A dated note on a published story, shown to readers newest first."""
 
@@ -516,8 +506,6 @@ class Correction(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False
     )
 
-    objects = CorrectionQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [in_range("created_at")]
@@ -528,12 +516,6 @@ class Correction(models.Model):
     def save(self, *args, **kwargs):
         self.text_html = render_markdown(self.text)
         super().save(*args, **kwargs)
-        self.stories_modified({self.story_id})
-
-    def delete(self, *args, **kwargs):
-        deleted = super().delete(*args, **kwargs)
-        self.stories_modified({self.story_id})
-        return deleted
 
     def clean(self):
         # A correction is a public note on what readers saw; a story they
@@ -542,14 +524,6 @@ class Correction(models.Model):
             raise ValidationError(
                 {"story": "Corrections are for stories readers can see; edit this one instead."}
             )
-
-    @staticmethod
-    def stories_modified(story_ids) -> None:
-        """A correction changes the story page readers see, so it moves the
-        story's updated_at, the one "modified" time that metadata, sitemap
-        and feeds read. A plain UPDATE: not an edit of the story, so its
-        version (which guards open edit forms) and derived fields stay."""
-        Story.objects.filter(pk__in=story_ids).update(updated_at=timezone.now())
 
 
 class Issue(VersionedModel):

@@ -18,7 +18,8 @@ story is still decided by Story.objects.published() alone.
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, models
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, router
 from django.db.models import Q
 
 from stories.timebounds import in_range, validate_time
@@ -39,9 +40,14 @@ class ListingEntryQuerySet(models.QuerySet):
         """Make the entries of stories (a Story queryset) match their links
         and listing dates: the one writer of entries. Set-based, so a restore
         or the benchmark generator rebuilds every story in a few statements."""
-        ids_sql, ids_params = stories.values("pk").query.sql_with_params()
+        try:
+            ids_sql, ids_params = stories.values("pk").query.sql_with_params()
+        except EmptyResultSet:  # stories is none() or pk__in=[]: nothing to rebuild
+            return
         self.filter(story__in=stories.values("pk")).delete()
-        connection = connections[self.db]
+        # Where the delete went (a plain manager's self.db is the read alias:
+        # the replica, while a reader's request is served).
+        connection = connections[self._db or router.db_for_write(self.model)]
         quote = connection.ops.quote_name
         story_table = quote(stories.model._meta.db_table)
         with connection.cursor() as cursor:
@@ -70,6 +76,18 @@ def _listing_index(kind: str) -> models.UniqueConstraint:
         name=f"listing_{kind}",
         condition=Q(**{f"{kind}__isnull": False}),
     )
+
+
+def _listed_under_one() -> models.CheckConstraint:
+    """An entry lists its story under exactly one topic, source, author or
+    contributor: one of the four set, the other three empty."""
+    one_of = Q()
+    for kind in LISTED_UNDER:
+        one_of |= Q(
+            **{f"{kind}__isnull": False},
+            **{f"{other}__isnull": True for other in LISTED_UNDER if other != kind},
+        )
+    return models.CheckConstraint(condition=one_of, name="listing_entry_under_one")
 
 
 class ListingEntry(models.Model):
@@ -102,7 +120,11 @@ class ListingEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "listing entries"
-        constraints = [in_range("listed_at"), *(_listing_index(kind) for kind in LISTED_UNDER)]
+        constraints = [
+            in_range("listed_at"),
+            _listed_under_one(),
+            *(_listing_index(kind) for kind in LISTED_UNDER),
+        ]
 
     def __str__(self) -> str:
         return f"{self.story_id} listed {self.listed_at:%Y-%m-%d %H:%M}"

@@ -305,21 +305,30 @@ CONDITIONAL_HEADERS = frozenset(
 )
 
 
-@lru_cache(maxsize=4096)
-def _cached_route(path_info: str) -> tuple[dict, str, str] | None:
+def _route(path_info: str) -> tuple[dict, str, str] | None:
     """For a path public_page serves: the query it reads, its page part of the
     cache key, and its canonical query when the address has none; None for any
     other path. Resolving is the costliest step of a cache hit and its answer
-    for a path never changes while the process runs, so it is kept per path
-    (the most recent 4,096)."""
+    for a path never changes while the URLconf does not, so it is kept per
+    URLconf and path (the most recent 4,096 paths of up to 300 characters: no
+    page's address is longer, and junk ones need not crowd the others out)."""
+    if len(path_info) > 300:
+        return _resolved_route(settings.ROOT_URLCONF, path_info)
+    return _cached_route(settings.ROOT_URLCONF, path_info)
+
+
+def _resolved_route(urlconf: str, path_info: str) -> tuple[dict, str, str] | None:
     try:
-        match = resolve(path_info)
+        match = resolve(path_info, urlconf)
     except Resolver404:
         return None
     reads = getattr(match.func, "public_page_reads", None)
     if reads is None:
         return None
     return reads, _page(match, path_info), _canonical_query(QueryDict(""), reads)
+
+
+_cached_route = lru_cache(maxsize=4096)(_resolved_route)
 
 
 class CachedPageMiddleware:
@@ -350,7 +359,7 @@ class CachedPageMiddleware:
         if "%00" in request.META.get("QUERY_STRING", ""):
             return None
         request.get_host()  # DisallowedHost (a 400) as the full stack would raise
-        route = _cached_route(request.path_info)
+        route = _route(request.path_info)
         if route is None:
             return None
         reads, page, bare_query = route

@@ -21,12 +21,13 @@ follows:
   for later leave every cached page as it is.
 
 No signal receiver does any of this (tests/test_architecture.py holds the
-project to that), and no model's save() does more than its own fields.
+project to that), and no model's save() does more than fill its own fields.
 """
 
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from stories.models import Issue, IssueItem, ListingEntry, Story
 from stories.models.content import PUBLIC_STORY_STATUSES
@@ -105,7 +106,13 @@ def issue_scheduled(issue: Issue, publish_at: datetime | None) -> None:
 def story_rows_changed(story_ids) -> None:
     """After an action saved, moved or deleted rows that story pages print
     on their own (a correction from its admin page): the stories they were
-    and are on (story_ids) are rendered again, and the pages clear."""
+    and are on (story_ids) are rendered again, and the pages clear.
+
+    A correction changes the story page readers see, so it also moves the
+    stories' updated_at, the one "modified" time that metadata, sitemap and
+    feeds read: a plain UPDATE, not an edit of the story, so its version
+    (which guards open edit forms) and its render stamp stay."""
+    Story.objects.filter(pk__in=list(story_ids)).update(updated_at=timezone.now())
     fragments.forget(story_ids)
     public_pages_changed()
 

@@ -19,6 +19,8 @@ from django.conf import settings
 from django_tasks_db.management.commands import db_worker
 
 AUTOGROUP = "/proc/self/autogroup"
+# Set once this process has lowered its priority, for the processes it starts.
+LOWERED = "NEWSROOM_WORKER_PRIORITY_LOWERED"
 
 
 def lower_cpu_priority(niceness: int) -> list[str]:
@@ -48,6 +50,10 @@ class Command(db_worker.Command):
     )
 
     def handle(self, *args, **options):
-        for problem in lower_cpu_priority(settings.NEWSROOM_WORKER_NICENESS):
-            self.stderr.write(f"{problem}; running at normal priority.")
+        # With --reload (the default under DEBUG) this runs again in the child
+        # the reloader starts, which inherits the lowered priority already.
+        if os.environ.get(LOWERED) != "true":
+            for problem in lower_cpu_priority(settings.NEWSROOM_WORKER_NICENESS):
+                self.stderr.write(f"{problem}; running at normal priority.")
+            os.environ[LOWERED] = "true"
         return super().handle(*args, **options)
