@@ -15,9 +15,9 @@ from django.utils import timezone
 from PIL import Image
 
 from tests.factories import (
-    CorrectionFactory,
     TopicFactory,
     approved_story,
+    correction_added,
     published_issue,
     scheduled_issue,
     unpublished_stories,
@@ -160,7 +160,7 @@ def test_a_correction_updates_the_story_in_topic_feeds(client):
         published_issue(stories=[story])
     corrected_at = timezone.now().replace(microsecond=0)
     with time_machine.travel(corrected_at, tick=False):
-        CorrectionFactory(story=story)
+        correction_added(story)
     feed = parse_xml(client, "/feeds/topics/deepseek.atom")
     (entry,) = feed.findall(f"{ATOM}entry")
     assert datetime.fromisoformat(entry.findtext(f"{ATOM}updated")) == corrected_at

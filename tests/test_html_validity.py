@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from newsletters.links import make_token
 from stories.models import Contributor, GuestByline, Story
+from stories.publishing import changes
 from tests.factories import SubscriptionFactory
 from tests.process_helpers import ROOT
 from tests.reader_helpers import DEMO_ISSUE_URLS, load_demo_newsroom
@@ -56,6 +57,7 @@ def newsroom(settings, tmp_path):
         name="Casey Columnist", bio="Writes on chips.", url="https://casey.example/"
     )
     GuestByline.objects.create(story=story, contributor=casey)
+    changes.story_changed(story)  # as the story's admin form does after its bylines
     subscription = SubscriptionFactory(state="confirmed")
     return {"subscription": subscription}
 
