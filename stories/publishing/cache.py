@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.http import HttpResponse, QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import quote_etag, urlencode
 
 from stories.models import Issue
@@ -370,10 +370,9 @@ class CachedPageMiddleware:
         if entry is None:
             return None
         response = _answer(request, entry)
-        if response.has_header("Vary"):
-            patch_vary_headers(response, ("Cookie",))
-        else:
-            response["Vary"] = "Cookie"
+        # A kept page carries no Vary of its own (KEPT_HEADERS): the session
+        # middleware below would add this one.
+        response["Vary"] = "Cookie"
         response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         if not response.has_header("Content-Length"):
             response["Content-Length"] = str(len(response.content))
