@@ -350,3 +350,25 @@ def test_the_newsletter_page_counts_in_constant_queries(newsletter, django_asser
     with django_assert_num_queries(3):
         rows = progress.newsletter_sends(newsletter)
     assert len(rows) == 3
+
+
+def test_the_scheduler_finishes_a_send_whose_worker_died_after_its_last_copies(newsletter):
+    """A worker killed between recording the last copies and finishing the
+    send leaves it sending with nothing left; the scheduler's next pass
+    finishes it, however recently that worker touched it."""
+    send = live_send(newsletter, readers=3)
+    hand_over(send, sent=3)
+    Send.objects.filter(pk=send.pk).update(worked_at=timezone.now())
+    assert sending.kick_stalled_sends() == []
+    send.refresh_from_db()
+    assert send.state == S.FINISHED
+    assert AuditEntry.objects.filter(issue=send.issue, action="mail_finished").count() == 1
+
+
+def test_the_scheduler_leaves_a_send_with_copies_to_retry_sending(newsletter):
+    send = live_send(newsletter, readers=3)
+    hand_over(send, sent=2)
+    Send.objects.filter(pk=send.pk).update(worked_at=timezone.now())
+    sending.kick_stalled_sends()
+    send.refresh_from_db()
+    assert send.state == S.SENDING

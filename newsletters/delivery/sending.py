@@ -358,11 +358,17 @@ def release_stale_claims(now: datetime | None = None) -> int:
 def kick_stalled_sends(now: datetime | None = None) -> list[int]:
     """Queue batch tasks again for sending sends with due work that no worker
     has claimed for a while: the delivery rows say work is left, whatever the
-    task queue's rows say. An extra task finds nothing to claim and ends."""
+    task queue's rows say. An extra task finds nothing to claim and ends.
+
+    A send with no copy left queued or held is marked finished on this pass,
+    however recently a worker touched it: a worker killed between recording
+    the last copies and finishing the send leaves exactly that behind."""
     now = now or timezone.now()
     idle = now - timedelta(seconds=getattr(settings, "NEWSROOM_MAIL_IDLE_SECONDS", 60))
     kicked = []
     for send in Send.objects.filter(state=S.SENDING).only("pk", "worked_at"):
+        if finish_if_done(send.pk):
+            continue
         if send.worked_at is not None and send.worked_at > idle:
             continue
         if Delivery.objects.filter(send=send, state=D.QUEUED, next_attempt_at__lte=now).exists():
@@ -370,6 +376,4 @@ def kick_stalled_sends(now: datetime | None = None) -> list[int]:
                 Send.objects.filter(pk=send.pk).update(worked_at=now)
                 _queue_batches(send.pk)
             kicked.append(send.pk)
-        else:
-            finish_if_done(send.pk)
     return kicked
