@@ -22,10 +22,12 @@ import os
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from queue import Queue
-from threading import Thread
+from functools import partial
+from queue import Full, Queue
+from threading import Event, Lock, Thread
 
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
@@ -293,6 +295,7 @@ class Generator:
     # -- rows ----------------------------------------------------------------
     def run(self) -> dict:
         self._pools()
+        writers = parallel_writers()
         with transaction.atomic():
             bulk_load_settings()
             authors = self._authors()
@@ -301,15 +304,33 @@ class Generator:
             hot = self._hot_topic()
             issues = self._issues()
             first_story = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
-            with keys_and_indexes_rebuilt_after(STORY_TABLES, self.sizes.stories):
-                self._stories(issues, authors, topics, sources, hot)
-            write_listing_entries(first_story)
+            batches = self._batches(first_story, issues, authors, topics, sources, hot)
+            listing = [lambda: write_listing_entries(first_story)]
+            if writers == 1:
+                # All in this transaction: a failure leaves the database as it was.
+                dropped = DroppedForLoad.drop(LOADED_TABLES, self.sizes.stories)
+                self._stories(batches)
+                dropped.restore(also=listing)
+                reset_sequences([Story, Issue])
+        if writers > 1:
+            # Each writer commits its own work: the issues and dropped indexes
+            # first, so that the writers' connections see them.
+            with transaction.atomic():
+                dropped = DroppedForLoad.drop(LOADED_TABLES, self.sizes.stories)
+            try:
+                self._stories_in_parallel(batches, writers)
+            except BaseException:
+                # A failed or interrupted load takes back what it added.
+                forget_stories(first_story, issues[0][0])
+                dropped.restore(threads=writers)
+                raise
+            dropped.restore(also=listing, threads=writers)
             reset_sequences([Story, Issue])
         if connection.vendor == "postgresql":
             # Fresh statistics for the tables written here only: a database-wide
             # ANALYZE would also record other tables as they are now (empty, in
             # a test), and plans made from that misjudge them later.
-            written = [model._meta.db_table for model in (Issue, *STORY_TABLES, ListingEntry)]
+            written = [model._meta.db_table for model in (Issue, *LOADED_TABLES)]
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, written)))
         return {
@@ -414,17 +435,74 @@ class Generator:
                 self.progress("issues", i + 1, count)
         return issues
 
-    def _stories(self, issues, authors, topics, sources, hot) -> None:
-        """Write the stories batch by batch. Batches are made in a thread of
-        their own while the previous one is written, so the database and
-        Python work at the same time; memory holds two batches at most."""
-        first = (Story.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+    def _stories(self, batches: Iterator[Batch]) -> None:
+        """Write the stories batch by batch on this connection. Batches are
+        made in a thread of their own while the previous one is written, so
+        the database and Python work at the same time; memory holds two
+        batches at most."""
         prepare_block_vectors(self.blocks)
         done = 0
-        for batch in in_background(self._batches(first, issues, authors, topics, sources, hot)):
+        for batch in in_background(batches):
             batch.write()
             done += len(batch.stories)
             self.progress("stories", done, self.sizes.stories)
+
+    def _stories_in_parallel(self, batches: Iterator[Batch], writers: int) -> None:
+        """Write the stories through several connections at once, one
+        transaction each, so the database works on every core (computing the
+        search vectors is most of its work). This thread makes the batches;
+        memory holds one batch per writer and one in the making. A writer's
+        error stops the others and is raised here."""
+        queue: Queue = Queue(maxsize=writers)
+        failed = Event()
+        progress_lock = Lock()
+        done = 0
+
+        def write() -> None:
+            nonlocal done
+            try:
+                with transaction.atomic():
+                    bulk_load_settings()
+                    prepare_block_vectors(self.blocks)
+                    while (batch := queue.get()) is not None:
+                        if failed.is_set():
+                            raise LoadAbandoned
+                        batch.write()
+                        with progress_lock:
+                            done += len(batch.stories)
+                            self.progress("stories", done, self.sizes.stories)
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                connection.close()  # this thread's own
+
+        with ThreadPoolExecutor(writers) as pool:
+            running = [pool.submit(write) for _ in range(writers)]
+
+            def hand_over(item) -> bool:
+                while not all(future.done() for future in running):
+                    try:
+                        queue.put(item, timeout=0.2)
+                        return True
+                    except Full:
+                        continue
+                return False
+
+            try:
+                for batch in batches:
+                    if failed.is_set() or not hand_over(batch):
+                        break
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                for _ in running:
+                    hand_over(None)
+        errors = [future.exception() for future in running]
+        for error in errors:
+            if error is not None and not isinstance(error, LoadAbandoned):
+                raise error
 
     def _batches(self, first, issues, authors, topics, sources, hot) -> Iterator[Batch]:
         """Rows of the stories, a batch at a time, without touching the database."""
@@ -502,6 +580,22 @@ STORY_CONSTANTS = {
 
 # The tables a batch of stories is written to, the stories' own first.
 STORY_TABLES = (Story, IssueItem, TaggedTopic, Citation, Story.authors.through, SearchDocument)
+# And the listing entries made from them once they are in.
+LOADED_TABLES = (*STORY_TABLES, ListingEntry)
+
+
+class LoadAbandoned(Exception):
+    """A writer stopped because another one failed."""
+
+
+def parallel_writers() -> int:
+    """How many connections write the stories: one per core (at most four) on
+    PostgreSQL when the generator commits its own work; one inside a
+    caller's transaction (a test's), whose rows other connections could not
+    see, and on SQLite, which writes one transaction at a time."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 class Batch:
@@ -655,33 +749,32 @@ def write_search_documents(rows: list[tuple]) -> None:
         cursor.execute(f"TRUNCATE {STAGING}")
 
 
-class keys_and_indexes_rebuilt_after:
+class DroppedForLoad:
     """On PostgreSQL, when adding at least as many stories as the archive
-    holds: drop the secondary indexes and foreign keys of the tables the
-    stories are written to, and make them again once the rows are in. One
-    index build (sorted, with both cores for a B-tree) and one join per
-    foreign key cost far less than keeping the trigram and full-text GIN
-    indexes row by row and queueing a deferred check for every row. Inside
-    the caller's transaction, so a failure leaves them as they were; unique
-    indexes stay, so the rows are held to them as they arrive."""
+    holds: the secondary indexes and foreign keys of the tables loaded,
+    dropped while the rows go in and made again once they are. One index
+    build (sorted, with both cores for a B-tree) and one join per foreign
+    key cost far less than keeping the trigram and full-text GIN indexes row
+    by row and queueing a deferred check for every row. Unique indexes stay,
+    so the rows are held to them as they arrive."""
 
-    def __init__(self, models, adding: int):
-        self.tables = [model._meta.db_table for model in models]
-        self.adding = adding
-        self.indexes: list[str] = []
-        self.keys: list[tuple[str, str, str]] = []
+    def __init__(self, indexes: list[str], keys: list[tuple[str, str, str]]):
+        self.indexes = indexes
+        self.keys = keys
 
-    def __enter__(self):
+    @classmethod
+    def drop(cls, models, adding: int) -> DroppedForLoad:
+        """Drop them, in the caller's transaction."""
         if connection.vendor != "postgresql":
-            return self
+            return cls([], [])
+        tables = [model._meta.db_table for model in models]
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {quote(self.tables[0])} LIMIT %s) t",
-                [self.adding],
+                f"SELECT count(*) FROM (SELECT 1 FROM {quote(tables[0])} LIMIT %s) t", [adding]
             )
-            if cursor.fetchone()[0] >= self.adding:
-                return self
+            if cursor.fetchone()[0] >= adding:
+                return cls([], [])
             # Checks still pending from rows written before (the issues') run
             # now: a table with checks pending can be neither altered nor
             # indexed. Every foreign key here is deferred again at the end.
@@ -692,36 +785,97 @@ class keys_and_indexes_rebuilt_after:
                 "i.schemaname::regnamespace JOIN pg_index x ON x.indexrelid = c.oid "
                 "WHERE i.tablename = ANY(%s) AND i.schemaname = current_schema() "
                 "AND NOT x.indisunique ORDER BY i.indexname",
-                [self.tables],
+                [tables],
             )
             indexes = cursor.fetchall()
             cursor.execute(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
                 "FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) "
                 "ORDER BY conname",
-                [self.tables],
+                [tables],
             )
-            self.keys = cursor.fetchall()
-            for table, name, _ in self.keys:
+            keys = cursor.fetchall()
+            for table, name, _ in keys:
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
-            for name, definition in indexes:
+            for name, _ in indexes:
                 cursor.execute(f"DROP INDEX {quote(name)}")
-                self.indexes.append(definition)
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        if kind is not None or not (self.indexes or self.keys):
-            return False
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
-            for definition in self.indexes:
-                cursor.execute(definition)
-            for table, name, definition in self.keys:
-                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
-            # As Django declares every foreign key: checked at commit.
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        return False
+        return cls([definition for _, definition in indexes], keys)
+
+    def restore(self, also: Sequence[Callable[[], None]] = (), threads: int = 1) -> None:
+        """Run the jobs in also (work on the loaded rows that is faster with
+        no index to keep), then make the indexes and foreign keys again. With
+        one thread, all in the caller's transaction; with more, that many
+        connections build the indexes at once, the full-text ones first (the
+        largest), each statement committed on its own."""
+        quote = connection.ops.quote_name
+        statements = [
+            f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}"
+            for table, name, definition in self.keys
+        ]
+        indexes = sorted(self.indexes, key=lambda definition: "USING gin" not in definition)
+        if threads == 1:
+            for job in also:
+                job()
+            if not (indexes or statements):
+                return
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                for statement in [*indexes, *statements]:
+                    cursor.execute(statement)
+                # As Django declares every foreign key: checked at commit.
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            return
+        in_threads([*also, *(partial(build_index, definition) for definition in indexes)], threads)
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+
+def build_index(definition: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute(definition)
+
+
+def in_threads(jobs: Sequence[Callable[[], None]], threads: int) -> None:
+    """Run the jobs, in order, on that many threads, each job on a database
+    connection of its own; the first error is raised once all have ended."""
+
+    def run(job) -> None:
+        try:
+            job()
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(run, job) for job in jobs]
+    for future in futures:
+        future.result()
+
+
+def forget_stories(first_story: int, first_issue: int) -> None:
+    """Delete what a load added: the stories from first_story on with every
+    row hanging off them, and the issues from first_issue on."""
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model in reversed(LOADED_TABLES):
+            column = "id" if model is Story else story_column(model)
+            cursor.execute(
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} >= %s",
+                [first_story],
+            )
+        cursor.execute(f"DELETE FROM {quote(Issue._meta.db_table)} WHERE id >= %s", [first_issue])
+
+
+def story_column(model) -> str:
+    """The column of model that points at a story."""
+    [field] = [
+        field
+        for field in model._meta.concrete_fields
+        if field.is_relation and field.related_model is Story
+    ]
+    return field.column
 
 
 def bulk_load_settings() -> None:

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from stories.models import Citation, Issue, ListingEntry, Story, TaggedTopic
+from stories.models import Citation, Issue, ListingEntry, SearchDocument, Story, TaggedTopic
 
 pytestmark = pytest.mark.django_db
 
@@ -139,11 +139,16 @@ def test_a_hot_topic_is_carried_by_the_share_of_stories_asked_for():
 
 @pytest.mark.postgres
 def test_generated_search_vectors_are_the_databases_own(on_postgres):
-    from django.db import connection
-
     call_command(
         "generate_bench_data", stories=60, topics=3, sources=2, authors=2, subscribers=0, quiet=True
     )
+    assert search_rows_differing_from_the_databases_own() == 0
+    assert SearchDocument.objects.count() == 60
+
+
+def search_rows_differing_from_the_databases_own() -> int:
+    from django.db import connection
+
     vector = (
         "setweight(to_tsvector('english', headline), 'A') || "
         "setweight(to_tsvector('english', dek), 'B') || "
@@ -159,28 +164,28 @@ def test_generated_search_vectors_are_the_databases_own(on_postgres):
             + " OR listed_at IS DISTINCT FROM "
             + "(SELECT listed_at FROM stories_story WHERE id = story_id)"
         )
-        assert cursor.fetchone()[0] == 0
-        cursor.execute("SELECT count(*) FROM stories_searchdocument")
-        assert cursor.fetchone()[0] == 60
+        return cursor.fetchone()[0]
+
+
+def schema():
+    """Every index and constraint definition of the database (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+        )
+        indexes = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+            "ORDER BY 1, 2"
+        )
+        return indexes, cursor.fetchall()
 
 
 @pytest.mark.postgres
 def test_the_indexes_and_foreign_keys_dropped_for_the_load_are_all_made_again(on_postgres):
-    from django.db import connection
-
-    def schema():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
-            )
-            indexes = [row[0] for row in cursor.fetchall()]
-            cursor.execute(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
-                "ORDER BY 1, 2"
-            )
-            return indexes, cursor.fetchall()
-
     before = schema()
     assert any("gin_trgm_ops" in index for index in before[0])
     # An empty archive: every secondary index and foreign key of the story
@@ -207,6 +212,10 @@ def test_generated_stories_are_listed_under_every_topic_source_and_author_they_c
         subscribers=0,
         quiet=True,
     )
+    assert_listed_under_what_they_carry()
+
+
+def assert_listed_under_what_they_carry():
     entries = ListingEntry.objects.all()
     assert set(entries.filter(topic__isnull=False).values_list("story", "topic")) == set(
         TaggedTopic.objects.values_list("content_object", "tag")
@@ -219,3 +228,92 @@ def test_generated_stories_are_listed_under_every_topic_source_and_author_they_c
     )
     # With each story's own listing date.
     assert not entries.exclude(listed_at=F("story__listed_at")).exists()
+
+
+# -- a load that commits its own work: one writing connection per core ---------------
+
+
+@pytest.fixture
+def batches_by_writer(monkeypatch):
+    """Batches of 20 stories; the first two writes wait for each other, so a
+    load with one writing connection fails, and each write records which
+    connection (server process) made it."""
+    import threading
+
+    from django.db import connection
+
+    from devtools import benchdata
+
+    monkeypatch.setattr(benchdata, "BATCH", 20)
+    both_writing = threading.Barrier(2, timeout=20)
+    writers: list[int] = []
+    write = benchdata.Batch.write
+
+    def recorded(batch):
+        writers.append(connection.connection.info.backend_pid)
+        if len(writers) <= 2:
+            both_writing.wait()
+        write(batch)
+
+    monkeypatch.setattr(benchdata.Batch, "write", recorded)
+    return writers
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_outside_a_transaction_writes_on_every_core_with_the_same_result(
+    on_postgres, batches_by_writer
+):
+    from django.db import connection
+
+    before = schema()
+    call_command(
+        "generate_bench_data",
+        stories=100,
+        topics=4,
+        sources=3,
+        authors=2,
+        subscribers=0,
+        quiet=True,
+    )
+    assert len(set(batches_by_writer)) == 2 and len(batches_by_writer) == 5
+    assert connection.connection.info.backend_pid not in batches_by_writer
+    assert Story.objects.published().count() == SearchDocument.objects.count() == 100
+    assert search_rows_differing_from_the_databases_own() == 0
+    assert_listed_under_what_they_carry()
+    assert schema() == before
+    # The id sequences were moved past the ids written.
+    issue = Issue.objects.first()
+    assert Issue.objects.create(newsletter=issue.newsletter, number=99, headline="After").pk > 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_that_fails_midway_takes_back_what_it_added(
+    on_postgres, batches_by_writer, monkeypatch
+):
+    from devtools import benchdata
+
+    write = benchdata.Batch.write
+
+    def failing(batch):
+        if len(batches_by_writer) >= 3:
+            raise RuntimeError("the disk is full")
+        write(batch)
+
+    monkeypatch.setattr(benchdata.Batch, "write", failing)
+    before = schema()
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        call_command(
+            "generate_bench_data",
+            stories=100,
+            topics=4,
+            sources=3,
+            authors=2,
+            subscribers=0,
+            quiet=True,
+        )
+    assert not Story.objects.exists() and not Issue.objects.exists()
+    for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
+        assert not model.objects.exists(), model
+    assert schema() == before
