@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from stories.models import Citation, Issue, Story, TaggedTopic
+from stories.reader.paths import INT_PLACEHOLDER, SLUG_PLACEHOLDER, path_for_each
 from stories.reader.views import not_found
 
 SECTION_LIMIT = 10_000
@@ -36,10 +37,6 @@ class SiteSitemap(Sitemap):
 
     limit = SECTION_LIMIT
     url_name = ""
-    # Reversed once, then filled per item: reverse() for each of 10,000
-    # URLs was most of a section's time. Keys are slugs and numbers, which
-    # appear in a URL as they are.
-    placeholder = "sitemap-key-placeholder"
 
     def get_protocol(self, protocol=None):
         return urlsplit(settings.SITE_URL).scheme or "https"
@@ -48,11 +45,11 @@ class SiteSitemap(Sitemap):
         return urlsplit(settings.SITE_URL).netloc
 
     @cached_property
-    def _path_template(self) -> str:
-        return reverse(self.url_name, args=[self.placeholder])
+    def _path(self):
+        return path_for_each(self.url_name, SLUG_PLACEHOLDER)
 
     def location(self, item):
-        return self._path_template.replace(str(self.placeholder), str(item[0]))
+        return self._path(item[0])
 
     def lastmod(self, item):
         return item[1]
@@ -72,17 +69,13 @@ class IssueSitemap(SiteSitemap):
     """Items are (newsletter slug, number, lastmod): an issue's address names both."""
 
     url_name = "stories:issue"
-    placeholder = 987654321987654321
-    newsletter_placeholder = "sitemap-newsletter-placeholder"
 
     @cached_property
-    def _path_template(self) -> str:
-        return reverse(self.url_name, args=[self.newsletter_placeholder, self.placeholder])
+    def _path(self):
+        return path_for_each(self.url_name, SLUG_PLACEHOLDER, INT_PLACEHOLDER)
 
     def location(self, item):
-        return self._path_template.replace(self.newsletter_placeholder, item[0]).replace(
-            str(self.placeholder), str(item[1])
-        )
+        return self._path(item[0], item[1])
 
     def lastmod(self, item):
         return item[2]
