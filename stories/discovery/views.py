@@ -26,7 +26,7 @@ from stories.discovery.filters import (
     published_stories,
 )
 from stories.discovery.search import index_scan_plan, matching, parse_query, snippets
-from stories.models import Issue, IssueItem, Story
+from stories.models import Issue, IssueItem
 from stories.publishing.cache import (
     declared_query,
     never_cache_privately,
@@ -205,7 +205,8 @@ def _add_story_links(issues: list[Issue]) -> None:
     story_path = path_for_each("stories:story", SLUG_PLACEHOLDER)
     links: dict[int, list[str]] = {issue.pk: [] for issue in issues}
     rows = (
-        IssueItem.objects.filter(issue__in=list(links), story__in=Story.objects.published())
+        IssueItem.objects.public()
+        .filter(issue__in=list(links))
         .order_by("issue_id", "position", "pk")
         .values_list("issue_id", "story__slug", "story__headline")
     )
