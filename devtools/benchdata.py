@@ -22,11 +22,11 @@ import os
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 from threading import Event, Lock, Thread
 
 from django.contrib.auth import get_user_model
@@ -319,12 +319,15 @@ class Generator:
                 dropped = DroppedForLoad.drop(LOADED_TABLES, self.sizes.stories)
             try:
                 self._stories_in_parallel(batches, writers)
+                dropped.restore(also=listing, threads=writers)
             except BaseException:
-                # A failed or interrupted load takes back what it added.
-                forget_stories(first_story, issues[0][0])
-                dropped.restore(threads=writers)
+                # A failed or interrupted load takes back what it added, and
+                # the schema is whole again whatever happened.
+                try:
+                    forget_stories(first_story, issues[0][0])
+                finally:
+                    dropped.restore(threads=writers)
                 raise
-            dropped.restore(also=listing, threads=writers)
             reset_sequences([Story, Issue])
         if connection.vendor == "postgresql":
             # Fresh statistics for the tables written here only: a database-wide
@@ -451,12 +454,23 @@ class Generator:
         """Write the stories through several connections at once, one
         transaction each, so the database works on every core (computing the
         search vectors is most of its work). This thread makes the batches;
-        memory holds one batch per writer and one in the making. A writer's
-        error stops the others and is raised here."""
+        memory holds one batch per writer and one in the making. Once any
+        writer fails or this thread is interrupted, every writer rolls back
+        what it has not committed and stops; the first real error is raised
+        here, after all have stopped."""
         queue: Queue = Queue(maxsize=writers)
         failed = Event()
         progress_lock = Lock()
         done = 0
+
+        def next_batch() -> Batch | None:
+            while True:
+                if failed.is_set():
+                    raise LoadAbandoned
+                try:
+                    return queue.get(timeout=0.2)
+                except Empty:
+                    continue
 
         def write() -> None:
             nonlocal done
@@ -464,43 +478,44 @@ class Generator:
                 with transaction.atomic():
                     bulk_load_settings()
                     prepare_block_vectors(self.blocks)
-                    while (batch := queue.get()) is not None:
-                        if failed.is_set():
-                            raise LoadAbandoned
+                    while (batch := next_batch()) is not None:
                         batch.write()
                         with progress_lock:
                             done += len(batch.stories)
                             self.progress("stories", done, self.sizes.stories)
+                    if failed.is_set():  # commit only a load that went through
+                        raise LoadAbandoned
             except BaseException:
                 failed.set()
                 raise
             finally:
                 connection.close()  # this thread's own
 
-        with ThreadPoolExecutor(writers) as pool:
-            running = [pool.submit(write) for _ in range(writers)]
+        def hand_over(item) -> None:
+            while not failed.is_set():
+                try:
+                    queue.put(item, timeout=0.2)
+                    return
+                except Full:
+                    continue
 
-            def hand_over(item) -> bool:
-                while not all(future.done() for future in running):
-                    try:
-                        queue.put(item, timeout=0.2)
-                        return True
-                    except Full:
-                        continue
-                return False
-
-            try:
-                for batch in batches:
-                    if failed.is_set() or not hand_over(batch):
-                        break
-            except BaseException:
-                failed.set()
-                raise
-            finally:
-                for _ in running:
-                    hand_over(None)
-        errors = [future.exception() for future in running]
-        for error in errors:
+        pool = ThreadPoolExecutor(writers)
+        running = [pool.submit(write) for _ in range(writers)]
+        try:
+            for batch in batches:
+                hand_over(batch)
+                if failed.is_set():
+                    break
+            for _ in running:
+                hand_over(None)
+            wait(running)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        for future in running:
+            error = future.exception()
             if error is not None and not isinstance(error, LoadAbandoned):
                 raise error
 
@@ -804,32 +819,51 @@ class DroppedForLoad:
 
     def restore(self, also: Sequence[Callable[[], None]] = (), threads: int = 1) -> None:
         """Run the jobs in also (work on the loaded rows that is faster with
-        no index to keep), then make the indexes and foreign keys again. With
+        no index to keep), then make the indexes and foreign keys again, those
+        not there already (a restore after a failed one makes the rest). With
         one thread, all in the caller's transaction; with more, that many
         connections build the indexes at once, the full-text ones first (the
         largest), each statement committed on its own."""
-        quote = connection.ops.quote_name
-        statements = [
-            f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}"
-            for table, name, definition in self.keys
-        ]
-        indexes = sorted(self.indexes, key=lambda definition: "USING gin" not in definition)
+        indexes = sorted(
+            (
+                definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+                for definition in self.indexes
+            ),
+            key=lambda definition: "USING gin" not in definition,
+        )
         if threads == 1:
             for job in also:
                 job()
-            if not (indexes or statements):
+            if not (indexes or self.keys):
                 return
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
-                for statement in [*indexes, *statements]:
+                for statement in [*indexes, *self._keys_to_add()]:
                     cursor.execute(statement)
                 # As Django declares every foreign key: checked at commit.
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             return
         in_threads([*also, *(partial(build_index, definition) for definition in indexes)], threads)
         with connection.cursor() as cursor:
-            for statement in statements:
+            for statement in self._keys_to_add():
                 cursor.execute(statement)
+
+    def _keys_to_add(self) -> list[str]:
+        """The statements adding the dropped foreign keys not there now."""
+        if not self.keys:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+            )
+            there = set(cursor.fetchall())
+        quote = connection.ops.quote_name
+        return [
+            f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}"
+            for table, name, definition in self.keys
+            if (table, name) not in there
+        ]
 
 
 def build_index(definition: str) -> None:
@@ -856,7 +890,9 @@ def in_threads(jobs: Sequence[Callable[[], None]], threads: int) -> None:
 
 def forget_stories(first_story: int, first_issue: int) -> None:
     """Delete what a load added: the stories from first_story on with every
-    row hanging off them, and the issues from first_issue on."""
+    row hanging off them, and the issues from first_issue on. By id, so on a
+    benchmark database nothing else writes to. The authors, topics and
+    sources made for the load stay: a later run makes its own beside them."""
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         for model in reversed(LOADED_TABLES):

@@ -245,6 +245,8 @@ def batches_by_writer(monkeypatch):
     from devtools import benchdata
 
     monkeypatch.setattr(benchdata, "BATCH", 20)
+    # Two writers whatever the machine's cores (one per core, at most four).
+    monkeypatch.setattr(benchdata, "parallel_writers", lambda: 2)
     both_writing = threading.Barrier(2, timeout=20)
     writers: list[int] = []
     write = benchdata.Batch.write
@@ -317,3 +319,61 @@ def test_a_load_that_fails_midway_takes_back_what_it_added(
     for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
         assert not model.objects.exists(), model
     assert schema() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_load_that_fails_while_making_the_indexes_again_takes_back_its_stories(
+    on_postgres, batches_by_writer, monkeypatch
+):
+    """The stories are committed by then; the full-text index fails once.
+    The load deletes what it added and makes every index and key again."""
+    from devtools import benchdata
+
+    build = benchdata.build_index
+    failures = []
+
+    def failing_once(definition):
+        if "USING gin (vector)" in definition and not failures:
+            failures.append(definition)
+            raise RuntimeError("out of memory")
+        build(definition)
+
+    monkeypatch.setattr(benchdata, "build_index", failing_once)
+    before = schema()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        call_command(
+            "generate_bench_data",
+            stories=100,
+            topics=4,
+            sources=3,
+            authors=2,
+            subscribers=0,
+            quiet=True,
+        )
+    assert failures and len(set(batches_by_writer)) == 2
+    assert not Story.objects.exists() and not Issue.objects.exists()
+    for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
+        assert not model.objects.exists(), model
+    assert schema() == before
+
+
+def test_the_load_writes_on_one_connection_inside_a_callers_transaction():
+    from devtools.benchdata import parallel_writers
+
+    assert parallel_writers() == 1  # a test's transaction: other connections see nothing
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_load_writes_on_one_connection_per_core_when_it_commits_its_own_work(
+    on_postgres, monkeypatch
+):
+    import os
+
+    from devtools.benchdata import parallel_writers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert parallel_writers() == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert parallel_writers() == 4

@@ -365,10 +365,20 @@ def test_the_scheduler_finishes_a_send_whose_worker_died_after_its_last_copies(n
     assert AuditEntry.objects.filter(issue=send.issue, action="mail_finished").count() == 1
 
 
-def test_the_scheduler_leaves_a_send_with_copies_to_retry_sending(newsletter):
+def test_the_scheduler_leaves_sending_a_send_with_a_copy_to_retry_later_or_held(newsletter):
     send = live_send(newsletter, readers=3)
-    hand_over(send, sent=2)
+    hand_over(send, sent=1)
+    # One refused for now, to be tried again in a minute; one held by a worker.
+    [retry] = ledger.claim(send.pk, 1)
+    ledger.record_temporary_failure(retry.delivery_id, "451 4.7.1 Try again later")
+    assert Delivery.objects.get(pk=retry.delivery_id).next_attempt_at > timezone.now()
+    [held] = ledger.claim(send.pk, 1)
     Send.objects.filter(pk=send.pk).update(worked_at=timezone.now())
+    assert sending.kick_stalled_sends() == []
+    send.refresh_from_db()
+    assert send.state == S.SENDING
+    # The held copy is recorded; the one to retry still keeps the send open.
+    ledger.record_sent([held.delivery_id])
     sending.kick_stalled_sends()
     send.refresh_from_db()
     assert send.state == S.SENDING
