@@ -175,7 +175,10 @@ def test_a_page_rendered_across_a_publication_minute_is_not_kept_past_it(
     just after must not cache the page without that issue for the full
     timeout: the horizon is the one read before rendering."""
 
-    upcoming = scheduled_issue(1, in_minutes=1, headline="Goes live mid-render")
+    # Two minutes ahead: the minute is floored, so with one minute, a run in
+    # the last second of a minute travelled back to before the story's own
+    # issue went live, and the home page had no issue to show at all.
+    upcoming = scheduled_issue(1, in_minutes=2, headline="Goes live mid-render")
     minute = upcoming.publish_at
     real_context = views.issue_page_context
 
