@@ -27,6 +27,12 @@ def test_an_issue_path_takes_its_newsletter_and_number():
     assert path("the-newsroom", 9876) == reverse("stories:issue", args=["the-newsroom", 9876])
 
 
+def test_a_value_holding_a_placeholder_stays_as_it_is():
+    path = path_for_each("stories:issue", SLUG_PLACEHOLDER, INT_PLACEHOLDER)
+    slug = f"n-{INT_PLACEHOLDER}"
+    assert path(slug, 3) == reverse("stories:issue", args=[slug, 3])
+
+
 def test_a_path_is_filled_under_the_script_prefix_in_force():
     from django.urls import get_script_prefix, set_script_prefix
 

@@ -25,12 +25,19 @@ def path_for_each(url_name: str, *placeholders: str | int) -> Callable[..., str]
     placeholder per argument, each of a kind its converter matches and
     distinct from the others. Reversed here, once per call, so the script
     prefix in force applies."""
-    template = reverse(url_name, args=placeholders)
+    # The path cut around its placeholders once, so a value is never searched
+    # for a placeholder, whatever it holds.
+    pieces = [reverse(url_name, args=placeholders)]
+    for placeholder in placeholders:
+        before, found, after = pieces[-1].partition(str(placeholder))
+        if not found:
+            raise ValueError(f"{placeholder!r} is not in the path of {url_name!r} in order")
+        pieces[-1:] = [before, after]
 
     def path(*values) -> str:
-        filled = template
-        for placeholder, value in zip(placeholders, values, strict=True):
-            filled = filled.replace(str(placeholder), quote(str(value), safe=_SAFE), 1)
-        return filled
+        filled = [pieces[0]]
+        for value, piece in zip(values, pieces[1:], strict=True):
+            filled += [quote(str(value), safe=_SAFE), piece]
+        return "".join(filled)
 
     return path
