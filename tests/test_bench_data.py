@@ -233,6 +233,19 @@ def assert_listed_under_what_they_carry():
 # -- a load that commits its own work: one writing connection per core ---------------
 
 
+def load_100_stories():
+    sizes = {"stories": 100, "topics": 4, "sources": 3, "authors": 2}
+    call_command("generate_bench_data", **sizes, subscribers=0, quiet=True)
+
+
+def assert_nothing_added(schema_before):
+    """No story or issue, nothing hanging off them, and the schema whole."""
+    assert not Story.objects.exists() and not Issue.objects.exists()
+    for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
+        assert not model.objects.exists(), model
+    assert schema() == schema_before
+
+
 @pytest.fixture
 def batches_by_writer(monkeypatch):
     """Batches of 20 stories; the first two writes wait for each other, so a
@@ -269,15 +282,7 @@ def test_a_load_outside_a_transaction_writes_on_every_core_with_the_same_result(
     from django.db import connection
 
     before = schema()
-    call_command(
-        "generate_bench_data",
-        stories=100,
-        topics=4,
-        sources=3,
-        authors=2,
-        subscribers=0,
-        quiet=True,
-    )
+    load_100_stories()
     assert len(set(batches_by_writer)) == 2 and len(batches_by_writer) == 5
     assert connection.connection.info.backend_pid not in batches_by_writer
     assert Story.objects.published().count() == SearchDocument.objects.count() == 100
@@ -306,19 +311,8 @@ def test_a_load_that_fails_midway_takes_back_what_it_added(
     monkeypatch.setattr(benchdata.Batch, "write", failing)
     before = schema()
     with pytest.raises(RuntimeError, match="the disk is full"):
-        call_command(
-            "generate_bench_data",
-            stories=100,
-            topics=4,
-            sources=3,
-            authors=2,
-            subscribers=0,
-            quiet=True,
-        )
-    assert not Story.objects.exists() and not Issue.objects.exists()
-    for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
-        assert not model.objects.exists(), model
-    assert schema() == before
+        load_100_stories()
+    assert_nothing_added(before)
 
 
 @pytest.mark.postgres
@@ -342,20 +336,9 @@ def test_a_load_that_fails_while_making_the_indexes_again_takes_back_its_stories
     monkeypatch.setattr(benchdata, "build_index", failing_once)
     before = schema()
     with pytest.raises(RuntimeError, match="out of memory"):
-        call_command(
-            "generate_bench_data",
-            stories=100,
-            topics=4,
-            sources=3,
-            authors=2,
-            subscribers=0,
-            quiet=True,
-        )
+        load_100_stories()
     assert failures and len(set(batches_by_writer)) == 2
-    assert not Story.objects.exists() and not Issue.objects.exists()
-    for model in (SearchDocument, TaggedTopic, Citation, ListingEntry, Story.authors.through):
-        assert not model.objects.exists(), model
-    assert schema() == before
+    assert_nothing_added(before)
 
 
 def test_the_load_writes_on_one_connection_inside_a_callers_transaction():
