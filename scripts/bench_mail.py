@@ -52,9 +52,6 @@ LEASE = 10  # seconds: copies of a killed worker come back this soon
 RESULTS = ROOT / "bench-results"
 
 
-SINK_NICENESS = 10
-
-
 def mail_env() -> dict:
     env = {
         **os.environ,
@@ -85,19 +82,23 @@ def start_sink(log_path: Path) -> subprocess.Popen | None:
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]
     argv += [f"127.0.0.1:{SINK_PORT}", "1024"]
+    from django.conf import settings
+
     from newsroom.management.commands.run_worker import lower_cpu_priority
+
+    niceness = settings.NEWSROOM_WORKER_NICENESS
 
     log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
     # The sink stands in for a mail server on another machine. Here it shares
-    # the web server's cores, so it runs behind it for the CPU, as the workers
-    # do: the story page's latency during the send then measures what the
+    # the web server's cores, so it runs behind it for the CPU at the workers'
+    # niceness: the story page's latency during the send then measures what the
     # newsroom's own processes cost its readers.
     proc = subprocess.Popen(
         argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=lambda: lower_cpu_priority(SINK_NICENESS),
+        preexec_fn=lambda: lower_cpu_priority(niceness),
     )
     for _ in range(50):
         try:
